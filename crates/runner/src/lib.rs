@@ -1,0 +1,7 @@
+//! # runner
+//!
+//! The stepwise runner (work in progress).
+//!
+//! ```
+//! assert!(true);
+//! ```

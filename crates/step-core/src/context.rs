@@ -1,0 +1,206 @@
+//! [`StepContext`]: everything a step may read while it runs — working
+//! directory, environment, earlier outputs, the event sink, cancellation and
+//! run metadata — and nothing it could use to reach into the runner.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::cancel::Cancel;
+use crate::env::Env;
+use crate::event::{EventKind, EventSink, Level};
+use crate::outcome::{CheckResult, Finding, RunResult};
+
+/// Facts about the run a step is part of (what after-steps need).
+#[derive(Clone, Debug, Default)]
+pub struct RunInfo {
+    /// The run's id.
+    pub run_id: String,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The result so far (after-steps see the final result).
+    pub result: Option<RunResult>,
+    /// The name of the step that failed, if one did.
+    pub failed_step: Option<String>,
+    /// What it said.
+    pub failed_message: Option<String>,
+    /// The parallel target this step runs for, if any.
+    pub target: Option<String>,
+    /// Seconds since the run started.
+    pub elapsed_secs: u64,
+}
+
+/// The context a step runs in. Built by the runner, or by hand when a step
+/// is embedded in another program ([`StepContext::for_dir`]).
+#[derive(Clone, Debug)]
+pub struct StepContext {
+    workdir: PathBuf,
+    env: Env,
+    outputs: Map<String, Value>,
+    events: EventSink,
+    cancel: Cancel,
+    run: RunInfo,
+}
+
+impl StepContext {
+    /// A context with this working directory, an environment, an event sink
+    /// and a cancellation handle.
+    pub fn new(workdir: PathBuf, env: Env, events: EventSink, cancel: Cancel) -> Self {
+        StepContext {
+            workdir,
+            env,
+            outputs: Map::new(),
+            events,
+            cancel,
+            run: RunInfo::default(),
+        }
+    }
+
+    /// A context for embedding: the process's environment, a sink with no
+    /// listeners, never cancelled.
+    pub fn for_dir(workdir: impl Into<PathBuf>) -> Self {
+        StepContext::new(
+            workdir.into(),
+            Env::from_process(),
+            EventSink::new(),
+            Cancel::new(),
+        )
+    }
+
+    /// Replaces the outputs of earlier steps.
+    pub fn with_outputs(mut self, outputs: Map<String, Value>) -> Self {
+        self.outputs = outputs;
+        self
+    }
+
+    /// Replaces the run info.
+    pub fn with_run(mut self, run: RunInfo) -> Self {
+        self.run = run;
+        self
+    }
+
+    /// Replaces the environment.
+    pub fn with_env(mut self, env: Env) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Replaces the event sink.
+    pub fn with_events(mut self, events: EventSink) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Replaces the cancellation handle.
+    pub fn with_cancel(mut self, cancel: Cancel) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Replaces the working directory.
+    pub fn with_workdir(mut self, workdir: PathBuf) -> Self {
+        self.workdir = workdir;
+        self
+    }
+
+    /// The working directory; relative paths in properties resolve against it.
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// Resolves a path against the working directory.
+    pub fn resolve(&self, path: impl AsRef<Path>) -> PathBuf {
+        let path = path.as_ref();
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.workdir.join(path)
+        }
+    }
+
+    /// The environment.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// Outputs of earlier steps, keyed by step id.
+    pub fn outputs(&self) -> &Map<String, Value> {
+        &self.outputs
+    }
+
+    /// The event sink (already scoped to this step).
+    pub fn events(&self) -> &EventSink {
+        &self.events
+    }
+
+    /// The cancellation handle.
+    pub fn cancel(&self) -> &Cancel {
+        &self.cancel
+    }
+
+    /// Run metadata.
+    pub fn run(&self) -> &RunInfo {
+        &self.run
+    }
+
+    /// Logs a message at info level.
+    pub fn info(&self, message: impl Into<String>) {
+        self.events.log(Level::Info, message);
+    }
+
+    /// Logs a warning.
+    pub fn warn(&self, message: impl Into<String>) {
+        self.events.log(Level::Warn, message);
+    }
+
+    /// Reports a finding as it is found.
+    pub fn finding(&self, finding: Finding) {
+        self.events.emit(EventKind::Finding { finding });
+    }
+
+    /// Reports a check result as it is known.
+    pub fn check(&self, check: CheckResult) {
+        self.events.emit(EventKind::Check { check });
+    }
+
+    /// The values templates see: `env` (the environment, secrets included —
+    /// output is masked), `outputs`, and `run` (pipeline, result, target).
+    pub fn template_context(&self) -> Value {
+        let env: Map<String, Value> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
+        let mut run = Map::new();
+        run.insert("id".into(), self.run.run_id.clone().into());
+        run.insert("pipeline".into(), self.run.pipeline.clone().into());
+        run.insert(
+            "result".into(),
+            self.run
+                .result
+                .map(|r| Value::String(r.as_str().into()))
+                .unwrap_or(Value::Null),
+        );
+        run.insert(
+            "target".into(),
+            self.run.target.clone().map(Value::String).unwrap_or(Value::Null),
+        );
+        run.insert(
+            "failed_step".into(),
+            self.run.failed_step.clone().map(Value::String).unwrap_or(Value::Null),
+        );
+        run.insert(
+            "failed_message".into(),
+            self.run
+                .failed_message
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+        );
+        let mut root = Map::new();
+        root.insert("env".into(), Value::Object(env));
+        root.insert("outputs".into(), Value::Object(self.outputs.clone()));
+        root.insert("run".into(), Value::Object(run));
+        Value::Object(root)
+    }
+}

@@ -1,0 +1,92 @@
+//! The [`Step`] trait and the [`StepKind`] factory the runner's registry holds.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::context::StepContext;
+use crate::describe::StepDescription;
+use crate::error::{ConfigError, StepError};
+use crate::outcome::Outcome;
+
+/// One unit of work.
+///
+/// # Contract
+///
+/// * `run` returns `Ok(outcome)` when the step ran: passed, failed (it found
+///   problems) or skipped (nothing to do). It returns `Err` when it could not
+///   run or judge: a tool is missing, the config is wrong, a file could not
+///   be read, or it was cancelled.
+/// * Every child process is started through [`crate::process::Cmd`], so its
+///   output reaches the event stream masked and cancellation reaches it.
+/// * When `cx.cancel()` fires, `run` returns promptly (the process helper
+///   does this for children); it returns [`StepError::Cancelled`].
+/// * A step never prints to stdout/stderr itself: it emits events.
+/// * A step does not change the process's environment or working directory;
+///   it reports environment changes in [`Outcome::env`].
+#[async_trait::async_trait]
+pub trait Step: Send + Sync {
+    /// Runs the step.
+    async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError>;
+
+    /// What undoes this step, if anything (terraform-apply → terraform-destroy,
+    /// a script's `teardown:`). The runner records it durably **before** the
+    /// step starts and runs it when the enclosing group ends, so it must be
+    /// safe to run even if the step was interrupted halfway.
+    fn teardown(&self) -> Option<StepSpec> {
+        None
+    }
+}
+
+/// A serializable step: a kind and its properties. What a teardown manifest
+/// stores to run a teardown again later.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepSpec {
+    /// The step kind (`terraform-destroy`, `script`).
+    pub kind: String,
+    /// Its properties.
+    pub properties: Value,
+}
+
+/// A kind of step the runner can build from properties.
+pub trait StepKind: Send + Sync {
+    /// The kind's description (name, aliases, properties, outputs).
+    fn description(&self) -> StepDescription;
+
+    /// Builds a step from its properties (already expanded: `$VAR` and
+    /// `${{ … }}` are resolved by the runner before this is called).
+    fn build(&self, properties: Value) -> Result<Box<dyn Step>, ConfigError>;
+}
+
+/// A [`StepKind`] made of a description function and a build function.
+pub struct FnKind {
+    describe: fn() -> StepDescription,
+    build: fn(Value) -> Result<Box<dyn Step>, ConfigError>,
+}
+
+impl FnKind {
+    /// A kind from two functions.
+    pub fn new(
+        describe: fn() -> StepDescription,
+        build: fn(Value) -> Result<Box<dyn Step>, ConfigError>,
+    ) -> Self {
+        FnKind { describe, build }
+    }
+
+    /// Boxed, for a crate's `kinds()` list.
+    pub fn boxed(
+        describe: fn() -> StepDescription,
+        build: fn(Value) -> Result<Box<dyn Step>, ConfigError>,
+    ) -> Box<dyn StepKind> {
+        Box::new(FnKind::new(describe, build))
+    }
+}
+
+impl StepKind for FnKind {
+    fn description(&self) -> StepDescription {
+        (self.describe)()
+    }
+
+    fn build(&self, properties: Value) -> Result<Box<dyn Step>, ConfigError> {
+        (self.build)(properties)
+    }
+}
