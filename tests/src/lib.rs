@@ -1,15 +1,71 @@
 //! # stepwise-tests
 //!
-//! Helpers shared by the end-to-end tests in `tests/tests/`: the path of the
-//! `runner` binary, temporary workspaces, and the `STEPWISE_REQUIRE_TOOLS`
-//! rule (a test that needs a real tool fails in CI when the tool is missing,
-//! and elsewhere skips loudly).
+//! Helpers shared by stepwise's tests: where the `runner` binary is, and
+//! the `STEPWISE_REQUIRE_TOOLS` rule — a test that needs a real tool (packer,
+//! ansible, terraform, sshd, dockerd, rspec) **fails** when the tool is
+//! missing and `STEPWISE_REQUIRE_TOOLS=1` (as `.ci/run` sets), and elsewhere
+//! skips with a loud message on stderr.
 //!
 //! ```
-//! assert!(!stepwise_tests::require_tools() || std::env::var("STEPWISE_REQUIRE_TOOLS").is_ok());
+//! // `sh` is on every machine this project runs on.
+//! assert!(stepwise_tests::tool_available("sh"));
 //! ```
+
+use std::path::{Path, PathBuf};
 
 /// Whether tests must fail (not skip) when a real tool is missing.
 pub fn require_tools() -> bool {
     std::env::var("STEPWISE_REQUIRE_TOOLS").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// Whether `tool` is on `PATH`. When it is not: panics if tools are
+/// required, else prints a loud skip notice and returns `false` (the caller
+/// returns early).
+pub fn tool_available(tool: &str) -> bool {
+    if which(tool).is_some() {
+        return true;
+    }
+    skip_or_fail(&format!("`{tool}` is not on PATH (install it with scripts/install-tools.sh)"))
+}
+
+/// Panics with `why` when tools are required; otherwise prints a loud skip
+/// notice and returns `false`.
+pub fn skip_or_fail(why: &str) -> bool {
+    if require_tools() {
+        panic!("STEPWISE_REQUIRE_TOOLS=1 and {why}");
+    }
+    eprintln!("\n!!!!!!!! SKIPPED: {why} !!!!!!!!\n");
+    false
+}
+
+/// Finds a program on `PATH`.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The `runner` binary built for this test run (`target/<profile>/runner`).
+/// `scripts/test.sh` builds it before the tests run.
+pub fn runner_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("STEPWISE_RUNNER_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/<test-exe> → target/<profile>/runner
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace_root().join("target/debug"));
+    profile_dir.join("runner")
 }
