@@ -1,15 +1,81 @@
 //! # step-slack
 //!
-//! Slack notifications: `slack-notify` (alias `wantedly/pretty-slack-notify`), payload colored by the run's result, retries and Retry-After. Filled in by its own issue.
+//! Slack notifications of a run's result: the `slack-notify` step kind and
+//! the seed's `wantedly/pretty-slack-notify`, which takes the same
+//! properties and keeps the seed's conventions for channel and username.
+//!
+//! Why a step of its own rather than a `curl` in a script: a notification
+//! is the one step that runs after everything else went wrong, so it must
+//! not go wrong itself. It reads the final result from the run (after-steps
+//! see passed, failed or cancelled, and which step failed with what
+//! message), retries what is worth retrying (429 with `Retry-After`, 5xx,
+//! timeouts) within bounds, reports a lost message as a failed step with a
+//! warning instead of an error, and treats the webhook URL — whose path is
+//! the credential — as a secret from the first moment, in events and in its
+//! own error strings alike.
+//!
+//! The pieces are usable on their own: [`SlackNotifyConfig`] and
+//! [`SlackNotify`] for the whole step, [`RunFacts`] for what is known about
+//! the run, [`Payload`] for the JSON body, [`Webhook`] for posting any
+//! payload with the same retry and secrecy rules.
 //!
 //! ```
+//! use step_core::{RunInfo, RunResult, StepContext, Env};
+//! use step_slack::{SlackNotify, SlackNotifyConfig, RunFacts};
+//!
+//! let mut config = SlackNotifyConfig::new("https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX");
+//! config.channel = Some("#apollo".into());
+//! let step = SlackNotify::new(config).unwrap();
+//!
+//! let mut env = Env::new();
+//! env.set("STEPWISE_GIT_BRANCH", "main");
+//! let cx = StepContext::for_dir(std::env::temp_dir()).with_env(env).with_run(RunInfo {
+//!     pipeline: "build".into(),
+//!     result: Some(RunResult::Failed),
+//!     failed_step: Some("terraform-apply".into()),
+//!     ..RunInfo::default()
+//! });
+//! let facts = RunFacts::from_context(&cx).unwrap();
+//! let payload = step.payload(&cx, &facts).unwrap();
+//! assert_eq!(payload.text, "build of main failed");
+//! assert_eq!(payload.attachments[0].color, "danger");
+//!
 //! let kinds = step_slack::kinds();
-//! assert!(kinds.iter().all(|k| !k.description().kind.is_empty()));
+//! assert_eq!(kinds[0].description().kind, "slack-notify");
 //! ```
 
-use step_core::StepKind;
+pub mod config;
+pub mod delivery;
+pub mod describe;
+pub mod facts;
+pub mod payload;
+pub mod step;
 
-/// The step kinds this crate provides, for the runner's registry.
+pub use config::{NotifyOn, SlackNotifyConfig, WebhookUrl};
+pub use delivery::{Delivery, DeliveryError, RetryPolicy, Webhook};
+pub use facts::RunFacts;
+pub use payload::{Attachment, Field, Payload};
+pub use step::{Flavor, SlackNotify};
+
+use serde_json::Value;
+use step_core::step::FnKind;
+use step_core::{ConfigError, Step, StepKind};
+
+/// The step kinds this crate provides, for the runner's registry:
+/// `slack-notify` and `wantedly/pretty-slack-notify`.
 pub fn kinds() -> Vec<Box<dyn StepKind>> {
-    Vec::new()
+    vec![
+        FnKind::boxed(describe::slack_notify, build_slack_notify),
+        FnKind::boxed(describe::pretty_slack_notify, build_pretty_slack_notify),
+    ]
+}
+
+fn build_slack_notify(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
+    let config = step_core::parse_config::<SlackNotifyConfig>(properties)?;
+    Ok(Box::new(SlackNotify::new(config)?))
+}
+
+fn build_pretty_slack_notify(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
+    let config = step_core::parse_config::<SlackNotifyConfig>(properties)?;
+    Ok(Box::new(SlackNotify::pretty(config)?))
 }
