@@ -1,7 +1,26 @@
 //! # runner
 //!
-//! The stepwise runner (work in progress).
+//! Runs stepwise pipelines: the pipeline model, the YAML loader (a superset
+//! of wercker.yml), the registry of step kinds, the executor (groups,
+//! parallel targets, `finally`, teardowns, after-steps, timeouts, retries,
+//! cancellation), the reports and the `runner` command line.
 //!
 //! ```
-//! assert!(true);
+//! let file = runner::load::load_str(
+//!     std::path::Path::new("stepwise.yml"),
+//!     "build:\n  steps:\n    - script:\n        code: echo hi\n",
+//!     &runner::registry::Registry::builtin(),
+//! ).unwrap();
+//! assert_eq!(file.pipelines["build"].steps.len(), 1);
 //! ```
+
+pub mod diag;
+pub mod yaml;
+pub mod builtin;
+pub mod exec;
+pub mod expand;
+pub mod load;
+pub mod model;
+pub mod registry;
+pub mod state;
+pub mod tools;

@@ -312,6 +312,9 @@ impl Cmd {
         drop(expr);
         let handle = Arc::new(handle?);
         let pgid = handle.pids().first().copied();
+        // If this future is dropped before the child ends (a runner that
+        // gives up on a step, a fail-fast sibling), the group is killed.
+        let mut guard = GroupGuard { pgid };
 
         let events = cx.events().clone();
         let masker = events.masker();
@@ -386,6 +389,9 @@ impl Cmd {
             // Whatever is left of the group goes too.
             kill_group(pgid, Signal::KILL);
         }
+        // The child ended on its own: background processes it started on
+        // purpose (a service for later steps) are left alone.
+        guard.pgid = None;
         let (stdout, t1) = join_reader(out_reader).await;
         let (stderr, t2) = join_reader(err_reader).await;
         match stopped {
@@ -406,6 +412,19 @@ impl Cmd {
 }
 
 type WaitResult = Result<io::Result<ExitStatus>, tokio::task::JoinError>;
+
+/// Kills a process group when dropped while still armed.
+struct GroupGuard {
+    pgid: Option<u32>,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            kill_group(pgid, Signal::KILL);
+        }
+    }
+}
 
 /// The ladder: stop signal to the group, grace period, SIGKILL to the group;
 /// a hard cancel skips the grace period.

@@ -1,0 +1,227 @@
+//! `install-packages` (apt-get, with sudo when not root) and `pip-install`
+//! (`packages` or `requirements_file`), as the seed's deploy pipeline used them.
+
+use serde::Deserialize;
+use serde_json::Value;
+use step_core::config::OneOrMany;
+use step_core::process::Cmd;
+use step_core::step::FnKind;
+use step_core::{
+    ConfigError, Outcome, PropertyDoc, PropertyType, Step, StepContext, StepDescription,
+    StepError, StepKind, ToolSpec, async_trait, parse_config,
+};
+
+/// `install-packages` configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallPackagesConfig {
+    /// Packages: a list, or a string of names separated by spaces (`wget unzip`).
+    pub packages: OneOrMany<String>,
+    /// Run `apt-get update` first (default true).
+    #[serde(default = "yes")]
+    pub update: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn split_names(p: OneOrMany<String>) -> Vec<String> {
+    p.into_vec()
+        .iter()
+        .flat_map(|s| s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
+
+/// The `install-packages` step.
+#[derive(Clone, Debug)]
+pub struct InstallPackages {
+    packages: Vec<String>,
+    update: bool,
+}
+
+fn describe_install() -> StepDescription {
+    StepDescription::new("install-packages", "Install Debian/Ubuntu packages with apt-get.")
+        .doc("Runs `apt-get update` (unless `update: false`) and `apt-get install -y --no-install-recommends`, through sudo when not root.")
+        .property(PropertyDoc::required(
+            "packages",
+            PropertyType::StringOrList,
+            "Package names: a list, or a string separated by spaces.",
+        ))
+        .property(PropertyDoc::with_default(
+            "update",
+            PropertyType::Bool,
+            "true",
+            "Run apt-get update first.",
+        ))
+        .example("- install-packages:\n    packages: wget unzip\n")
+}
+
+fn build_install(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
+    let c: InstallPackagesConfig = parse_config(properties)?;
+    let packages = split_names(c.packages);
+    if packages.is_empty() {
+        return Err(ConfigError::property("packages", "no package names given"));
+    }
+    if let Some(bad) = packages.iter().find(|p| p.starts_with('-')) {
+        return Err(ConfigError::property(
+            "packages",
+            format!("`{bad}` is not a package name (options are not accepted here)"),
+        ));
+    }
+    Ok(Box::new(InstallPackages {
+        packages,
+        update: c.update,
+    }))
+}
+
+/// The `install-packages` kind.
+pub fn install_packages_kind() -> Box<dyn StepKind> {
+    FnKind::boxed(describe_install, build_install)
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+#[async_trait]
+impl Step for InstallPackages {
+    async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
+        let apt = ToolSpec::new(
+            "apt-get",
+            "this step needs a Debian or Ubuntu machine with apt-get",
+        )
+        .find(cx.env(), cx.workdir())?;
+        let prefix: Vec<String> = if is_root() {
+            Vec::new()
+        } else {
+            let sudo = ToolSpec::new("sudo", "run as root or install sudo")
+                .find(cx.env(), cx.workdir())?;
+            vec![sudo.path.display().to_string(), "-n".into()]
+        };
+        let run = |args: Vec<String>| {
+            let mut argv = prefix.clone();
+            argv.push(apt.path.display().to_string());
+            argv.extend(args);
+            let (p, rest) = argv.split_first().map(|(p, r)| (p.clone(), r.to_vec())).unwrap_or_default();
+            Cmd::new(p)
+                .args(rest)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+        };
+        if self.update {
+            let out = run(vec!["update".into()]).run(cx).await?;
+            if !out.success() {
+                return Ok(Outcome::failed(format!("apt-get update failed with {}", out.describe_status())));
+            }
+        }
+        let mut args = vec!["install".to_string(), "-y".into(), "--no-install-recommends".into()];
+        args.extend(self.packages.iter().cloned());
+        let out = run(args).run(cx).await?;
+        if !out.success() {
+            return Ok(Outcome::failed(format!(
+                "apt-get install {} failed with {}",
+                self.packages.join(" "),
+                out.describe_status()
+            )));
+        }
+        Ok(Outcome::passed().with_message(format!("installed {}", self.packages.join(" "))))
+    }
+}
+
+/// `pip-install` configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipInstallConfig {
+    /// Packages to install (a list or a space-separated string).
+    #[serde(default)]
+    pub packages: Option<OneOrMany<String>>,
+    /// A requirements file, relative to the step's working directory.
+    #[serde(default)]
+    pub requirements_file: Option<String>,
+    /// The pip program (default `pip3`, else `pip`).
+    #[serde(default)]
+    pub pip: Option<String>,
+    /// Extra arguments for `pip install` (a list).
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+}
+
+/// The `pip-install` step.
+#[derive(Clone, Debug)]
+pub struct PipInstall {
+    config: PipInstallConfig,
+}
+
+fn describe_pip() -> StepDescription {
+    StepDescription::new("pip-install", "Install Python packages with pip.")
+        .property(PropertyDoc::optional(
+            "packages",
+            PropertyType::StringOrList,
+            "Package specifiers: a list or a space-separated string.",
+        ))
+        .property(PropertyDoc::optional(
+            "requirements_file",
+            PropertyType::Path,
+            "A requirements file (`pip install -r`).",
+        ))
+        .property(PropertyDoc::optional(
+            "pip",
+            PropertyType::String,
+            "The pip program (default: pip3, else pip).",
+        ))
+        .property(PropertyDoc::optional(
+            "extra_args",
+            PropertyType::List,
+            "Extra arguments for pip install.",
+        ))
+        .example("- pip-install:\n    requirements_file: requirements.txt\n")
+}
+
+fn build_pip(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
+    let config: PipInstallConfig = parse_config(properties)?;
+    if config.packages.is_none() && config.requirements_file.is_none() {
+        return Err(ConfigError::new(
+            "pip-install needs `packages` or `requirements_file`",
+        ));
+    }
+    Ok(Box::new(PipInstall { config }))
+}
+
+/// The `pip-install` kind.
+pub fn pip_install_kind() -> Box<dyn StepKind> {
+    FnKind::boxed(describe_pip, build_pip)
+}
+
+#[async_trait]
+impl Step for PipInstall {
+    async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
+        let hint = "install Python 3 with pip (Debian package python3-pip)";
+        let pip = match &self.config.pip {
+            Some(p) => ToolSpec::new(p.clone(), hint).find(cx.env(), cx.workdir())?,
+            None => ToolSpec::new("pip3", hint)
+                .find(cx.env(), cx.workdir())
+                .or_else(|_| ToolSpec::new("pip", hint).find(cx.env(), cx.workdir()))?,
+        };
+        let mut cmd = Cmd::new(&pip.path).arg("install");
+        if let Some(req) = &self.config.requirements_file {
+            let path = cx.resolve(req);
+            if !path.is_file() {
+                return Err(ConfigError::property(
+                    "requirements_file",
+                    format!("{} does not exist", path.display()),
+                )
+                .into());
+            }
+            cmd = cmd.arg("-r").arg(path);
+        }
+        if let Some(pkgs) = &self.config.packages {
+            cmd = cmd.args(split_names(pkgs.clone()));
+        }
+        cmd = cmd.args(&self.config.extra_args);
+        let out = cmd.run(cx).await?;
+        if !out.success() {
+            return Ok(Outcome::failed(format!("pip install failed with {}", out.describe_status())));
+        }
+        Ok(Outcome::passed())
+    }
+}

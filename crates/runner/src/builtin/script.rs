@@ -1,0 +1,227 @@
+//! The `script` step: runs `code` with `bash -e` (or with its own
+//! interpreter when it starts with `#!`), as wercker did. Variables the
+//! script exports carry over to later steps: the code is sourced by a small
+//! wrapper whose EXIT trap writes `export -p` to a file the step reads back.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_json::Value;
+use step_core::process::Cmd;
+use step_core::step::FnKind;
+use step_core::{
+    ConfigError, EnvChange, Outcome, PropertyDoc, PropertyType, Step, StepContext,
+    StepDescription, StepError, StepKind, StepSpec, async_trait, parse_config,
+};
+
+/// Variables bash sets by itself; never carried over.
+const SHELL_OWN: &[&str] = &["SHLVL", "PWD", "OLDPWD", "_"];
+
+/// The `script` step's configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptConfig {
+    /// The code. Runs with `bash -e` unless it starts with `#!`.
+    pub code: String,
+    /// Code that undoes what this step creates; recorded before the step
+    /// starts and run when the enclosing target, group or pipeline ends.
+    #[serde(default)]
+    pub teardown: Option<String>,
+}
+
+/// The `script` step.
+#[derive(Clone, Debug)]
+pub struct Script {
+    config: ScriptConfig,
+}
+
+impl Script {
+    /// A script step.
+    pub fn new(config: ScriptConfig) -> Self {
+        Script { config }
+    }
+}
+
+/// The kind's description.
+pub fn describe() -> StepDescription {
+    StepDescription::new("script", "Run shell code (bash -e, or its own #! interpreter).")
+        .doc(
+            "The code runs with `bash -e` in the step's working directory unless it starts \
+             with `#!`, in which case it is written to a file and executed as it is. Variables \
+             the code exports (bash only) are set for the following steps of the same pipeline \
+             or target. `$VAR` in the code is expanded by the shell, not by the runner; \
+             `${{ outputs.<id>.<name> }}` is expanded by the runner before the code runs.",
+        )
+        .property(PropertyDoc::required(
+            "code",
+            PropertyType::String,
+            "The shell code to run.",
+        ))
+        .property(PropertyDoc::optional(
+            "teardown",
+            PropertyType::String,
+            "Code that undoes what this step creates. Recorded before the step starts; runs when \
+             the enclosing target, group or pipeline ends, whatever the outcome (see `runner cleanup`).",
+        ))
+        .example("- script:\n    name: unit tests\n    cwd: bootstrap/tests\n    code: |\n      bash test.sh\n")
+}
+
+fn build(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
+    let config: ScriptConfig = parse_config(properties)?;
+    Ok(Box::new(Script::new(config)))
+}
+
+/// The kind.
+pub fn kind() -> Box<dyn StepKind> {
+    FnKind::boxed(describe, build)
+}
+
+#[async_trait]
+impl Step for Script {
+    async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
+        let dir = tempdir_for(cx)?;
+        let code_path = dir.path().join("code");
+        std::fs::write(&code_path, &self.config.code)
+            .map_err(|e| StepError::io(format!("writing {}", code_path.display()), e))?;
+        let shebang = self.config.code.starts_with("#!");
+        let env_path = dir.path().join("env");
+        let cmd = if shebang {
+            set_executable(&code_path)?;
+            Cmd::new(&code_path)
+        } else {
+            Cmd::new("bash").args([
+                std::ffi::OsStr::new("-e"),
+                std::ffi::OsStr::new("-c"),
+                std::ffi::OsStr::new(WRAPPER),
+                std::ffi::OsStr::new("script"),
+                env_path.as_os_str(),
+                code_path.as_os_str(),
+            ])
+        };
+        let out = cmd.run(cx).await?;
+        if !out.success() {
+            return Ok(Outcome::failed(format!("script failed with {}", out.describe_status())));
+        }
+        let mut outcome = Outcome::passed();
+        if !shebang
+            && let Ok(text) = std::fs::read_to_string(&env_path)
+        {
+            for (name, value) in parse_export_p(&text) {
+                if SHELL_OWN.contains(&name.as_str()) {
+                    continue;
+                }
+                if cx.env().get(&name) != Some(value.as_str()) {
+                    outcome.env.push(EnvChange::Set {
+                        name,
+                        value,
+                        secret: false,
+                    });
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn teardown(&self) -> Option<StepSpec> {
+        let code = self.config.teardown.clone()?;
+        Some(StepSpec {
+            kind: "script".into(),
+            properties: serde_json::json!({ "code": code }),
+        })
+    }
+}
+
+/// Sources the code in this shell so its exports are visible to the EXIT trap.
+const WRAPPER: &str = r#"__stepwise_env=$1; __stepwise_code=$2; set --
+trap 'export -p > "$__stepwise_env"' EXIT
+. "$__stepwise_code""#;
+
+fn tempdir_for(cx: &StepContext) -> Result<tempfile::TempDir, StepError> {
+    let base = cx
+        .env()
+        .get("STEPWISE_TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    tempfile::Builder::new()
+        .prefix("stepwise-script-")
+        .tempdir_in(&base)
+        .map_err(|e| StepError::io(format!("creating a temp dir in {}", base.display()), e))
+}
+
+fn set_executable(path: &std::path::Path) -> Result<(), StepError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| StepError::io(format!("making {} executable", path.display()), e))
+}
+
+/// Parses bash's `export -p` output: `declare -x NAME="value"` lines, values
+/// double-quoted with `\"`, `\\`, `\$` and `` \` `` escaped, newlines literal.
+pub fn parse_export_p(text: &str) -> Vec<(String, String)> {
+    let mut vars = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("declare -") {
+        rest = &rest[start..];
+        // Skip "declare -x " (flags may be -x, -rx, -ix …).
+        let Some(sp) = rest.find(' ') else { break };
+        let after_decl = &rest[sp + 1..];
+        let Some(sp2) = after_decl.find(|c: char| c == ' ' || c == '\n') else {
+            break;
+        };
+        let body = &after_decl[sp2 + 1..];
+        let name_end = body
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(body.len());
+        let name = &body[..name_end];
+        let tail = &body[name_end..];
+        if let Some(q) = tail.strip_prefix("=\"") {
+            let mut value = String::new();
+            let mut chars = q.char_indices();
+            let mut consumed = q.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, n)) = chars.next() {
+                            if !matches!(n, '"' | '\\' | '$' | '`') {
+                                value.push('\\');
+                            }
+                            value.push(n);
+                        }
+                    }
+                    '"' => {
+                        consumed = i + 1;
+                        break;
+                    }
+                    other => value.push(other),
+                }
+            }
+            if !name.is_empty() {
+                vars.push((name.to_string(), value));
+            }
+            rest = &q[consumed.min(q.len())..];
+        } else {
+            // `declare -x NAME` without a value: exported but unset.
+            rest = tail;
+        }
+    }
+    vars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_p_is_parsed_with_escapes_and_newlines() {
+        let text = "declare -x A=\"1\"\ndeclare -x B=\"x \\\"q\\\" \\$y \\\\ z\"\ndeclare -x C=\"line1\nline2\"\ndeclare -x EMPTY\ndeclare -rx R=\"ro\"\n";
+        let vars = parse_export_p(text);
+        assert_eq!(
+            vars,
+            vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "x \"q\" $y \\ z".into()),
+                ("C".into(), "line1\nline2".into()),
+                ("R".into(), "ro".into()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,1162 @@
+//! The executor: runs a pipeline's entries — steps, sequences, `parallel`
+//! and `for_each` groups — with `finally` steps and recorded teardowns that
+//! always run, then the after-steps with the run's result.
+//!
+//! Cancellation has two levels. The first interrupt cancels the running
+//! steps gracefully (their process groups get the stop signal, then
+//! SIGKILL after a grace period); `finally` steps, teardowns and
+//! after-steps still run, under their own cancellation that only the
+//! second interrupt fires ("kill everything now").
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use step_core::{
+    Cancel, CancelReason, Env, EventKind, EventSink, Level, Outcome, RunInfo, RunResult, Status,
+    StepContext, StepError, StepSpec,
+};
+
+use crate::diag::Pos;
+use crate::expand::{ExpandError, expand_properties, expand_vars};
+use crate::model::{
+    Entry, ForEach, Group, GroupKind, Pipeline, PipelineFile, StepEntry, TeardownPolicy, Values,
+};
+use crate::registry::Registry;
+use crate::state::{RunManifest, TeardownEntry, TeardownStatus};
+
+type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// How long a cancelled step may take to return before it is abandoned
+/// (its process group is killed when its future is dropped).
+const ABANDON_AFTER: Duration = Duration::from_secs(30);
+
+/// Options of one run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The pipeline's root directory (the file's directory); `cwd` is relative to it.
+    pub root: PathBuf,
+    /// The environment the run starts with (process, file `env`, `--var`),
+    /// with secret variables marked.
+    pub env: Env,
+    /// Steps to skip, by name or kind.
+    pub skip: Vec<String>,
+    /// Keep environments up: teardowns are recorded but not run.
+    pub keep: bool,
+    /// Run only the for_each values of partition K of N (1-based).
+    pub partition: Option<(usize, usize)>,
+    /// Run only these for_each values (`NAME=VALUE`).
+    pub only: Vec<(String, String)>,
+    /// Where teardown manifests live (`.stepwise/state`).
+    pub state_dir: PathBuf,
+    /// Timeout for `finally` steps, teardowns and after-steps without their own.
+    pub cleanup_timeout: Duration,
+    /// The run's id.
+    pub run_id: String,
+}
+
+impl RunOptions {
+    /// Options for a pipeline rooted at `root`, with the process environment.
+    pub fn new(root: PathBuf) -> Self {
+        let state_dir = root.join(".stepwise").join("state");
+        RunOptions {
+            root,
+            env: Env::from_process(),
+            skip: Vec::new(),
+            keep: false,
+            partition: None,
+            only: Vec::new(),
+            state_dir,
+            cleanup_timeout: Duration::from_secs(30 * 60),
+            run_id: new_run_id(),
+        }
+    }
+}
+
+/// A new run id: time plus pid, sortable and unique on a machine.
+pub fn new_run_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}-{}", now.as_millis(), std::process::id())
+}
+
+/// What one step did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepRecord {
+    /// The target it ran for.
+    pub target: Option<String>,
+    /// Its display name.
+    pub name: String,
+    /// Its kind.
+    pub kind: String,
+    /// How it ended.
+    pub status: Status,
+    /// How long it took.
+    pub duration: Duration,
+    /// What it said.
+    pub message: Option<String>,
+}
+
+/// What a run did.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// The run's id.
+    pub run_id: String,
+    /// The result.
+    pub result: RunResult,
+    /// Every step, in the order they finished.
+    pub steps: Vec<StepRecord>,
+    /// Whether a step could not run because of its configuration.
+    pub config_error: bool,
+    /// Whether teardowns are left for `runner cleanup`.
+    pub outstanding_teardowns: bool,
+}
+
+impl RunReport {
+    /// The exit code: 0 passed, 1 failed, 130 cancelled.
+    pub fn exit_code(&self) -> i32 {
+        match self.result {
+            RunResult::Passed => 0,
+            RunResult::Failed => 1,
+            RunResult::Cancelled => 130,
+        }
+    }
+}
+
+/// Cancels a run from outside (signal handlers).
+#[derive(Clone, Debug)]
+pub struct Interrupter {
+    run: Cancel,
+    cleanup: Cancel,
+    count: Arc<Mutex<u32>>,
+}
+
+impl Interrupter {
+    /// First call: cancel running steps gracefully (`finally`, teardowns and
+    /// after-steps still run). Second call: kill everything now.
+    pub fn interrupt(&self) -> u32 {
+        let mut n = match self.count.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *n += 1;
+        if *n == 1 {
+            self.run.cancel(CancelReason::Interrupted);
+        } else {
+            self.run.kill_now();
+            self.cleanup.kill_now();
+        }
+        *n
+    }
+}
+
+/// Whether a step runs as part of cleanup (`finally`, teardown, after-step).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Normal,
+    Cleanup,
+}
+
+/// The variables, outputs and target a step sees.
+#[derive(Clone, Debug)]
+struct Scope {
+    env: Env,
+    outputs: Map<String, Value>,
+    target: Option<String>,
+    vars: Map<String, Value>,
+}
+
+/// Teardowns registered in one target, group or pipeline.
+#[derive(Clone, Debug, Default)]
+struct Frame {
+    seqs: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Frame {
+    fn push(&self, seq: u64) {
+        lock(&self.seqs).push(seq);
+    }
+
+    fn take(&self) -> Vec<u64> {
+        std::mem::take(&mut *lock(&self.seqs))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+struct Inner {
+    registry: Arc<Registry>,
+    file: Arc<PipelineFile>,
+    opts: RunOptions,
+    events: EventSink,
+    run_cancel: Cancel,
+    cleanup_cancel: Cancel,
+    manifest: Mutex<Option<Arc<RunManifest>>>,
+    records: Mutex<Vec<StepRecord>>,
+    first_failure: Mutex<Option<(String, String)>>,
+    config_error: Mutex<bool>,
+    pipeline: Mutex<String>,
+    started: Instant,
+    /// The runner's own environment, to store only what a run added.
+    process_env: BTreeMap<String, String>,
+}
+
+/// Runs pipelines of one file.
+#[derive(Clone)]
+pub struct Executor {
+    inner: Arc<Inner>,
+}
+
+impl Executor {
+    /// An executor for a loaded file.
+    pub fn new(registry: Arc<Registry>, file: Arc<PipelineFile>, opts: RunOptions, events: EventSink) -> Self {
+        let secrets = opts.env.secret_values();
+        events.add_secrets(secrets);
+        Executor {
+            inner: Arc::new(Inner {
+                registry,
+                file,
+                opts,
+                events,
+                run_cancel: Cancel::new(),
+                cleanup_cancel: Cancel::new(),
+                manifest: Mutex::new(None),
+                records: Mutex::new(Vec::new()),
+                first_failure: Mutex::new(None),
+                config_error: Mutex::new(false),
+                pipeline: Mutex::new(String::new()),
+                started: Instant::now(),
+                process_env: std::env::vars().collect(),
+            }),
+        }
+    }
+
+    /// A handle that cancels this executor's run.
+    pub fn interrupter(&self) -> Interrupter {
+        Interrupter {
+            run: self.inner.run_cancel.clone(),
+            cleanup: self.inner.cleanup_cancel.clone(),
+            count: Arc::new(Mutex::new(0)),
+        }
+    }
+
+    /// The run's id.
+    pub fn run_id(&self) -> &str {
+        &self.inner.opts.run_id
+    }
+
+    /// Runs one pipeline: its steps, its `finally` steps, its teardowns,
+    /// then its after-steps with the result.
+    pub async fn run(&self, pipeline_name: &str) -> RunReport {
+        let inner = &self.inner;
+        *lock(&inner.pipeline) = pipeline_name.to_string();
+        let Some(pipeline) = inner.file.pipelines.get(pipeline_name).cloned() else {
+            inner.events.log(Level::Error, format!("no pipeline `{pipeline_name}`"));
+            return self.report(RunResult::Failed);
+        };
+        inner.events.emit(EventKind::RunStarted {
+            run_id: inner.opts.run_id.clone(),
+            pipeline: pipeline_name.to_string(),
+        });
+        let scope = self.initial_scope(&pipeline);
+        let scope = match scope {
+            Ok(s) => s,
+            Err(message) => {
+                inner.events.log(Level::Error, message);
+                *lock(&inner.config_error) = true;
+                let report = self.report(RunResult::Failed);
+                self.emit_finished(report.result);
+                return report;
+            }
+        };
+        let frame = Frame::default();
+        let (status, scope) = self
+            .run_seq(pipeline.steps.clone(), scope, inner.run_cancel.clone(), frame.clone(), Mode::Normal)
+            .await;
+        let fin = self.run_finally(pipeline.finally.clone(), scope.clone()).await;
+        let td = self
+            .run_teardowns(&frame, pipeline.teardown, combine(status, fin), &scope)
+            .await;
+        let status = combine(combine(status, fin), td);
+        let result = if inner.run_cancel.reason() == Some(CancelReason::Interrupted) {
+            RunResult::Cancelled
+        } else if status.is_failure() {
+            RunResult::Failed
+        } else {
+            RunResult::Passed
+        };
+        self.run_after_steps(&pipeline, scope, result).await;
+        let report = self.report(result);
+        self.emit_finished(result);
+        report
+    }
+
+    fn emit_finished(&self, result: RunResult) {
+        self.inner.events.emit(EventKind::RunFinished {
+            result,
+            duration_ms: millis(self.inner.started.elapsed()),
+        });
+    }
+
+    fn report(&self, result: RunResult) -> RunReport {
+        let inner = &self.inner;
+        let manifest = lock(&inner.manifest).take();
+        let outstanding = match manifest.and_then(|m| Arc::try_unwrap(m).ok()) {
+            Some(m) => match m.close() {
+                Ok(o) => o,
+                Err(e) => {
+                    inner.events.log(Level::Error, e.to_string());
+                    true
+                }
+            },
+            None => false,
+        };
+        if outstanding {
+            inner.events.log(
+                Level::Warn,
+                format!(
+                    "teardowns of run {} are left in {} — `runner state` lists them, `runner cleanup` runs them",
+                    inner.opts.run_id,
+                    inner.opts.state_dir.display()
+                ),
+            );
+        }
+        RunReport {
+            run_id: inner.opts.run_id.clone(),
+            result,
+            steps: lock(&inner.records).clone(),
+            config_error: *lock(&inner.config_error),
+            outstanding_teardowns: outstanding,
+        }
+    }
+
+    fn initial_scope(&self, pipeline: &Pipeline) -> Result<Scope, String> {
+        let inner = &self.inner;
+        let mut env = inner.opts.env.clone();
+        for name in &inner.file.secrets {
+            env.mark_secret(name.clone());
+        }
+        let lookup_env = env.clone();
+        for (k, v) in inner.file.env.iter().chain(pipeline.env.iter()) {
+            let value = expand_vars(v, &|n| lookup_env.get(n).map(str::to_string))
+                .map_err(|e| format!("{}: env `{k}`: {e}", inner.file.path.display()))?;
+            env.set(k.clone(), value);
+        }
+        let root = inner.opts.root.display().to_string();
+        let run_id = inner.opts.run_id.clone();
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            .to_string();
+        for (k, v) in [
+            ("RUNNER_PIPELINE", pipeline.name.clone()),
+            ("RUNNER_RUN_ID", run_id.clone()),
+            ("RUNNER_ROOT", root.clone()),
+            ("WERCKER", "true".into()),
+            ("WERCKER_ROOT", root.clone()),
+            ("WERCKER_SOURCE_DIR", root.clone()),
+            ("WERCKER_PIPELINE", pipeline.name.clone()),
+            ("WERCKER_RUN_ID", run_id),
+            ("WERCKER_MAIN_PIPELINE_STARTED", started),
+            ("WERCKER_CACHE_DIR", format!("{root}/.stepwise/cache")),
+            ("WERCKER_OUTPUT_DIR", format!("{root}/.stepwise/output")),
+            ("WERCKER_REPORT_ARTIFACTS_DIR", format!("{root}/.stepwise/reports")),
+        ] {
+            env.set(k, v);
+        }
+        for (k, v) in git_facts(&inner.opts.root) {
+            if env.get(k).is_none() {
+                env.set(k, v);
+            }
+        }
+        inner.events.add_secrets(env.secret_values());
+        Ok(Scope {
+            env,
+            outputs: Map::new(),
+            target: None,
+            vars: Map::new(),
+        })
+    }
+
+    /// Runs entries in order; after a failure or cancellation the rest are skipped.
+    fn run_seq(
+        &self,
+        entries: Vec<Entry>,
+        mut scope: Scope,
+        cancel: Cancel,
+        frame: Frame,
+        mode: Mode,
+    ) -> BoxFut<(Status, Scope)> {
+        let this = self.clone();
+        Box::pin(async move {
+            let mut status = Status::Passed;
+            for entry in entries {
+                if status.is_failure() || (mode == Mode::Normal && cancel.is_cancelled()) {
+                    let why = if cancel.is_cancelled() {
+                        "not run: the run was cancelled"
+                    } else {
+                        "not run: an earlier step failed"
+                    };
+                    this.skip_entry(&entry, &scope, why);
+                    continue;
+                }
+                let (s, new_scope) = this
+                    .run_entry(entry, scope, cancel.clone(), frame.clone(), mode)
+                    .await;
+                scope = new_scope;
+                status = combine(status, s);
+            }
+            (status, scope)
+        })
+    }
+
+    fn run_entry(&self, entry: Entry, scope: Scope, cancel: Cancel, frame: Frame, mode: Mode) -> BoxFut<(Status, Scope)> {
+        let this = self.clone();
+        Box::pin(async move {
+            match entry {
+                Entry::Step(step) => {
+                    let mut scope = scope;
+                    let status = this.run_step(&step, &mut scope, &cancel, &frame, mode).await;
+                    (status, scope)
+                }
+                Entry::Group(group) => this.run_group(group, scope, cancel, mode).await,
+            }
+        })
+    }
+
+    fn skip_entry(&self, entry: &Entry, scope: &Scope, why: &str) {
+        match entry {
+            Entry::Step(s) => self.finish_step(scope, &s.display_name(), &s.kind, Status::Skipped, Duration::ZERO, Some(why.to_string())),
+            Entry::Group(g) => {
+                for e in g.steps.iter() {
+                    self.skip_entry(e, scope, why);
+                }
+            }
+        }
+    }
+
+    async fn run_group(&self, group: Group, scope: Scope, cancel: Cancel, mode: Mode) -> (Status, Scope) {
+        match &group.kind {
+            GroupKind::Sequence => {
+                let frame = Frame::default();
+                let (s, scope) = self
+                    .run_seq(group.steps.clone(), scope, cancel, frame.clone(), mode)
+                    .await;
+                let fin = self.run_finally(group.finally.clone(), scope.clone()).await;
+                let td = self.run_teardowns(&frame, group.teardown, combine(s, fin), &scope).await;
+                (combine(combine(s, fin), td), scope)
+            }
+            GroupKind::Parallel => {
+                let frame = Frame::default();
+                let mut set = tokio::task::JoinSet::new();
+                for (i, e) in group.steps.iter().cloned().enumerate() {
+                    let this = self.clone();
+                    let sc = scope.clone();
+                    let c = cancel.clone();
+                    let f = frame.clone();
+                    set.spawn(async move { (i, this.run_entry(e, sc, c, f, mode).await) });
+                }
+                let mut results = Vec::new();
+                while let Some(r) = set.join_next().await {
+                    if let Ok(r) = r {
+                        results.push(r);
+                    }
+                }
+                results.sort_by_key(|(i, _)| *i);
+                let mut status = Status::Passed;
+                let mut merged = scope.clone();
+                for (_, (s, child)) in results {
+                    status = combine(status, s);
+                    merge_scope(&mut merged, &scope, &child);
+                }
+                let fin = self.run_finally(group.finally.clone(), merged.clone()).await;
+                let td = self.run_teardowns(&frame, group.teardown, combine(status, fin), &merged).await;
+                (combine(combine(status, fin), td), merged)
+            }
+            GroupKind::ForEach(fe) => {
+                let status = self.run_for_each(&group, fe, &scope, cancel, mode).await;
+                (status, scope)
+            }
+        }
+    }
+
+    fn for_each_values(&self, fe: &ForEach, scope: &Scope) -> Result<Vec<String>, ExpandError> {
+        let lookup = |n: &str| scope.env.get(n).map(str::to_string);
+        let mut values: Vec<String> = match &fe.values {
+            Values::List(items) => items
+                .iter()
+                .map(|v| expand_vars(v, &lookup))
+                .collect::<Result<_, _>>()?,
+            Values::Expr(text) => expand_vars(text, &lookup)?
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        };
+        let only: Vec<&str> = self
+            .inner
+            .opts
+            .only
+            .iter()
+            .filter(|(k, _)| *k == fe.var)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if !only.is_empty() {
+            values.retain(|v| only.contains(&v.as_str()));
+        }
+        if let Some((k, n)) = self.inner.opts.partition {
+            values = values
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| i % n == k - 1)
+                .map(|(_, v)| v)
+                .collect();
+        }
+        Ok(values)
+    }
+
+    async fn run_for_each(&self, group: &Group, fe: &ForEach, scope: &Scope, cancel: Cancel, mode: Mode) -> Status {
+        let values = match self.for_each_values(fe, scope) {
+            Ok(v) => v,
+            Err(e) => {
+                let msg = format!(
+                    "{}:{}:{}: for_each `values`: {e}",
+                    self.inner.file.path.display(),
+                    group.pos.line,
+                    group.pos.column
+                );
+                self.inner.events.with_target(scope.target.clone()).log(Level::Error, msg.clone());
+                self.note_failure(&group.display_name(), &msg);
+                *lock(&self.inner.config_error) = true;
+                return Status::Errored;
+            }
+        };
+        self.inner.events.with_target(scope.target.clone()).log(
+            Level::Info,
+            format!("{}: {} target(s): {}", group.display_name(), values.len(), values.join(", ")),
+        );
+        let group_cancel = cancel.child();
+        let limit = if fe.max_parallel == 0 { values.len().max(1) } else { fe.max_parallel };
+        let sem = Arc::new(tokio::sync::Semaphore::new(limit));
+        let mut set = tokio::task::JoinSet::new();
+        for value in values {
+            let this = self.clone();
+            let mut sc = scope.clone();
+            let target = match &scope.target {
+                Some(parent) => format!("{parent}/{value}"),
+                None => value.clone(),
+            };
+            sc.env.set(fe.var.clone(), value.clone());
+            sc.env.set("RUNNER_TARGET", target.clone());
+            sc.vars.insert(fe.var.clone(), Value::String(value.clone()));
+            sc.target = Some(target);
+            let steps = group.steps.clone();
+            let finally = group.finally.clone();
+            let policy = group.teardown;
+            let gc = group_cancel.clone();
+            let sem = sem.clone();
+            let fail_fast = fe.fail_fast;
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await.ok();
+                let frame = Frame::default();
+                let (s, sc) = if gc.is_cancelled() && mode == Mode::Normal {
+                    for e in &steps {
+                        this.skip_entry(e, &sc, "not run: the group was cancelled");
+                    }
+                    (Status::Cancelled, sc)
+                } else {
+                    this.run_seq(steps, sc, gc.child(), frame.clone(), mode).await
+                };
+                if fail_fast && s.is_failure() {
+                    gc.cancel(CancelReason::FailFast);
+                }
+                let fin = this.run_finally(finally, sc.clone()).await;
+                let td = this.run_teardowns(&frame, policy, combine(s, fin), &sc).await;
+                combine(combine(s, fin), td)
+            });
+        }
+        let mut status = Status::Passed;
+        while let Some(r) = set.join_next().await {
+            match r {
+                Ok(s) => status = combine(status, s),
+                Err(_) => status = combine(status, Status::Errored),
+            }
+        }
+        status
+    }
+
+    /// Runs `finally` entries: every one of them, whatever happened, under
+    /// the cleanup cancellation.
+    async fn run_finally(&self, entries: Vec<Entry>, scope: Scope) -> Status {
+        let mut status = Status::Passed;
+        let mut scope = scope;
+        for entry in entries {
+            let (s, sc) = self
+                .run_entry(entry, scope, self.inner.cleanup_cancel.child(), Frame::default(), Mode::Cleanup)
+                .await;
+            scope = sc;
+            status = combine(status, s);
+        }
+        status
+    }
+
+    /// Runs the teardowns registered in a frame, newest first.
+    async fn run_teardowns(&self, frame: &Frame, policy: TeardownPolicy, status: Status, scope: &Scope) -> Status {
+        let seqs = frame.take();
+        if seqs.is_empty() {
+            return Status::Passed;
+        }
+        let Some(manifest) = lock(&self.inner.manifest).clone() else {
+            return Status::Passed;
+        };
+        let keep_reason = if self.inner.opts.keep {
+            Some("--keep")
+        } else if policy == TeardownPolicy::Never {
+            Some("teardown: never")
+        } else if policy == TeardownPolicy::OnSuccess && status.is_failure() {
+            Some("teardown: on_success and the group failed")
+        } else {
+            None
+        };
+        let mut result = Status::Passed;
+        for seq in seqs.into_iter().rev() {
+            let Some(entry) = manifest.entry(seq) else { continue };
+            if let Some(why) = keep_reason {
+                let _ = manifest.mark(seq, TeardownStatus::Kept, Some(why.into()));
+                self.inner.events.with_target(entry.target.clone()).log(
+                    Level::Warn,
+                    format!("kept (not torn down, {why}): {} — `runner cleanup` removes it", entry.step),
+                );
+                continue;
+            }
+            let s = run_teardown(
+                &self.inner.registry,
+                &entry,
+                &scope.env,
+                &self.inner.events,
+                self.inner.cleanup_cancel.child(),
+                self.inner.opts.cleanup_timeout,
+                Some(self),
+            )
+            .await;
+            let (st, msg) = s;
+            let _ = manifest.mark(
+                seq,
+                if st.is_failure() { TeardownStatus::Failed } else { TeardownStatus::Done },
+                msg,
+            );
+            result = combine(result, st);
+        }
+        result
+    }
+
+    async fn run_after_steps(&self, pipeline: &Pipeline, mut scope: Scope, result: RunResult) {
+        if pipeline.after_steps.is_empty() {
+            return;
+        }
+        let failure = lock(&self.inner.first_failure).clone();
+        for (k, v) in [("RUNNER_RESULT", result.as_str()), ("WERCKER_RESULT", result.as_str())] {
+            scope.env.set(k, v);
+        }
+        if let Some((step, message)) = &failure {
+            for (k, v) in [
+                ("RUNNER_FAILED_STEP", step.as_str()),
+                ("WERCKER_FAILED_STEP_DISPLAY_NAME", step.as_str()),
+                ("WERCKER_FAILED_STEP_NAME", step.as_str()),
+                ("RUNNER_FAILED_MESSAGE", message.as_str()),
+            ] {
+                scope.env.set(k, v);
+            }
+        }
+        for entry in pipeline.after_steps.clone() {
+            let (_, sc) = self
+                .run_entry(entry, scope, self.inner.cleanup_cancel.child(), Frame::default(), Mode::Cleanup)
+                .await;
+            scope = sc;
+        }
+    }
+
+    fn manifest(&self) -> Result<Arc<RunManifest>, String> {
+        let mut m = lock(&self.inner.manifest);
+        if let Some(m) = m.as_ref() {
+            return Ok(m.clone());
+        }
+        let created = RunManifest::create(
+            &self.inner.opts.state_dir,
+            &self.inner.opts.run_id,
+            &lock(&self.inner.pipeline),
+            &self.inner.file.path,
+        )
+        .map_err(|e| format!("cannot record the teardown: {e}"))?;
+        let created = Arc::new(created);
+        *m = Some(created.clone());
+        Ok(created)
+    }
+
+    fn note_failure(&self, step: &str, message: &str) {
+        let mut f = lock(&self.inner.first_failure);
+        if f.is_none() {
+            *f = Some((step.to_string(), message.to_string()));
+        }
+    }
+
+    fn finish_step(&self, scope: &Scope, name: &str, kind: &str, status: Status, duration: Duration, message: Option<String>) {
+        let sink = self.inner.events.with_target(scope.target.clone()).scoped(name);
+        sink.emit(EventKind::StepFinished {
+            status,
+            duration_ms: millis(duration),
+            message: message.clone(),
+        });
+        let masked = message.map(|m| sink.masker().mask(&m).into_owned());
+        if status.is_failure() {
+            self.note_failure(name, masked.as_deref().unwrap_or(status.as_str()));
+        }
+        lock(&self.inner.records).push(StepRecord {
+            target: scope.target.clone(),
+            name: name.to_string(),
+            kind: kind.to_string(),
+            status,
+            duration,
+            message: masked,
+        });
+    }
+
+    fn pos_of(&self, entry: &StepEntry, property: Option<&str>) -> String {
+        let pos = property
+            .and_then(|p| entry.property_pos.get(p).copied())
+            .unwrap_or(entry.pos);
+        location(&self.inner.file.path, pos)
+    }
+
+    async fn run_step(&self, entry: &StepEntry, scope: &mut Scope, cancel: &Cancel, frame: &Frame, mode: Mode) -> Status {
+        let inner = &self.inner;
+        let name = entry.display_name();
+        let sink = inner.events.with_target(scope.target.clone()).scoped(&name);
+        if inner.opts.skip.iter().any(|s| *s == name || *s == entry.kind) {
+            self.finish_step(scope, &name, &entry.kind, Status::Skipped, Duration::ZERO, Some("skipped by --skip".into()));
+            return Status::Skipped;
+        }
+        if let Some(when) = &entry.common.when
+            && !when.holds(|v| scope.env.get(v).map(str::to_string))
+        {
+            self.finish_step(
+                scope,
+                &name,
+                &entry.kind,
+                Status::Skipped,
+                Duration::ZERO,
+                Some(format!("skipped: `when: {}` does not hold", when.describe())),
+            );
+            return Status::Skipped;
+        }
+        let started = Instant::now();
+        let errored = |this: &Self, scope: &Scope, msg: String| {
+            *lock(&this.inner.config_error) = true;
+            this.finish_step(scope, &name, &entry.kind, Status::Errored, started.elapsed(), Some(msg));
+            Status::Errored
+        };
+        let Some((kind, _)) = inner.registry.get(&entry.kind) else {
+            return errored(self, scope, format!("{}: unknown step kind `{}`", self.pos_of(entry, None), entry.kind));
+        };
+        let context = template_context(scope);
+        let raw: &[&str] = if entry.kind == "script" { &["code", "teardown"] } else { &[] };
+        let env_lookup = |n: &str| scope.env.get(n).map(str::to_string);
+        let props = match expand_properties(&entry.properties, raw, &env_lookup, &context) {
+            Ok(p) => p,
+            Err(e) => {
+                return errored(
+                    self,
+                    scope,
+                    format!("{}: property `{}`: {}", self.pos_of(entry, Some(&e.property)), e.property, e.error),
+                );
+            }
+        };
+        let step = match kind.build(Value::Object(props)) {
+            Ok(s) => s,
+            Err(e) => {
+                let top = e.property.as_deref().map(|p| p.split(['.', '[']).next().unwrap_or(p).to_string());
+                return errored(self, scope, format!("{}: {e}", self.pos_of(entry, top.as_deref())));
+            }
+        };
+        let workdir = match &entry.common.cwd {
+            Some(cwd) => match expand_vars(cwd, &env_lookup) {
+                Ok(c) => inner.opts.root.join(c),
+                Err(e) => return errored(self, scope, format!("{}: property `cwd`: {e}", self.pos_of(entry, None))),
+            },
+            None => inner.opts.root.clone(),
+        };
+        if !workdir.is_dir() {
+            return errored(
+                self,
+                scope,
+                format!("{}: working directory {} does not exist", self.pos_of(entry, None), workdir.display()),
+            );
+        }
+        let mut env = scope.env.clone();
+        env.set("WERCKER_STEP_NAME", name.clone());
+        env.set("RUNNER_STEP_NAME", name.clone());
+        if let Some(id) = &entry.common.id {
+            env.set("WERCKER_STEP_ID", id.clone());
+        }
+        if let Some(spec) = step.teardown() {
+            match self.record_teardown(spec, &name, &workdir, scope) {
+                Ok(seq) => frame.push(seq),
+                Err(msg) => return errored(self, scope, msg),
+            }
+        }
+        sink.emit(EventKind::StepStarted { kind: entry.kind.clone() });
+        let run = RunInfo {
+            run_id: inner.opts.run_id.clone(),
+            pipeline: lock(&inner.pipeline).clone(),
+            result: None,
+            failed_step: lock(&inner.first_failure).as_ref().map(|f| f.0.clone()),
+            failed_message: lock(&inner.first_failure).as_ref().map(|f| f.1.clone()),
+            target: scope.target.clone(),
+            elapsed_secs: inner.started.elapsed().as_secs(),
+        };
+        let run = match env.get("RUNNER_RESULT") {
+            Some("passed") => RunInfo { result: Some(RunResult::Passed), ..run },
+            Some("failed") => RunInfo { result: Some(RunResult::Failed), ..run },
+            Some("cancelled") => RunInfo { result: Some(RunResult::Cancelled), ..run },
+            _ => run,
+        };
+        let timeout = entry.common.timeout.or(match mode {
+            Mode::Cleanup => Some(inner.opts.cleanup_timeout),
+            Mode::Normal => None,
+        });
+        let mut attempt = 0;
+        let (status, outcome, message) = loop {
+            let step_cancel = cancel.child();
+            let cx = StepContext::new(workdir.clone(), env.clone(), sink.clone(), step_cancel.clone())
+                .with_outputs(scope.outputs.clone())
+                .with_run(run.clone());
+            let result = run_with_timeout(step.as_ref(), &cx, &step_cancel, timeout).await;
+            let (status, outcome, message) = classify(result, &step_cancel, timeout);
+            if matches!(status, Status::Failed | Status::Errored)
+                && attempt < entry.common.retries
+                && !cancel.is_cancelled()
+            {
+                attempt += 1;
+                sink.log(
+                    Level::Warn,
+                    format!(
+                        "{}; retrying ({attempt}/{})",
+                        message.as_deref().unwrap_or(status.as_str()),
+                        entry.common.retries
+                    ),
+                );
+                continue;
+            }
+            break (status, outcome, message);
+        };
+        let mut status = status;
+        if let Some(outcome) = outcome {
+            for f in &outcome.findings {
+                sink.emit(EventKind::Finding { finding: f.clone() });
+            }
+            for c in &outcome.checks {
+                sink.emit(EventKind::Check { check: c.clone() });
+            }
+            for w in &outcome.warnings {
+                sink.log(Level::Warn, w.clone());
+            }
+            if !status.is_failure() {
+                for change in &outcome.env {
+                    if let step_core::EnvChange::Set { value, secret: true, .. } = change {
+                        inner.events.add_secrets([value.clone()]);
+                    }
+                    scope.env.apply(change);
+                }
+                if let Some(id) = &entry.common.id {
+                    scope.outputs.insert(id.clone(), Value::Object(outcome.outputs.clone()));
+                }
+            }
+        }
+        if status.is_failure() && entry.common.continue_on_error && status != Status::Cancelled {
+            sink.log(
+                Level::Warn,
+                format!(
+                    "{} (continue_on_error: reported as a warning)",
+                    message.as_deref().unwrap_or(status.as_str())
+                ),
+            );
+            status = Status::Warned;
+        }
+        self.finish_step(scope, &name, &entry.kind, status, started.elapsed(), message);
+        status
+    }
+
+    fn record_teardown(&self, spec: StepSpec, step: &str, workdir: &std::path::Path, scope: &Scope) -> Result<u64, String> {
+        let manifest = self.manifest()?;
+        let mut secret_vars = Vec::new();
+        let mut properties = spec.properties;
+        for name in scope.env.secret_names() {
+            if let Some(value) = scope.env.get(name)
+                && value.len() >= step_core::mask::MIN_SECRET_LEN
+                && replace_in_json(&mut properties, value, &format!("${{{name}}}"))
+            {
+                secret_vars.push(name.to_string());
+            }
+        }
+        let env: BTreeMap<String, String> = scope
+            .env
+            .iter()
+            .filter(|(k, v)| {
+                !scope.env.is_secret(k) && self.inner.process_env.get(*k).map(String::as_str) != Some(*v)
+            })
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        manifest
+            .record(TeardownEntry {
+                seq: 0,
+                target: scope.target.clone(),
+                step: step.to_string(),
+                workdir: workdir.to_path_buf(),
+                spec: StepSpec {
+                    kind: spec.kind,
+                    properties,
+                },
+                env,
+                secret_vars,
+                status: TeardownStatus::Pending,
+                recorded_at: String::new(),
+                message: None,
+            })
+            .map_err(|e| format!("cannot record the teardown of `{step}`: {e}"))
+    }
+}
+
+/// Runs one recorded teardown. `env` supplies the values of its secret
+/// variables (the run's env, or `runner cleanup`'s own environment).
+pub async fn run_teardown(
+    registry: &Registry,
+    entry: &TeardownEntry,
+    env: &Env,
+    events: &EventSink,
+    cancel: Cancel,
+    timeout: Duration,
+    executor: Option<&Executor>,
+) -> (Status, Option<String>) {
+    let name = format!("teardown: {}", entry.step);
+    let sink = events.with_target(entry.target.clone()).scoped(&name);
+    let started = Instant::now();
+    let finish = |status: Status, message: Option<String>| {
+        match executor {
+            Some(ex) => {
+                let scope = Scope {
+                    env: Env::new(),
+                    outputs: Map::new(),
+                    target: entry.target.clone(),
+                    vars: Map::new(),
+                };
+                ex.finish_step(&scope, &name, &entry.spec.kind, status, started.elapsed(), message.clone());
+            }
+            None => sink.emit(EventKind::StepFinished {
+                status,
+                duration_ms: millis(started.elapsed()),
+                message: message.clone(),
+            }),
+        }
+        (status, message)
+    };
+    let mut properties = entry.spec.properties.clone();
+    for name in &entry.secret_vars {
+        match env.get(name) {
+            Some(v) => {
+                replace_in_json(&mut properties, &format!("${{{name}}}"), v);
+            }
+            None => {
+                return finish(
+                    Status::Errored,
+                    Some(format!("the secret variable `{name}` this teardown needs is not set")),
+                );
+            }
+        }
+    }
+    let Some((kind, _)) = registry.get(&entry.spec.kind) else {
+        return finish(Status::Errored, Some(format!("unknown step kind `{}`", entry.spec.kind)));
+    };
+    let step = match kind.build(properties) {
+        Ok(s) => s,
+        Err(e) => return finish(Status::Errored, Some(e.to_string())),
+    };
+    let mut step_env = env.clone();
+    for (k, v) in &entry.env {
+        if step_env.get(k).is_none() || !env.is_secret(k) {
+            step_env.set(k.clone(), v.clone());
+        }
+    }
+    sink.emit(EventKind::StepStarted { kind: entry.spec.kind.clone() });
+    let step_cancel = cancel.child();
+    let cx = StepContext::new(entry.workdir.clone(), step_env, sink.clone(), step_cancel.clone())
+        .with_run(RunInfo {
+            target: entry.target.clone(),
+            ..RunInfo::default()
+        });
+    let result = run_with_timeout(step.as_ref(), &cx, &step_cancel, Some(timeout)).await;
+    let (status, _, message) = classify(result, &step_cancel, Some(timeout));
+    finish(status, message)
+}
+
+async fn run_with_timeout(
+    step: &dyn step_core::Step,
+    cx: &StepContext,
+    cancel: &Cancel,
+    timeout: Option<Duration>,
+) -> Result<Outcome, StepError> {
+    let fut = step.run(cx);
+    tokio::pin!(fut);
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut abandon_at: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            r = &mut fut => return r,
+            _ = sleep_until(deadline), if !cancel.is_cancelled() => {
+                cancel.cancel(CancelReason::TimedOut);
+            }
+            _ = cancel.cancelled(), if abandon_at.is_none() => {
+                abandon_at = Some(tokio::time::Instant::now() + ABANDON_AFTER);
+            }
+            _ = sleep_until(abandon_at) => return Err(StepError::Cancelled),
+        }
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn classify(
+    result: Result<Outcome, StepError>,
+    cancel: &Cancel,
+    timeout: Option<Duration>,
+) -> (Status, Option<Outcome>, Option<String>) {
+    match result {
+        Ok(outcome) => {
+            let status: Status = outcome.status.into();
+            let message = outcome.message.clone();
+            (status, Some(outcome), message)
+        }
+        Err(StepError::Cancelled) => match cancel.reason() {
+            Some(CancelReason::TimedOut) => (
+                Status::TimedOut,
+                None,
+                Some(format!(
+                    "timed out after {}",
+                    humantime::format_duration(timeout.unwrap_or_default())
+                )),
+            ),
+            Some(CancelReason::FailFast) => (Status::Cancelled, None, Some("cancelled: another target failed (fail_fast)".into())),
+            _ => (Status::Cancelled, None, Some("cancelled".into())),
+        },
+        Err(e @ StepError::TimedOut { .. }) => (Status::TimedOut, None, Some(e.to_string())),
+        Err(e) => (Status::Errored, None, Some(e.to_string())),
+    }
+}
+
+/// The worse of two statuses (failures win; the first failure kind is kept).
+fn combine(a: Status, b: Status) -> Status {
+    if a.is_failure() {
+        return a;
+    }
+    if b.is_failure() {
+        return b;
+    }
+    if a == Status::Warned || b == Status::Warned {
+        return Status::Warned;
+    }
+    Status::Passed
+}
+
+fn merge_scope(into: &mut Scope, base: &Scope, child: &Scope) {
+    for (k, v) in child.env.iter() {
+        if base.env.get(k) != Some(v) {
+            into.env.insert(k.to_string(), v.to_string(), child.env.is_secret(k));
+        }
+    }
+    for (k, v) in &child.outputs {
+        if base.outputs.get(k) != Some(v) {
+            into.outputs.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+fn template_context(scope: &Scope) -> Value {
+    let env: Map<String, Value> = scope
+        .env
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
+    let mut root = scope.vars.clone();
+    root.insert("env".into(), Value::Object(env));
+    root.insert("outputs".into(), Value::Object(scope.outputs.clone()));
+    root.insert(
+        "target".into(),
+        scope.target.clone().map(Value::String).unwrap_or(Value::Null),
+    );
+    Value::Object(root)
+}
+
+/// Replaces `from` with `to` in every string of a JSON value; true if any changed.
+fn replace_in_json(v: &mut Value, from: &str, to: &str) -> bool {
+    match v {
+        Value::String(s) if s.contains(from) => {
+            *s = s.replace(from, to);
+            true
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |acc, i| replace_in_json(i, from, to) || acc),
+        Value::Object(m) => m.values_mut().fold(false, |acc, i| replace_in_json(i, from, to) || acc),
+        _ => false,
+    }
+}
+
+fn location(path: &std::path::Path, pos: Pos) -> String {
+    if pos.is_known() {
+        format!("{}:{}:{}", path.display(), pos.line, pos.column)
+    } else {
+        path.display().to_string()
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Branch and commit of the repository at `root`, as wercker's variables.
+fn git_facts(root: &std::path::Path) -> Vec<(&'static str, String)> {
+    let git = |args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let mut facts = Vec::new();
+    if let Some(b) = git(&["rev-parse", "--abbrev-ref", "HEAD"]) {
+        facts.push(("WERCKER_GIT_BRANCH", b));
+    }
+    if let Some(c) = git(&["rev-parse", "HEAD"]) {
+        facts.push(("WERCKER_GIT_COMMIT", c));
+    }
+    facts
+}

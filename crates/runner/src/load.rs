@@ -1,0 +1,908 @@
+//! Loading a pipeline file: YAML → node tree → [`PipelineFile`], collecting
+//! every error it can find (not just the first), each with file, line,
+//! column and a "did you mean" where a name is close to a known one.
+//!
+//! The accepted format is a superset of wercker.yml: pipelines by name with
+//! `steps` and `after-steps`, step entries as a bare kind name, `kind:
+//! {properties}`, or a flat mapping (`- script:` followed by its properties
+//! at the same level, or `kind: script` with sibling properties); plus
+//! `finally`, `parallel`, `for_each` and `group` entries.
+
+use std::path::Path;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+use step_core::{PropertyType, StepDescription};
+
+use crate::diag::{Diagnostic, Pos, closest};
+use crate::model::{
+    Common, Entry, ForEach, Group, GroupKind, Pipeline, PipelineFile, StepEntry, TeardownPolicy,
+    Values, When,
+};
+use crate::registry::{COMMON_PROPERTIES, Registry, is_common};
+use crate::yaml::{Node, NodeValue};
+
+/// Wercker keys that make no sense here: accepted with a notice.
+const IGNORED_KEYS: &[&str] = &[
+    "box",
+    "services",
+    "no-response-timeout",
+    "command-timeout",
+    "source-dir",
+    "base-path",
+    "docker",
+];
+
+const PIPELINE_KEYS: &[&str] = &["steps", "after-steps", "finally", "env", "teardown"];
+const GROUP_KEYWORDS: &[&str] = &["parallel", "for_each", "group"];
+const TOP_KEYS: &[&str] = &["secrets", "env"];
+
+/// Reads and loads a pipeline file.
+pub fn load_file(path: &Path, registry: &Registry) -> Result<PipelineFile, Vec<Diagnostic>> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        vec![Diagnostic::error(
+            path,
+            Pos::default(),
+            format!("cannot read the pipeline file: {e}"),
+        )]
+    })?;
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let valid = &e.as_bytes()[..offset];
+            let line = valid.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+            let col = valid.iter().rev().take_while(|b| **b != b'\n').count() as u64 + 1;
+            return Err(vec![Diagnostic::error(
+                path,
+                Pos::new(line, col),
+                "the file is not UTF-8 text (is it a binary file?); expected a YAML pipeline file",
+            )]);
+        }
+    };
+    load_str(path, &text, registry)
+}
+
+/// Loads pipeline YAML text (`path` names it in messages).
+pub fn load_str(path: &Path, text: &str, registry: &Registry) -> Result<PipelineFile, Vec<Diagnostic>> {
+    if text.contains('\0') {
+        let offset = text.find('\0').unwrap_or(0);
+        let before = &text[..offset];
+        let line = before.matches('\n').count() as u64 + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
+        return Err(vec![Diagnostic::error(
+            path,
+            Pos::new(line, col),
+            "the file contains NUL bytes (is it a binary file?); expected a YAML pipeline file",
+        )]);
+    }
+    let root = crate::yaml::parse(text).map_err(|e| {
+        vec![Diagnostic::error(
+            path,
+            e.pos,
+            format!("invalid YAML: {}", e.message),
+        )]
+    })?;
+    let mut loader = Loader {
+        path,
+        registry,
+        diags: Vec::new(),
+    };
+    let file = loader.file(&root);
+    if loader.diags.iter().any(Diagnostic::is_error) {
+        Err(loader.diags)
+    } else {
+        let mut file = file;
+        file.notices = loader.diags;
+        Ok(file)
+    }
+}
+
+struct Loader<'a> {
+    path: &'a Path,
+    registry: &'a Registry,
+    diags: Vec<Diagnostic>,
+}
+
+impl Loader<'_> {
+    fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diags.push(Diagnostic::error(self.path, pos, message));
+    }
+
+    fn error_suggest(&mut self, pos: Pos, message: impl Into<String>, suggestion: Option<String>) {
+        self.diags
+            .push(Diagnostic::error(self.path, pos, message).suggest(suggestion));
+    }
+
+    fn notice(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diags.push(Diagnostic::notice(self.path, pos, message));
+    }
+
+    fn file(&mut self, root: &Node) -> PipelineFile {
+        let mut file = PipelineFile {
+            path: self.path.to_path_buf(),
+            ..PipelineFile::default()
+        };
+        let entries = match &root.value {
+            NodeValue::Map(m) => m,
+            NodeValue::Null => {
+                self.error(
+                    root.pos,
+                    "the file is empty; expected pipelines such as `build:` with `steps:`",
+                );
+                return file;
+            }
+            _ => {
+                self.error(
+                    root.pos,
+                    format!(
+                        "expected a mapping of pipeline names to pipelines, found {}",
+                        root.type_name()
+                    ),
+                );
+                return file;
+            }
+        };
+        for (key, value) in entries {
+            let Some(name) = key.scalar_text() else {
+                self.error(key.pos, "expected a pipeline name (text) as the key");
+                continue;
+            };
+            match name.as_str() {
+                k if IGNORED_KEYS.contains(&k) => {
+                    self.notice(key.pos, format!("`{k}` is a wercker setting that has no effect here; ignored"));
+                }
+                "secrets" => file.secrets = self.string_list(value, "secrets"),
+                "env" => file.env = self.env_map(value),
+                _ => match &value.value {
+                    NodeValue::Map(_) => {
+                        if let Some(p) = self.pipeline(&name, key.pos, value) {
+                            file.pipelines.insert(name, p);
+                        }
+                    }
+                    _ => {
+                        let suggestion = closest(&name, TOP_KEYS.iter().copied());
+                        self.error_suggest(
+                            key.pos,
+                            format!(
+                                "`{name}` should be a pipeline (a mapping with `steps:`), found {}",
+                                value.type_name()
+                            ),
+                            suggestion,
+                        );
+                    }
+                },
+            }
+        }
+        if file.pipelines.is_empty() && !self.diags.iter().any(Diagnostic::is_error) {
+            self.error(root.pos, "the file defines no pipeline; expected e.g. `build:` with `steps:`");
+        }
+        file
+    }
+
+    fn pipeline(&mut self, name: &str, pos: Pos, node: &Node) -> Option<Pipeline> {
+        let mut p = Pipeline {
+            name: name.to_string(),
+            pos,
+            ..Pipeline::default()
+        };
+        let mut has_steps = false;
+        for (key, value) in node.as_map().unwrap_or_default() {
+            let Some(k) = key.scalar_text() else {
+                self.error(key.pos, "expected a key (text)");
+                continue;
+            };
+            match k.as_str() {
+                "steps" => {
+                    has_steps = true;
+                    p.steps = self.entries(value, "steps");
+                }
+                "after-steps" | "after_steps" => p.after_steps = self.entries(value, "after-steps"),
+                "finally" => p.finally = self.entries(value, "finally"),
+                "env" => p.env = self.env_map(value),
+                "teardown" => p.teardown = self.teardown_policy(value),
+                k if IGNORED_KEYS.contains(&k) => {
+                    self.notice(key.pos, format!("`{k}` is a wercker setting that has no effect here; ignored"));
+                }
+                other => {
+                    let suggestion = closest(other, PIPELINE_KEYS.iter().copied().chain(["after_steps"]));
+                    self.error_suggest(
+                        key.pos,
+                        format!(
+                            "unknown key `{other}` in pipeline `{name}`; expected one of: {}",
+                            PIPELINE_KEYS.join(", ")
+                        ),
+                        suggestion,
+                    );
+                }
+            }
+        }
+        if !has_steps {
+            self.error(pos, format!("pipeline `{name}` has no `steps:`"));
+        }
+        Some(p)
+    }
+
+    fn teardown_policy(&mut self, node: &Node) -> TeardownPolicy {
+        match node.as_str().and_then(TeardownPolicy::parse) {
+            Some(p) => p,
+            None => {
+                self.error(
+                    node.pos,
+                    format!(
+                        "`teardown` must be always, on_success or never; found {}",
+                        describe_value(node)
+                    ),
+                );
+                TeardownPolicy::Always
+            }
+        }
+    }
+
+    fn string_list(&mut self, node: &Node, what: &str) -> Vec<String> {
+        match &node.value {
+            NodeValue::Seq(items) => items
+                .iter()
+                .filter_map(|i| match i.scalar_text() {
+                    Some(s) => Some(s),
+                    None => {
+                        self.error(i.pos, format!("`{what}` entries must be text, found {}", i.type_name()));
+                        None
+                    }
+                })
+                .collect(),
+            NodeValue::Str(s) => s
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            _ => {
+                self.error(node.pos, format!("`{what}` must be a list, found {}", node.type_name()));
+                Vec::new()
+            }
+        }
+    }
+
+    fn env_map(&mut self, node: &Node) -> IndexMap<String, String> {
+        let mut out = IndexMap::new();
+        match &node.value {
+            NodeValue::Map(entries) => {
+                for (k, v) in entries {
+                    match (k.scalar_text(), v.scalar_text()) {
+                        (Some(k), Some(v)) => {
+                            out.insert(k, v);
+                        }
+                        (Some(k), None) if v.is_null() => {
+                            out.insert(k, String::new());
+                        }
+                        _ => self.error(
+                            v.pos,
+                            format!("`env` values must be text, found {}", v.type_name()),
+                        ),
+                    }
+                }
+            }
+            _ => self.error(
+                node.pos,
+                format!("`env` must be a mapping of names to values, found {}", node.type_name()),
+            ),
+        }
+        out
+    }
+
+    fn entries(&mut self, node: &Node, what: &str) -> Vec<Entry> {
+        match &node.value {
+            NodeValue::Seq(items) => items.iter().filter_map(|i| self.entry(i)).collect(),
+            NodeValue::Null => Vec::new(),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("`{what}` must be a list of steps, found {}", node.type_name()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn entry(&mut self, node: &Node) -> Option<Entry> {
+        match &node.value {
+            NodeValue::Str(kind) => self.step(kind, node.pos, &[], node.pos).map(Entry::Step),
+            NodeValue::Map(entries) => {
+                if entries.is_empty() {
+                    self.error(node.pos, "empty step entry; expected a step kind");
+                    return None;
+                }
+                // `- parallel: {...}` and friends.
+                if entries.len() == 1
+                    && let Some(k) = entries[0].0.as_str()
+                    && GROUP_KEYWORDS.contains(&k)
+                {
+                    return self.group(k, entries[0].0.pos, &entries[0].1).map(Entry::Group);
+                }
+                // `- kind: {props}`
+                if entries.len() == 1 {
+                    let (k, v) = &entries[0];
+                    let Some(kind) = k.as_str() else {
+                        self.error(k.pos, "expected a step kind (text) as the key");
+                        return None;
+                    };
+                    return match &v.value {
+                        NodeValue::Map(props) => self.step(kind, k.pos, props, v.pos).map(Entry::Step),
+                        NodeValue::Null => self.step(kind, k.pos, &[], v.pos).map(Entry::Step),
+                        _ => {
+                            self.error(
+                                v.pos,
+                                format!(
+                                    "the properties of step `{kind}` must be a mapping, found {}",
+                                    describe_value(v)
+                                ),
+                            );
+                            None
+                        }
+                    };
+                }
+                // Flat forms: `kind: script` + siblings, or `- script:` (null) + siblings.
+                if let Some(idx) = entries
+                    .iter()
+                    .position(|(k, _)| matches!(k.as_str(), Some("kind") | Some("step")))
+                    && let Some(kind) = entries[idx].1.as_str()
+                {
+                    let props: Vec<(Node, Node)> = entries
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != idx)
+                        .map(|(_, e)| e.clone())
+                        .collect();
+                    return self
+                        .step(kind, entries[idx].1.pos, &props, node.pos)
+                        .map(Entry::Step);
+                }
+                let nulls: Vec<usize> = entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (k, v))| {
+                        v.is_null() && k.as_str().is_some_and(|k| !is_common(k))
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                if nulls.len() == 1 {
+                    let idx = nulls[0];
+                    let kind = entries[idx].0.as_str().unwrap_or_default().to_string();
+                    let props: Vec<(Node, Node)> = entries
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != idx)
+                        .map(|(_, e)| e.clone())
+                        .collect();
+                    return self.step(&kind, entries[idx].0.pos, &props, node.pos).map(Entry::Step);
+                }
+                let keys: Vec<String> = entries.iter().filter_map(|(k, _)| k.scalar_text()).collect();
+                self.error(
+                    node.pos,
+                    format!(
+                        "cannot tell which step this is (keys: {}); write `- KIND:` followed by its properties indented below it",
+                        keys.join(", ")
+                    ),
+                );
+                None
+            }
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("expected a step (a kind name or `kind: {{properties}}`), found {}", describe_value(node)),
+                );
+                None
+            }
+        }
+    }
+
+    fn step(&mut self, kind: &str, pos: Pos, props: &[(Node, Node)], _props_pos: Pos) -> Option<StepEntry> {
+        let description = match self.registry.get(kind) {
+            Some((_, d)) => d.clone(),
+            None => {
+                let suggestion = closest(kind, self.registry.names().chain(GROUP_KEYWORDS.iter().copied()));
+                self.error_suggest(pos, format!("unknown step kind `{kind}`"), suggestion);
+                return None;
+            }
+        };
+        let mut entry = StepEntry::new(kind, Map::new());
+        entry.pos = pos;
+        let mut ok = true;
+        for (k, v) in props {
+            let Some(name) = k.scalar_text() else {
+                self.error(k.pos, "expected a property name (text)");
+                ok = false;
+                continue;
+            };
+            if is_common(&name) {
+                ok &= self.common(&mut entry.common, &name, v, kind);
+                continue;
+            }
+            let Some(doc) = description.find_property(&name) else {
+                let candidates = description
+                    .properties
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .chain(COMMON_PROPERTIES.iter().map(|(n, _, _)| *n));
+                let suggestion = closest(&name, candidates);
+                self.error_suggest(
+                    k.pos,
+                    format!("unknown property `{name}` for step `{kind}`"),
+                    suggestion,
+                );
+                ok = false;
+                continue;
+            };
+            match check_type(&doc.ty, v) {
+                Ok(value) => {
+                    entry.property_pos.insert(name.clone(), v.pos);
+                    entry.properties.insert(name, value);
+                }
+                Err(expected) => {
+                    self.error(
+                        v.pos,
+                        format!(
+                            "property `{name}` of step `{kind}` must be {expected}, found {}",
+                            describe_value(v)
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        for p in description.properties.iter().filter(|p| p.required) {
+            if !entry.properties.contains_key(&p.name) {
+                self.error(
+                    pos,
+                    format!("step `{kind}` needs the property `{}` ({})", p.name, p.doc),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(entry)
+    }
+
+    fn common(&mut self, c: &mut Common, name: &str, v: &Node, kind: &str) -> bool {
+        let bad = |this: &mut Self, expected: &str| {
+            this.error(
+                v.pos,
+                format!(
+                    "property `{name}` of step `{kind}` must be {expected}, found {}",
+                    describe_value(v)
+                ),
+            );
+            false
+        };
+        match name {
+            "id" => match v.scalar_text() {
+                Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => {
+                    c.id = Some(id);
+                }
+                _ => return bad(self, "an identifier (letters, digits, `_`, `-`)"),
+            },
+            "name" => match v.scalar_text() {
+                Some(n) => c.name = Some(n),
+                None => return bad(self, "text"),
+            },
+            "cwd" => match v.scalar_text() {
+                Some(n) => c.cwd = Some(n),
+                None => return bad(self, "a directory path"),
+            },
+            "timeout" => match v.scalar_text().map(|t| step_core::config::duration::parse(&t)) {
+                Some(Ok(d)) if d > Duration::ZERO => c.timeout = Some(d),
+                Some(Ok(_)) => return bad(self, "a duration greater than zero"),
+                Some(Err(e)) => {
+                    self.error(v.pos, format!("property `timeout` of step `{kind}`: {e}"));
+                    return false;
+                }
+                None => return bad(self, "a duration like 90s, 5m or 1h"),
+            },
+            "retries" => match &v.value {
+                NodeValue::Int(i) if *i >= 0 => c.retries = u32::try_from(*i).unwrap_or(u32::MAX),
+                _ => return bad(self, "a whole number ≥ 0"),
+            },
+            "continue_on_error" => match &v.value {
+                NodeValue::Bool(b) => c.continue_on_error = *b,
+                _ => return bad(self, "true or false"),
+            },
+            "when" => match &v.value {
+                NodeValue::Bool(b) => c.when = Some(When::Always(*b)),
+                NodeValue::Str(s) => match When::parse(s) {
+                    Ok(w) => c.when = Some(w),
+                    Err(e) => {
+                        self.error(v.pos, format!("property `when` of step `{kind}`: {e}"));
+                        return false;
+                    }
+                },
+                _ => return bad(self, "a condition such as `APOLLO_run_tests`"),
+            },
+            _ => {}
+        }
+        true
+    }
+
+    fn group(&mut self, keyword: &str, pos: Pos, node: &Node) -> Option<Group> {
+        let Some(entries) = node.as_map() else {
+            self.error(
+                node.pos,
+                format!("`{keyword}` must be a mapping with `steps:`, found {}", describe_value(node)),
+            );
+            return None;
+        };
+        let mut group = Group {
+            kind: GroupKind::Sequence,
+            name: None,
+            steps: Vec::new(),
+            finally: Vec::new(),
+            teardown: TeardownPolicy::Always,
+            pos,
+        };
+        let mut var = None;
+        let mut values = None;
+        let mut max_parallel = 0usize;
+        let mut fail_fast = false;
+        let mut has_steps = false;
+        let allowed: &[&str] = match keyword {
+            "for_each" => &["steps", "finally", "name", "teardown", "var", "values", "max_parallel", "fail_fast"],
+            _ => &["steps", "finally", "name", "teardown"],
+        };
+        for (k, v) in entries {
+            let Some(key) = k.scalar_text() else {
+                self.error(k.pos, "expected a key (text)");
+                continue;
+            };
+            if !allowed.contains(&key.as_str()) {
+                let suggestion = closest(&key, allowed.iter().copied());
+                self.error_suggest(
+                    k.pos,
+                    format!("unknown key `{key}` in `{keyword}`; expected one of: {}", allowed.join(", ")),
+                    suggestion,
+                );
+                continue;
+            }
+            match key.as_str() {
+                "steps" => {
+                    has_steps = true;
+                    group.steps = self.entries(v, "steps");
+                }
+                "finally" => group.finally = self.entries(v, "finally"),
+                "name" => group.name = v.scalar_text(),
+                "teardown" => group.teardown = self.teardown_policy(v),
+                "var" => match v.as_str() {
+                    Some(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                        var = Some(s.to_string())
+                    }
+                    _ => self.error(v.pos, format!("`var` must be a variable name, found {}", describe_value(v))),
+                },
+                "values" => match &v.value {
+                    NodeValue::Seq(_) => values = Some(Values::List(self.string_list(v, "values"))),
+                    NodeValue::Str(s) => values = Some(Values::Expr(s.clone())),
+                    _ => self.error(
+                        v.pos,
+                        format!("`values` must be a list or a string like \"$CLOUDS\", found {}", describe_value(v)),
+                    ),
+                },
+                "max_parallel" => match &v.value {
+                    NodeValue::Int(i) if *i >= 0 => max_parallel = usize::try_from(*i).unwrap_or(0),
+                    _ => self.error(v.pos, format!("`max_parallel` must be a whole number, found {}", describe_value(v))),
+                },
+                "fail_fast" => match &v.value {
+                    NodeValue::Bool(b) => fail_fast = *b,
+                    _ => self.error(v.pos, format!("`fail_fast` must be true or false, found {}", describe_value(v))),
+                },
+                _ => {}
+            }
+        }
+        if !has_steps {
+            self.error(pos, format!("`{keyword}` has no `steps:`"));
+        }
+        group.kind = match keyword {
+            "parallel" => GroupKind::Parallel,
+            "for_each" => {
+                let (Some(var), Some(values)) = (var, values) else {
+                    self.error(pos, "`for_each` needs `var:` (a variable name) and `values:` (a list or \"$VAR\")");
+                    return None;
+                };
+                GroupKind::ForEach(ForEach {
+                    var,
+                    values,
+                    max_parallel,
+                    fail_fast,
+                })
+            }
+            _ => GroupKind::Sequence,
+        };
+        Some(group)
+    }
+}
+
+/// Checks a property's value against its documented type, converting it to
+/// JSON. Scalars given for a text property become text (`version: 1.11`
+/// stays "1.11"). Values with `$` may be anything: they are expanded later.
+fn check_type(ty: &PropertyType, v: &Node) -> Result<Value, &'static str> {
+    let has_var = v.as_str().is_some_and(|s| s.contains('$'));
+    match ty {
+        PropertyType::String | PropertyType::Path => match &v.value {
+            NodeValue::Float(..) => Ok(Value::String(float_text(v))),
+            _ => v.scalar_text().map(Value::String).ok_or("text"),
+        },
+        PropertyType::Bool => match &v.value {
+            NodeValue::Bool(b) => Ok(Value::Bool(*b)),
+            NodeValue::Str(_) if has_var => Ok(v.to_json()),
+            _ => Err("true or false"),
+        },
+        PropertyType::Integer => match &v.value {
+            NodeValue::Int(i) => Ok(Value::from(*i)),
+            NodeValue::Str(_) if has_var => Ok(v.to_json()),
+            _ => Err("a whole number"),
+        },
+        PropertyType::Duration => match &v.value {
+            NodeValue::Int(_) | NodeValue::Str(_) => Ok(v.to_json()),
+            _ => Err("a duration like 90s, 5m or 1h"),
+        },
+        PropertyType::List => match &v.value {
+            NodeValue::Seq(_) => Ok(v.to_json()),
+            NodeValue::Str(_) if has_var => Ok(v.to_json()),
+            _ => Err("a list"),
+        },
+        PropertyType::Map => match &v.value {
+            NodeValue::Map(_) => Ok(v.to_json()),
+            NodeValue::Str(_) if has_var => Ok(v.to_json()),
+            _ => Err("a mapping"),
+        },
+        PropertyType::StringOrList => match &v.value {
+            NodeValue::Seq(items) if items.iter().all(|i| i.scalar_text().is_some()) => Ok(Value::Array(
+                items
+                    .iter()
+                    .map(|i| Value::String(i.scalar_text().unwrap_or_default()))
+                    .collect(),
+            )),
+            NodeValue::Float(..) => Ok(Value::String(float_text(v))),
+            _ => v.scalar_text().map(Value::String).ok_or("text or a list of text"),
+        },
+        PropertyType::Any => Ok(v.to_json()),
+    }
+}
+
+/// A YAML float that was meant as text, as it was written (`1.10`).
+fn float_text(v: &Node) -> String {
+    v.scalar_text().unwrap_or_default()
+}
+
+/// A short description of a value for messages: its type, and the value
+/// itself when it is a short scalar.
+fn describe_value(v: &Node) -> String {
+    match &v.value {
+        NodeValue::Str(s) if s.chars().count() <= 40 => format!("the string \"{s}\""),
+        NodeValue::Int(i) => format!("the number {i}"),
+        NodeValue::Bool(b) => format!("`{b}`"),
+        _ => v.type_name().to_string(),
+    }
+}
+
+/// The description of a step kind, or of the common properties.
+pub fn describe_kind<'r>(registry: &'r Registry, kind: &str) -> Option<&'r StepDescription> {
+    registry.description(kind)
+}
+
+/// Variables the runner sets for every step (so they count as set).
+fn runner_provided(name: &str) -> bool {
+    name.starts_with("RUNNER_") || name.starts_with("WERCKER_") || name == "WERCKER"
+}
+
+/// Names a script's code exports (`export NAME=…`, `export NAME`), so later
+/// steps may use them.
+fn exported_names(code: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in code.lines() {
+        let mut words = line.split_whitespace().peekable();
+        while let Some(w) = words.next() {
+            if w == "export" || w == "declare" && words.peek().is_some_and(|n| n.starts_with("-x")) {
+                for arg in words.by_ref() {
+                    if arg.starts_with('-') {
+                        continue;
+                    }
+                    let name = arg.split('=').next().unwrap_or_default();
+                    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        names.push(name.to_string());
+                    }
+                    if arg.contains(';') || arg.contains('&') {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Finds `$VAR` references in step properties that nothing sets: not the
+/// environment (`is_set`), not the file's or pipeline's `env`, not a
+/// `for_each` variable in scope, not the runner's own variables, and not
+/// exported by an earlier `script` step. Each is an error with the
+/// property's position.
+pub fn check_variables(file: &PipelineFile, pipeline: &str, is_set: &dyn Fn(&str) -> bool) -> Vec<Diagnostic> {
+    let Some(p) = file.pipelines.get(pipeline) else {
+        return Vec::new();
+    };
+    let mut known: Vec<String> = file.env.keys().chain(p.env.keys()).cloned().collect();
+    let mut diags = Vec::new();
+    for list in [&p.steps, &p.finally, &p.after_steps] {
+        check_entries(file, list, &mut known, is_set, &mut diags);
+    }
+    diags
+}
+
+fn check_entries(
+    file: &PipelineFile,
+    entries: &[Entry],
+    known: &mut Vec<String>,
+    is_set: &dyn Fn(&str) -> bool,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for entry in entries {
+        match entry {
+            Entry::Step(step) => {
+                for (prop, value) in &step.properties {
+                    if step.kind == "script" && (prop == "code" || prop == "teardown") {
+                        continue;
+                    }
+                    let mut strings = Vec::new();
+                    collect_strings(value, &mut strings);
+                    for s in strings {
+                        for (name, has_default) in crate::expand::referenced_vars(&s) {
+                            if has_default || is_set(&name) || runner_provided(&name) || known.contains(&name) {
+                                continue;
+                            }
+                            let pos = step.property_pos.get(prop).copied().unwrap_or(step.pos);
+                            diags.push(Diagnostic::error(
+                                &file.path,
+                                pos,
+                                format!(
+                                    "variable `{name}` is not set (used in property `{prop}` of step `{}`); set it, pass --var {name}=…, or write ${{{name}:-default}}",
+                                    step.display_name()
+                                ),
+                            ));
+                        }
+                    }
+                }
+                if let Some(cwd) = &step.common.cwd {
+                    for (name, has_default) in crate::expand::referenced_vars(cwd) {
+                        if !(has_default || is_set(&name) || runner_provided(&name) || known.contains(&name)) {
+                            diags.push(Diagnostic::error(
+                                &file.path,
+                                step.pos,
+                                format!("variable `{name}` is not set (used in `cwd` of step `{}`)", step.display_name()),
+                            ));
+                        }
+                    }
+                }
+                if step.kind == "script"
+                    && let Some(Value::String(code)) = step.properties.get("code")
+                {
+                    known.extend(exported_names(code));
+                }
+            }
+            Entry::Group(group) => {
+                let mut inner = known.clone();
+                if let GroupKind::ForEach(fe) = &group.kind {
+                    if let Values::Expr(text) = &fe.values {
+                        for (name, has_default) in crate::expand::referenced_vars(text) {
+                            if !(has_default || is_set(&name) || runner_provided(&name) || known.contains(&name)) {
+                                diags.push(Diagnostic::error(
+                                    &file.path,
+                                    group.pos,
+                                    format!("variable `{name}` is not set (used in `values` of `for_each`); set it or pass --var {name}=…"),
+                                ));
+                            }
+                        }
+                    }
+                    inner.push(fe.var.clone());
+                }
+                check_entries(file, &group.steps, &mut inner, is_set, diags);
+                check_entries(file, &group.finally, &mut inner, is_set, diags);
+                if !matches!(group.kind, GroupKind::ForEach(_)) {
+                    *known = inner;
+                }
+            }
+        }
+    }
+}
+
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        Value::Object(m) => m.values().for_each(|i| collect_strings(i, out)),
+        _ => {}
+    }
+}
+
+/// Builds every step once with its properties as written (variables that
+/// are set substituted, the rest left as they are) to catch what only the
+/// step knows is wrong (an enum value, a bad combination) before anything
+/// runs. Errors on properties that still hold `$` or `${{` are not
+/// reported: their values are only known at run time.
+pub fn check_steps(file: &PipelineFile, registry: &Registry, lookup: &dyn Fn(&str) -> Option<String>) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for p in file.pipelines.values() {
+        for list in [&p.steps, &p.finally, &p.after_steps] {
+            check_build(file, registry, list, lookup, &mut diags);
+        }
+    }
+    diags
+}
+
+fn check_build(
+    file: &PipelineFile,
+    registry: &Registry,
+    entries: &[Entry],
+    lookup: &dyn Fn(&str) -> Option<String>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for entry in entries {
+        match entry {
+            Entry::Step(step) => {
+                let Some((kind, _)) = registry.get(&step.kind) else { continue };
+                let raw: &[&str] = if step.kind == "script" { &["code", "teardown"] } else { &[] };
+                let mut props = Map::new();
+                for (k, v) in &step.properties {
+                    props.insert(k.clone(), lenient(v, !raw.contains(&k.as_str()), lookup));
+                }
+                if let Err(e) = kind.build(Value::Object(props)) {
+                    let top = e
+                        .property
+                        .as_deref()
+                        .map(|p| p.split(['.', '[']).next().unwrap_or(p).to_string());
+                    let dynamic = top
+                        .as_ref()
+                        .and_then(|t| step.properties.get(t))
+                        .is_some_and(|v| v.to_string().contains('$'));
+                    if dynamic {
+                        continue;
+                    }
+                    let pos = top
+                        .as_ref()
+                        .and_then(|t| step.property_pos.get(t).copied())
+                        .unwrap_or(step.pos);
+                    diags.push(Diagnostic::error(
+                        &file.path,
+                        pos,
+                        format!("step `{}`: {e}", step.display_name()),
+                    ));
+                }
+            }
+            Entry::Group(g) => {
+                check_build(file, registry, &g.steps, lookup, diags);
+                check_build(file, registry, &g.finally, lookup, diags);
+            }
+        }
+    }
+}
+
+fn lenient(v: &Value, vars: bool, lookup: &dyn Fn(&str) -> Option<String>) -> Value {
+    match v {
+        Value::String(s) if vars && s.contains('$') && !s.contains("${{") => {
+            crate::expand::expand_vars(s, lookup)
+                .map(Value::String)
+                .unwrap_or_else(|_| v.clone())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|i| lenient(i, vars, lookup)).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, i)| (k.clone(), lenient(i, vars, lookup))).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_are_found() {
+        assert_eq!(
+            exported_names("export A=1\nfoo; export B\ndeclare -x C=2\necho export"),
+            vec!["A", "B", "C"]
+        );
+    }
+}

@@ -1,0 +1,302 @@
+//! The pipeline model: what a pipeline file (or the Rust builder) describes,
+//! independent of YAML. Positions are kept so that errors found while
+//! running can still point at the file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use crate::diag::{Diagnostic, Pos};
+
+/// A loaded pipeline file.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineFile {
+    /// The file (for messages); `<code>` for pipelines built in Rust.
+    pub path: PathBuf,
+    /// Pipelines by name, in file order.
+    pub pipelines: IndexMap<String, Pipeline>,
+    /// Names of variables whose values are secret (`secrets:`).
+    pub secrets: Vec<String>,
+    /// Variables set for every pipeline (`env:`), unexpanded.
+    pub env: IndexMap<String, String>,
+    /// Notices found while loading (keys accepted but ignored).
+    pub notices: Vec<Diagnostic>,
+}
+
+/// One pipeline (`build`, `deploy`, …).
+#[derive(Clone, Debug, Default)]
+pub struct Pipeline {
+    /// Its name.
+    pub name: String,
+    /// Where it is defined.
+    pub pos: Pos,
+    /// Variables for this pipeline (`env:`), unexpanded.
+    pub env: IndexMap<String, String>,
+    /// The steps.
+    pub steps: Vec<Entry>,
+    /// Steps that always run after the result is known (wercker's after-steps).
+    pub after_steps: Vec<Entry>,
+    /// Steps that always run when the pipeline's steps end (before after-steps).
+    pub finally: Vec<Entry>,
+    /// Whether recorded teardowns run when the pipeline ends.
+    pub teardown: TeardownPolicy,
+}
+
+/// An entry of a step list: a step, or a group of steps.
+#[derive(Clone, Debug)]
+pub enum Entry {
+    /// One step.
+    Step(StepEntry),
+    /// A group.
+    Group(Group),
+}
+
+impl Entry {
+    /// The display name of the entry.
+    pub fn display_name(&self) -> String {
+        match self {
+            Entry::Step(s) => s.display_name(),
+            Entry::Group(g) => g.display_name(),
+        }
+    }
+
+    /// Where the entry is.
+    pub fn pos(&self) -> Pos {
+        match self {
+            Entry::Step(s) => s.pos,
+            Entry::Group(g) => g.pos,
+        }
+    }
+}
+
+/// Properties every step accepts.
+#[derive(Clone, Debug, Default)]
+pub struct Common {
+    /// The step's id: its outputs are published as `outputs.<id>`.
+    pub id: Option<String>,
+    /// A display name.
+    pub name: Option<String>,
+    /// Working directory, relative to the pipeline's root.
+    pub cwd: Option<String>,
+    /// Stop the step after this long.
+    pub timeout: Option<Duration>,
+    /// Run again this many times when it fails.
+    pub retries: u32,
+    /// Turn a failure into a warning.
+    pub continue_on_error: bool,
+    /// Run only when this condition holds (an env toggle).
+    pub when: Option<When>,
+}
+
+/// A `when:` condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum When {
+    /// A literal `true` / `false`.
+    Always(bool),
+    /// `NAME`: the variable is set to a true value (`true`, `1`, `yes`, `on`);
+    /// `!NAME` negates.
+    Truthy {
+        /// The variable.
+        var: String,
+        /// Negated.
+        negate: bool,
+    },
+    /// `NAME == value` / `NAME != value`.
+    Equals {
+        /// The variable.
+        var: String,
+        /// The value.
+        value: String,
+        /// `!=`.
+        negate: bool,
+    },
+}
+
+impl When {
+    /// Parses the text form.
+    pub fn parse(text: &str) -> Result<When, String> {
+        let t = text.trim();
+        let strip = |s: &str| s.trim().trim_start_matches('$').trim_matches(['{', '}']).to_string();
+        let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if let Some((l, r)) = t.split_once("!=") {
+            let var = strip(l);
+            if valid(&var) {
+                return Ok(When::Equals { var, value: unquote(r.trim()), negate: true });
+            }
+        } else if let Some((l, r)) = t.split_once("==") {
+            let var = strip(l);
+            if valid(&var) {
+                return Ok(When::Equals { var, value: unquote(r.trim()), negate: false });
+            }
+        } else {
+            let (negate, rest) = match t.strip_prefix('!') {
+                Some(r) => (true, r),
+                None => (false, t),
+            };
+            let var = strip(rest);
+            if valid(&var) {
+                return Ok(When::Truthy { var, negate });
+            }
+        }
+        Err(format!(
+            "`{text}` is not a condition; expected a variable name (`APOLLO_run_tests`), `!NAME`, `NAME == value` or `NAME != value`"
+        ))
+    }
+
+    /// Evaluates the condition against a variable lookup.
+    pub fn holds(&self, get: impl Fn(&str) -> Option<String>) -> bool {
+        match self {
+            When::Always(b) => *b,
+            When::Truthy { var, negate } => {
+                let v = get(var).unwrap_or_default();
+                let truthy = matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on");
+                truthy != *negate
+            }
+            When::Equals { var, value, negate } => {
+                (get(var).unwrap_or_default() == *value) != *negate
+            }
+        }
+    }
+
+    /// The text form, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            When::Always(b) => b.to_string(),
+            When::Truthy { var, negate } => format!("{}{var}", if *negate { "!" } else { "" }),
+            When::Equals { var, value, negate } => {
+                format!("{var} {} {value}", if *negate { "!=" } else { "==" })
+            }
+        }
+    }
+}
+
+fn unquote(s: &str) -> String {
+    s.trim_matches(|c| c == '"' || c == '\'').to_string()
+}
+
+/// A step entry.
+#[derive(Clone, Debug)]
+pub struct StepEntry {
+    /// The kind as written (maybe an alias).
+    pub kind: String,
+    /// The properties, unexpanded.
+    pub properties: Map<String, Value>,
+    /// Where each property is (for run-time errors).
+    pub property_pos: BTreeMap<String, Pos>,
+    /// Common properties.
+    pub common: Common,
+    /// Where the step is.
+    pub pos: Pos,
+}
+
+impl StepEntry {
+    /// A step of this kind with these properties.
+    pub fn new(kind: impl Into<String>, properties: Map<String, Value>) -> Self {
+        StepEntry {
+            kind: kind.into(),
+            properties,
+            property_pos: BTreeMap::new(),
+            common: Common::default(),
+            pos: Pos::default(),
+        }
+    }
+
+    /// The name shown in output and reports: `name`, else the kind.
+    pub fn display_name(&self) -> String {
+        self.common
+            .name
+            .clone()
+            .unwrap_or_else(|| self.kind.clone())
+    }
+}
+
+/// What kind of group.
+#[derive(Clone, Debug)]
+pub enum GroupKind {
+    /// Steps in order (a scope for `finally` and teardowns).
+    Sequence,
+    /// Steps concurrently.
+    Parallel,
+    /// The steps once per value, concurrently.
+    ForEach(ForEach),
+}
+
+/// A `for_each` group's settings.
+#[derive(Clone, Debug)]
+pub struct ForEach {
+    /// The variable that holds the value.
+    pub var: String,
+    /// The values.
+    pub values: Values,
+    /// At most this many targets at once (0 = all).
+    pub max_parallel: usize,
+    /// Cancel the other targets when one fails.
+    pub fail_fast: bool,
+}
+
+/// The values of a `for_each`.
+#[derive(Clone, Debug)]
+pub enum Values {
+    /// A list.
+    List(Vec<String>),
+    /// A string (`$CLOUDS`) expanded, then split on commas and whitespace.
+    Expr(String),
+}
+
+/// When recorded teardowns run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TeardownPolicy {
+    /// Whatever the outcome (the default).
+    #[default]
+    Always,
+    /// Only when the group passed (keep failed environments for debugging).
+    OnSuccess,
+    /// Never (they stay recorded for `runner cleanup`).
+    Never,
+}
+
+impl TeardownPolicy {
+    /// Parses `always` / `on_success` / `never`.
+    pub fn parse(text: &str) -> Option<TeardownPolicy> {
+        match text {
+            "always" => Some(TeardownPolicy::Always),
+            "on_success" | "on-success" => Some(TeardownPolicy::OnSuccess),
+            "never" => Some(TeardownPolicy::Never),
+            _ => None,
+        }
+    }
+}
+
+/// A group of entries.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// What kind.
+    pub kind: GroupKind,
+    /// A display name.
+    pub name: Option<String>,
+    /// The entries.
+    pub steps: Vec<Entry>,
+    /// Entries that always run when the group's steps end.
+    pub finally: Vec<Entry>,
+    /// When the group's recorded teardowns run.
+    pub teardown: TeardownPolicy,
+    /// Where the group is.
+    pub pos: Pos,
+}
+
+impl Group {
+    /// The display name: `name`, else the group kind.
+    pub fn display_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        match &self.kind {
+            GroupKind::Sequence => "group".into(),
+            GroupKind::Parallel => "parallel".into(),
+            GroupKind::ForEach(f) => format!("for_each {}", f.var),
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The registry of step kinds: name and aliases → the [`StepKind`] that
+//! builds the step, plus its description.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use step_core::{StepDescription, StepKind};
+
+/// Properties every step accepts, handled by the runner itself.
+pub const COMMON_PROPERTIES: &[(&str, &str, &str)] = &[
+    ("id", "string", "The step's id; its outputs are published as `outputs.<id>.<name>`."),
+    ("name", "string", "The name shown in output and reports (default: the kind)."),
+    ("cwd", "path", "Working directory, relative to the pipeline file's directory."),
+    ("timeout", "duration", "Stop the step after this long (`90s`, `5m`, `1h`)."),
+    ("retries", "integer", "Run the step again up to this many times when it fails."),
+    ("continue_on_error", "bool", "Report a failure as a warning and go on."),
+    ("when", "string", "Run only when an env toggle holds: `NAME`, `!NAME`, `NAME == value`."),
+];
+
+/// Whether a property name is one of [`COMMON_PROPERTIES`].
+pub fn is_common(name: &str) -> bool {
+    COMMON_PROPERTIES.iter().any(|(n, _, _)| *n == name)
+}
+
+struct Entry {
+    kind: Arc<dyn StepKind>,
+    description: StepDescription,
+}
+
+/// Step kinds by name and alias.
+#[derive(Clone, Default)]
+pub struct Registry {
+    entries: Vec<Arc<Entry>>,
+    index: HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("kinds", &self.entries.len())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// The built-in kinds: `script`, `install-packages`, `pip-install`.
+    pub fn builtin() -> Self {
+        let mut r = Registry::new();
+        for kind in crate::builtin::kinds() {
+            r.register(kind);
+        }
+        r
+    }
+
+    /// Every kind stepwise ships: the built-ins and each tool crate's kinds.
+    pub fn standard() -> Self {
+        let mut r = Registry::builtin();
+        for kind in crate::tools::kinds() {
+            r.register(kind);
+        }
+        r
+    }
+
+    /// Adds a kind under its name and aliases (a later registration of the
+    /// same name replaces the earlier one).
+    pub fn register(&mut self, kind: Box<dyn StepKind>) {
+        let description = kind.description();
+        let idx = self.entries.len();
+        self.index.insert(description.kind.clone(), idx);
+        for alias in &description.aliases {
+            self.index.insert(alias.clone(), idx);
+        }
+        self.entries.push(Arc::new(Entry {
+            kind: Arc::from(kind),
+            description,
+        }));
+    }
+
+    /// The kind registered under a name or alias.
+    pub fn get(&self, name: &str) -> Option<(Arc<dyn StepKind>, &StepDescription)> {
+        let e = self.entries.get(*self.index.get(name)?)?;
+        Some((e.kind.clone(), &e.description))
+    }
+
+    /// The description of a kind.
+    pub fn description(&self, name: &str) -> Option<&StepDescription> {
+        self.get(name).map(|(_, d)| d)
+    }
+
+    /// Every name and alias.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.index.keys().map(String::as_str)
+    }
+
+    /// Every kind's description, once each, in registration order.
+    pub fn descriptions(&self) -> Vec<&StepDescription> {
+        let mut seen = std::collections::HashSet::new();
+        self.entries
+            .iter()
+            .rev()
+            .filter(|e| seen.insert(e.description.kind.clone()))
+            .map(|e| &e.description)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
+    }
+}

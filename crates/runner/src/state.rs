@@ -1,0 +1,378 @@
+//! The durable teardown manifest: before a step that creates something
+//! starts, what undoes it is written to `.stepwise/state/<run-id>.json`
+//! (atomically: temp file, fsync, rename, fsync of the directory), so a run
+//! that is interrupted, crashes or is killed can still be cleaned up by
+//! `runner cleanup`. A lock file held (flock) for the run's lifetime tells
+//! a live run from a dead one.
+//!
+//! Secrets are never stored: a teardown's properties refer to them as
+//! `${NAME}`, and `runner cleanup` takes their values from its own
+//! environment.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use step_core::StepSpec;
+
+/// Version of the state file format.
+pub const STATE_VERSION: u32 = 1;
+
+/// Where a teardown stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeardownStatus {
+    /// Recorded; not run yet.
+    Pending,
+    /// Ran successfully.
+    Done,
+    /// Ran and failed (still to be cleaned up).
+    Failed,
+    /// Left up on purpose (`--keep`, `teardown: never`, `on_success` after a failure).
+    Kept,
+}
+
+impl TeardownStatus {
+    /// Whether the teardown still has to run.
+    pub fn is_outstanding(self) -> bool {
+        !matches!(self, TeardownStatus::Done)
+    }
+}
+
+/// One recorded teardown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TeardownEntry {
+    /// Order of registration within the run.
+    pub seq: u64,
+    /// The target (for_each value) it belongs to.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The name of the step that registered it.
+    pub step: String,
+    /// The working directory to run it in.
+    pub workdir: PathBuf,
+    /// The step that undoes it.
+    pub spec: StepSpec,
+    /// Variables it needs (not secrets).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Names of secret variables it needs; their values come from the
+    /// environment of whoever runs it.
+    #[serde(default)]
+    pub secret_vars: Vec<String>,
+    /// Where it stands.
+    pub status: TeardownStatus,
+    /// When it was recorded (RFC 3339).
+    pub recorded_at: String,
+    /// The last message of a run of it.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// A run's state file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Format version.
+    pub version: u32,
+    /// The run's id.
+    pub run_id: String,
+    /// The runner's pid.
+    pub pid: u32,
+    /// When the run started (RFC 3339).
+    pub started: String,
+    /// The pipeline.
+    pub pipeline: String,
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// The recorded teardowns.
+    pub teardowns: Vec<TeardownEntry>,
+}
+
+impl RunState {
+    /// Teardowns still to run.
+    pub fn outstanding(&self) -> impl Iterator<Item = &TeardownEntry> {
+        self.teardowns.iter().filter(|t| t.status.is_outstanding())
+    }
+}
+
+/// A state file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid state file. It is left in place.
+    #[error("{path}: the state file is corrupted or truncated ({message}); it was left in place — inspect it, run its teardowns by hand, then delete it")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes a file atomically and durably: temp file in the same directory,
+/// fsync, rename over the target, fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
+    tmp.write_all(bytes).map_err(io_err(path))?;
+    tmp.as_file().sync_all().map_err(io_err(path))?;
+    tmp.persist(path)
+        .map_err(|e| StateError::Io {
+            path: path.to_path_buf(),
+            source: e.error,
+        })?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads a state file; a corrupt one is an error naming it.
+pub fn read_state(path: &Path) -> Result<RunState, StateError> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let state: RunState = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if state.version != STATE_VERSION {
+        return Err(StateError::Corrupt {
+            path: path.to_path_buf(),
+            message: format!("unknown format version {}", state.version),
+        });
+    }
+    Ok(state)
+}
+
+/// The lock file of a run.
+pub fn lock_path(state_dir: &Path, run_id: &str) -> PathBuf {
+    state_dir.join(format!("{run_id}.lock"))
+}
+
+/// The state file of a run.
+pub fn state_path(state_dir: &Path, run_id: &str) -> PathBuf {
+    state_dir.join(format!("{run_id}.json"))
+}
+
+/// Tries to take a run's lock. `Ok(Some(file))` holds it (the run is not
+/// alive); `Ok(None)` means another process holds it (the run is alive).
+pub fn try_lock(path: &Path) -> Result<Option<File>, StateError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .read(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(file)),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::AGAIN => Ok(None),
+        Err(e) => Err(StateError::Io {
+            path: path.to_path_buf(),
+            source: e.into(),
+        }),
+    }
+}
+
+/// The live manifest of a running run: holds the lock and writes every
+/// change through to disk before returning.
+#[derive(Debug)]
+pub struct RunManifest {
+    dir: PathBuf,
+    path: PathBuf,
+    state: Mutex<RunState>,
+    _lock: File,
+}
+
+impl RunManifest {
+    /// Creates the state directory, takes the run's lock, and writes the
+    /// initial state.
+    pub fn create(state_dir: &Path, run_id: &str, pipeline: &str, file: &Path) -> Result<RunManifest, StateError> {
+        std::fs::create_dir_all(state_dir).map_err(io_err(state_dir))?;
+        let lock_file = lock_path(state_dir, run_id);
+        let lock = try_lock(&lock_file)?.ok_or_else(|| StateError::Io {
+            path: lock_file.clone(),
+            source: std::io::Error::other("another process holds this run's lock"),
+        })?;
+        let mut l = &lock;
+        let _ = l.write_all(format!("{}\n", std::process::id()).as_bytes());
+        let state = RunState {
+            version: STATE_VERSION,
+            run_id: run_id.to_string(),
+            pid: std::process::id(),
+            started: now(),
+            pipeline: pipeline.to_string(),
+            file: file.to_path_buf(),
+            teardowns: Vec::new(),
+        };
+        let m = RunManifest {
+            dir: state_dir.to_path_buf(),
+            path: state_path(state_dir, run_id),
+            state: Mutex::new(state),
+            _lock: lock,
+        };
+        Ok(m)
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, RunState> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    fn save(&self, state: &RunState) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomic(&self.path, &bytes)
+    }
+
+    /// Records a pending teardown durably; returns its sequence number.
+    pub fn record(&self, mut entry: TeardownEntry) -> Result<u64, StateError> {
+        let mut state = self.lock_state();
+        entry.seq = state.teardowns.len() as u64 + 1;
+        entry.recorded_at = now();
+        let seq = entry.seq;
+        state.teardowns.push(entry);
+        self.save(&state)?;
+        Ok(seq)
+    }
+
+    /// Updates a teardown's status.
+    pub fn mark(&self, seq: u64, status: TeardownStatus, message: Option<String>) -> Result<(), StateError> {
+        let mut state = self.lock_state();
+        if let Some(t) = state.teardowns.iter_mut().find(|t| t.seq == seq) {
+            t.status = status;
+            t.message = message;
+        }
+        self.save(&state)
+    }
+
+    /// A teardown entry by sequence number.
+    pub fn entry(&self, seq: u64) -> Option<TeardownEntry> {
+        self.lock_state().teardowns.iter().find(|t| t.seq == seq).cloned()
+    }
+
+    /// Ends the run: when nothing is outstanding, removes the state file
+    /// (the lock file goes with the run); otherwise leaves it for `runner cleanup`.
+    pub fn close(self) -> Result<bool, StateError> {
+        let state = self.lock_state().clone();
+        let outstanding = state.outstanding().count() > 0;
+        if !outstanding && self.path.exists() {
+            std::fs::remove_file(&self.path).map_err(io_err(&self.path))?;
+        }
+        if !outstanding {
+            let _ = std::fs::remove_file(lock_path(&self.dir, &state.run_id));
+        }
+        Ok(outstanding)
+    }
+}
+
+/// The state files in a directory (sorted by name), each read or with its error.
+pub fn list_runs(state_dir: &Path) -> Vec<(PathBuf, Result<RunState, StateError>)> {
+    let Ok(rd) = std::fs::read_dir(state_dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let r = read_state(&p);
+            (p, r)
+        })
+        .collect()
+}
+
+/// Whether the run that owns a state file is still alive (someone holds its lock).
+pub fn is_alive(state_dir: &Path, run_id: &str) -> Result<bool, StateError> {
+    let path = lock_path(state_dir, run_id);
+    if !path.exists() {
+        return Ok(false);
+    }
+    Ok(try_lock(&path)?.is_none())
+}
+
+/// Rewrites a dead run's state file (used by `runner cleanup`).
+pub fn save_state(path: &Path, state: &RunState) -> Result<(), StateError> {
+    let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
+    write_atomic(path, &bytes)
+}
+
+/// The current time, RFC 3339.
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> TeardownEntry {
+        TeardownEntry {
+            seq: 0,
+            target: Some("aws".into()),
+            step: "create".into(),
+            workdir: PathBuf::from("/tmp"),
+            spec: StepSpec {
+                kind: "script".into(),
+                properties: serde_json::json!({"code": "echo ${TOKEN}"}),
+            },
+            env: BTreeMap::new(),
+            secret_vars: vec!["TOKEN".into()],
+            status: TeardownStatus::Pending,
+            recorded_at: String::new(),
+            message: None,
+        }
+    }
+
+    #[test]
+    fn manifest_is_durable_locked_and_closed_when_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = RunManifest::create(dir.path(), "r1", "deploy", Path::new("x.yml")).unwrap();
+        assert!(is_alive(dir.path(), "r1").unwrap());
+        let seq = m.record(entry()).unwrap();
+        let on_disk = read_state(&state_path(dir.path(), "r1")).unwrap();
+        assert_eq!(on_disk.outstanding().count(), 1);
+        m.mark(seq, TeardownStatus::Done, None).unwrap();
+        assert!(!m.close().unwrap());
+        assert!(!state_path(dir.path(), "r1").exists());
+        assert!(!is_alive(dir.path(), "r1").unwrap());
+    }
+
+    #[test]
+    fn corrupt_state_is_an_error_naming_the_file_and_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r2.json");
+        std::fs::write(&p, "{\"version\": 1, \"run_id\": \"r2\", \"pi").unwrap();
+        let err = read_state(&p).unwrap_err().to_string();
+        assert!(err.contains("r2.json") && err.contains("corrupted"), "{err}");
+        assert!(p.exists());
+    }
+}
