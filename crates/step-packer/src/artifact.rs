@@ -74,9 +74,9 @@ pub fn parse_amis(id: &str) -> BTreeMap<String, String> {
                 && region
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-            let valid_ami = ami
-                .strip_prefix("ami-")
-                .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_alphanumeric()));
+            let valid_ami = ami.strip_prefix("ami-").is_some_and(|hex| {
+                !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
             (valid_region && valid_ami).then(|| (region.to_string(), ami.to_string()))
         })
         .collect()
@@ -291,18 +291,28 @@ mod tests {
 
     #[test]
     fn null_builds_become_outputs_keyed_by_build() {
-        let r = report(include_str!("../tests/fixtures/output/build-null-artifacts.txt"));
+        let r = report(include_str!(
+            "../tests/fixtures/output/build-null-artifacts.txt"
+        ));
         assert_eq!(r.artifact_count(), 3);
         assert_eq!(r.error_count, None);
         assert_eq!(r.failed_builds().count(), 0);
         let out = r.outputs();
         assert_eq!(out["artifact_count"], 3);
-        let mut builds: Vec<_> = out["builds"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let mut builds: Vec<_> = out["builds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         builds.sort_unstable();
         assert_eq!(builds, vec!["first", "second"]);
         assert_eq!(out["first"]["id"], "Null");
         assert_eq!(out["first"]["builder_id"], "fnoeding.null");
-        assert_eq!(out["first"]["string"], "Did not export anything. This is the null builder");
+        assert_eq!(
+            out["first"]["string"],
+            "Did not export anything. This is the null builder"
+        );
         assert_eq!(out["first"]["files"], json!([]));
         assert_eq!(out["first"]["amis"], json!({}));
         // `second` ran the artifice post-processor too: the null artifact is
@@ -313,7 +323,10 @@ mod tests {
         assert_eq!(arts.len(), 2);
         assert_eq!(arts[1]["builder_id"], "packer.post-processor.artifice");
         assert_eq!(arts[1]["id"], "");
-        assert_eq!(arts[1]["string"], "Created artifact from files: image-second.raw");
+        assert_eq!(
+            arts[1]["string"],
+            "Created artifact from files: image-second.raw"
+        );
     }
 
     #[test]
@@ -328,11 +341,16 @@ mod tests {
     #[test]
     fn amazon_ids_give_a_region_map() {
         // Hand-written sample in amazon-ebs's format (see the fixture README).
-        let r = report(include_str!("../tests/fixtures/output/build-amazon-ebs.handwritten.txt"));
+        let r = report(include_str!(
+            "../tests/fixtures/output/build-amazon-ebs.handwritten.txt"
+        ));
         let out = r.outputs();
         let build = &out["amazon-ebs"];
         assert_eq!(build["id"], "eu-west-1:ami-5e6f7a8b,us-east-1:ami-0a1b2c3d");
-        assert_eq!(build["amis"], json!({"eu-west-1": "ami-5e6f7a8b", "us-east-1": "ami-0a1b2c3d"}));
+        assert_eq!(
+            build["amis"],
+            json!({"eu-west-1": "ami-5e6f7a8b", "us-east-1": "ami-0a1b2c3d"})
+        );
         assert_eq!(
             build["string"],
             "AMIs were created:\neu-west-1: ami-5e6f7a8b\nus-east-1: ami-0a1b2c3d\n"
@@ -341,7 +359,9 @@ mod tests {
 
     #[test]
     fn failed_build_errors_are_collected() {
-        let r = report(include_str!("../tests/fixtures/output/build-provisioner-exit-3.txt"));
+        let r = report(include_str!(
+            "../tests/fixtures/output/build-provisioner-exit-3.txt"
+        ));
         assert_eq!(r.error_count, Some(1));
         let failed: Vec<_> = r.failed_builds().collect();
         assert_eq!(failed.len(), 1);
@@ -352,7 +372,11 @@ mod tests {
         );
         assert_eq!(r.artifact_count(), 0);
         assert_eq!(r.outputs()["builds"], json!([]));
-        assert!(r.ui_errors.iter().any(|e| e.starts_with("Build 'web' errored")));
+        assert!(
+            r.ui_errors
+                .iter()
+                .any(|e| e.starts_with("Build 'web' errored"))
+        );
     }
 
     #[test]
@@ -360,12 +384,19 @@ mod tests {
         assert_eq!(parse_amis("Null"), BTreeMap::new());
         assert_eq!(parse_amis(""), BTreeMap::new());
         assert_eq!(parse_amis("us-east-1:snap-1,x:ami-,Y:ami-1").len(), 0);
-        assert_eq!(parse_amis("us-east-1:ami-1").get("us-east-1").map(String::as_str), Some("ami-1"));
+        assert_eq!(
+            parse_amis("us-east-1:ami-1")
+                .get("us-east-1")
+                .map(String::as_str),
+            Some("ami-1")
+        );
     }
 
     #[test]
     fn nil_and_truncated_artifacts_do_not_panic() {
-        let r = report("1,b,artifact-count,2\n1,b,artifact,0,nil\n1,b,artifact,0,end\n1,b,artifact,1,id,x\n1,b,artifact,x,id,y\n1,b,artifact\n");
+        let r = report(
+            "1,b,artifact-count,2\n1,b,artifact,0,nil\n1,b,artifact,0,end\n1,b,artifact,1,id,x\n1,b,artifact,x,id,y\n1,b,artifact\n",
+        );
         assert_eq!(r.builds.len(), 1);
         assert_eq!(r.builds[0].artifacts.len(), 1);
         assert_eq!(r.builds[0].artifacts[0].id, "x");

@@ -120,7 +120,10 @@ impl PackerBuild {
     /// Builds the step, checking the configuration.
     pub fn new(config: PackerBuildConfig) -> Result<Self, ConfigError> {
         if config.template.trim().is_empty() {
-            return Err(ConfigError::property("template", "name the template to build"));
+            return Err(ConfigError::property(
+                "template",
+                "name the template to build",
+            ));
         }
         options::check_selection(&config.only, &config.except, &config.vars)?;
         let requirement = options::parse_version(config.version.as_deref())?;
@@ -202,7 +205,11 @@ fn build_filter(kept: Arc<Mutex<KeptLines>>) -> LineFilter {
 #[async_trait]
 impl Step for PackerBuild {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
-        let found = templates::resolve(std::slice::from_ref(&self.config.template), cx.workdir(), "template")?;
+        let found = templates::resolve(
+            std::slice::from_ref(&self.config.template),
+            cx.workdir(),
+            "template",
+        )?;
         let template = match found.as_slice() {
             [one] => one.clone(),
             many => {
@@ -241,7 +248,12 @@ impl Step for PackerBuild {
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
         };
         let report = BuildReport::from_lines(&kept.lines);
-        let mut outcome = outcome_of(&report, &template.arg, output.success(), &output.describe_status());
+        let mut outcome = outcome_of(
+            &report,
+            &template.arg,
+            output.success(),
+            &output.describe_status(),
+        );
         if kept.dropped > 0 {
             outcome = outcome.with_warning(format!(
                 "packer printed more than {MAX_KEPT_LINES} machine-readable lines; {} were not read",
@@ -264,7 +276,11 @@ fn outcome_of(report: &BuildReport, template: &str, success: bool, status: &str)
     for build in &report.builds {
         let check = CheckResult::new(
             format!("packer build {}", build.name),
-            if build.errors.is_empty() { Status::Passed } else { Status::Failed },
+            if build.errors.is_empty() {
+                Status::Passed
+            } else {
+                Status::Failed
+            },
         )
         .in_group(template.to_string());
         checks.push(if build.errors.is_empty() {
@@ -274,8 +290,12 @@ fn outcome_of(report: &BuildReport, template: &str, success: bool, status: &str)
         });
         for error in &build.errors {
             findings.push(
-                Finding::new(FINDING_BUILD, Severity::Error, format!("{}: {error}", build.name))
-                    .at(Location::file(template.to_string())),
+                Finding::new(
+                    FINDING_BUILD,
+                    Severity::Error,
+                    format!("{}: {error}", build.name),
+                )
+                .at(Location::file(template.to_string())),
             );
         }
     }
@@ -292,7 +312,11 @@ fn outcome_of(report: &BuildReport, template: &str, success: bool, status: &str)
         .collect();
 
     let mut outcome = if success {
-        let list = if built.is_empty() { String::new() } else { format!(" ({})", built.join(", ")) };
+        let list = if built.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", built.join(", "))
+        };
         Outcome::passed().with_message(format!(
             "packer build of {template} produced {count} artifact{}{list}",
             if count == 1 { "" } else { "s" }
@@ -313,7 +337,10 @@ fn outcome_of(report: &BuildReport, template: &str, success: bool, status: &str)
                     .at(Location::file(template.to_string())),
             );
         }
-        Outcome::failed(format!("packer build of {template} failed: {}", why.join("; ")))
+        Outcome::failed(format!(
+            "packer build of {template} failed: {}",
+            why.join("; ")
+        ))
     };
     outcome = outcome.with_findings(findings).with_checks(checks);
     outcome.outputs = outputs;
@@ -418,7 +445,11 @@ mod tests {
         let kept = Arc::new(Mutex::new(KeptLines::default()));
         let f = build_filter(kept.clone());
         assert_eq!(
-            f(Stream::Stdout, "1,,ui,message,    first: hello%!(PACKER_COMMA) world").as_deref(),
+            f(
+                Stream::Stdout,
+                "1,,ui,message,    first: hello%!(PACKER_COMMA) world"
+            )
+            .as_deref(),
             Some("    first: hello, world")
         );
         assert_eq!(
@@ -431,7 +462,10 @@ mod tests {
             f(Stream::Stdout, "1,,ui,error,==> web: to-stderr").as_deref(),
             Some("==> web: to-stderr")
         );
-        assert_eq!(f(Stream::Stderr, "plugin said hi").as_deref(), Some("plugin said hi"));
+        assert_eq!(
+            f(Stream::Stderr, "plugin said hi").as_deref(),
+            Some("plugin said hi")
+        );
         let kept = kept.lock().unwrap();
         let kinds: Vec<_> = kept.lines.iter().map(|l| l.kind.as_str()).collect();
         assert_eq!(kinds, ["artifact", "ui"]);
@@ -446,7 +480,9 @@ mod tests {
         assert!(o.is_failed());
         assert_eq!(
             o.message.as_deref(),
-            Some("packer build of t.json failed: web: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]")
+            Some(
+                "packer build of t.json failed: web: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]"
+            )
         );
         assert_eq!(o.findings.len(), 1);
         assert_eq!(o.checks[0].status, Status::Failed);
@@ -459,19 +495,34 @@ mod tests {
         ));
         let o = outcome_of(&report, "t.json", false, "exit code 1");
         let msg = o.message.unwrap();
-        assert!(msg.contains("unexpected end of JSON input At line 1, column 29"), "{msg}");
+        assert!(
+            msg.contains("unexpected end of JSON input At line 1, column 29"),
+            "{msg}"
+        );
         assert_eq!(o.findings.len(), 1);
-        let o = outcome_of(&BuildReport::default(), "t.json", false, "killed by signal 9");
-        assert_eq!(o.message.as_deref(), Some("packer build of t.json failed: packer failed (killed by signal 9)"));
+        let o = outcome_of(
+            &BuildReport::default(),
+            "t.json",
+            false,
+            "killed by signal 9",
+        );
+        assert_eq!(
+            o.message.as_deref(),
+            Some("packer build of t.json failed: packer failed (killed by signal 9)")
+        );
     }
 
     #[test]
     fn config_rejects_ask_and_unknown_fields() {
-        let e = PackerBuild::from_properties(serde_json::json!({"template": "t.json", "on_error": "ask"}))
-            .unwrap_err();
+        let e = PackerBuild::from_properties(
+            serde_json::json!({"template": "t.json", "on_error": "ask"}),
+        )
+        .unwrap_err();
         assert_eq!(e.property.as_deref(), Some("on_error"));
-        let e = PackerBuild::from_properties(serde_json::json!({"template": "t.json", "paralel_builds": 1}))
-            .unwrap_err();
+        let e = PackerBuild::from_properties(
+            serde_json::json!({"template": "t.json", "paralel_builds": 1}),
+        )
+        .unwrap_err();
         assert_eq!(e.property.as_deref(), Some("paralel_builds"));
         let b = PackerBuild::from_properties(serde_json::json!({
             "template": "t.json", "on_error": "abort", "parallel_builds": 2, "only": "web",
@@ -481,7 +532,16 @@ mod tests {
         assert_eq!(b.config().cancel_grace, Duration::from_secs(30));
         assert_eq!(
             b.args("t.json"),
-            ["-machine-readable", "build", "-on-error=abort", "-parallel-builds=2", "-only=web", "-var", "n=1", "t.json"]
+            [
+                "-machine-readable",
+                "build",
+                "-on-error=abort",
+                "-parallel-builds=2",
+                "-only=web",
+                "-var",
+                "n=1",
+                "t.json"
+            ]
         );
     }
 }

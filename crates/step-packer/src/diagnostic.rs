@@ -155,9 +155,11 @@ struct Patterns {
 fn patterns() -> &'static Patterns {
     static PATTERNS: OnceLock<Patterns> = OnceLock::new();
     PATTERNS.get_or_init(|| Patterns {
-        hcl_location: Regex::new(r"^\s*on (.+?) line (\d+)(?:, in .*)?:\s*$").expect("literal pattern"),
+        hcl_location: Regex::new(r"^\s*on (.+?) line (\d+)(?:, in .*)?:\s*$")
+            .expect("literal pattern"),
         json_position: Regex::new(r"^\s*At line (\d+), column (\d+)").expect("literal pattern"),
-        error_count: Regex::new(r"^\s*\d+ error(?:s|\(s\))? occurred:\s*$").expect("literal pattern"),
+        error_count: Regex::new(r"^\s*\d+ error(?:s|\(s\))? occurred:\s*$")
+            .expect("literal pattern"),
         bullet: Regex::new(r"^\s*\* (.*)$").expect("literal pattern"),
         snippet: Regex::new(r"^\s+\d+: ").expect("literal pattern"),
     })
@@ -244,14 +246,7 @@ fn parse_block(lines: &[&str], default: DiagnosticSeverity) -> Vec<Diagnostic> {
         }
     }
 
-    let full = lines
-        .iter()
-        .copied()
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim_matches('\n')
-        .trim_end()
-        .to_string();
+    let full = lines.join("\n").trim_matches('\n').trim_end().to_string();
     let make = |message: String| {
         let detail = (full != message).then(|| full.clone());
         Diagnostic {
@@ -302,17 +297,25 @@ mod tests {
 
     fn sample(name: &str) -> ValidateOutput {
         let text = match name {
-            "json-syntax-error" => include_str!("../tests/fixtures/output/validate-json-syntax-error.txt"),
-            "unknown-builder" => include_str!("../tests/fixtures/output/validate-unknown-builder.txt"),
+            "json-syntax-error" => {
+                include_str!("../tests/fixtures/output/validate-json-syntax-error.txt")
+            }
+            "unknown-builder" => {
+                include_str!("../tests/fixtures/output/validate-unknown-builder.txt")
+            }
             "required-variable-missing" => {
                 include_str!("../tests/fixtures/output/validate-required-variable-missing.txt")
             }
             "required-field-missing" => {
                 include_str!("../tests/fixtures/output/validate-required-field-missing.txt")
             }
-            "hcl-missing-bracket" => include_str!("../tests/fixtures/output/validate-hcl-missing-bracket.txt"),
+            "hcl-missing-bracket" => {
+                include_str!("../tests/fixtures/output/validate-hcl-missing-bracket.txt")
+            }
             "bad-scripts" => include_str!("../tests/fixtures/output/validate-bad-scripts.txt"),
-            "hcl-bad-scripts" => include_str!("../tests/fixtures/output/validate-hcl-bad-scripts.txt"),
+            "hcl-bad-scripts" => {
+                include_str!("../tests/fixtures/output/validate-hcl-bad-scripts.txt")
+            }
             "hcl-warning" => include_str!("../tests/fixtures/output/validate-hcl-warning.txt"),
             "syntax-only" => include_str!("../tests/fixtures/output/validate-syntax-only.txt"),
             "valid" => include_str!("../tests/fixtures/output/validate-valid.txt"),
@@ -338,7 +341,10 @@ mod tests {
             "Failed to parse template: Error parsing JSON: invalid character '}' looking for beginning of object key string"
         );
         let detail = d.detail.as_deref().unwrap();
-        assert!(detail.contains("At line 12, column 4") && detail.contains("12:   }"), "{detail}");
+        assert!(
+            detail.contains("At line 12, column 4") && detail.contains("12:   }"),
+            "{detail}"
+        );
     }
 
     #[test]
@@ -385,7 +391,12 @@ mod tests {
         let d = only_error(&out);
         assert_eq!(d.file.as_deref(), Some("valid/ubuntu-14.04_amd64.pkr.hcl"));
         assert_eq!(d.line, Some(28));
-        assert!(d.message.ends_with("stat scripts/ubuntu/base.sh: no such file or directory"), "{}", d.message);
+        assert!(
+            d.message
+                .ends_with("stat scripts/ubuntu/base.sh: no such file or directory"),
+            "{}",
+            d.message
+        );
     }
 
     #[test]
@@ -394,7 +405,12 @@ mod tests {
         assert_eq!(out.errors().count(), 0);
         let w: Vec<_> = out.warnings().collect();
         assert_eq!(w.len(), 1);
-        assert!(w[0].message.starts_with("Undefined variable: A \"nope\" variable was set"), "{}", w[0].message);
+        assert!(
+            w[0].message
+                .starts_with("Undefined variable: A \"nope\" variable was set"),
+            "{}",
+            w[0].message
+        );
     }
 
     #[test]
@@ -430,9 +446,15 @@ mod tests {
 
     #[test]
     fn unexpected_text_is_still_a_diagnostic() {
-        let ds = parse_message("\"nonexist.json\": stat nonexist.json: no such file or directory", DiagnosticSeverity::Error);
+        let ds = parse_message(
+            "\"nonexist.json\": stat nonexist.json: no such file or directory",
+            DiagnosticSeverity::Error,
+        );
         assert_eq!(ds.len(), 1);
-        assert_eq!(ds[0].message, "\"nonexist.json\": stat nonexist.json: no such file or directory");
+        assert_eq!(
+            ds[0].message,
+            "\"nonexist.json\": stat nonexist.json: no such file or directory"
+        );
         assert_eq!(ds[0].detail, None);
         assert!(parse_message("Error: \n\n", DiagnosticSeverity::Error).is_empty());
     }

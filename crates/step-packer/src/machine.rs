@@ -103,11 +103,15 @@ mod tests {
 
     #[test]
     fn commas_and_newlines_are_decoded() {
-        let l = parse_line(r"1795680962,,ui,say,\n==> Wait completed after 12 ms%!(PACKER_COMMA) ok")
-            .unwrap();
+        let l =
+            parse_line(r"1795680962,,ui,say,\n==> Wait completed after 12 ms%!(PACKER_COMMA) ok")
+                .unwrap();
         assert_eq!(l.timestamp, 1_795_680_962);
         assert_eq!(l.target, "");
-        assert_eq!(l.ui(), Some(("say", "\n==> Wait completed after 12 ms, ok")));
+        assert_eq!(
+            l.ui(),
+            Some(("say", "\n==> Wait completed after 12 ms, ok"))
+        );
     }
 
     #[test]
@@ -141,7 +145,11 @@ mod tests {
         let text = include_str!("../tests/fixtures/output/build-null-artifacts.txt");
         let lines = parse_lines(text);
         assert_eq!(lines.len(), text.lines().count());
-        assert!(lines.iter().any(|l| l.ui() == Some(("message", "    first: hello, world"))));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.ui() == Some(("message", "    first: hello, world")))
+        );
     }
 
     #[test]

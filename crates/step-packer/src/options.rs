@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use semver::VersionReq;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use step_core::config::OneOrMany;
 use step_core::process::Cmd;
-use step_core::{ConfigError, FoundTool, StepContext, StepError, ToolSpec};
+use step_core::{ConfigError, FoundTool, StepContext, ToolError, ToolSpec};
 
 /// How to get packer, for "not found" and "wrong version" errors.
 pub const INSTALL_HINT: &str =
@@ -72,7 +72,9 @@ fn kind_of(v: &serde_json::Value) -> &'static str {
 /// Parses the `version` property.
 pub fn parse_version(version: Option<&str>) -> Result<Option<VersionReq>, ConfigError> {
     version
-        .map(|v| step_core::tool::parse_requirement(v).map_err(|e| ConfigError::property("version", e)))
+        .map(|v| {
+            step_core::tool::parse_requirement(v).map_err(|e| ConfigError::property("version", e))
+        })
         .transpose()
 }
 
@@ -105,22 +107,30 @@ pub fn check_selection(
 }
 
 /// Finds packer on the context's `PATH`, checking the version when required.
-pub fn find_packer(cx: &StepContext, requirement: Option<&VersionReq>) -> Result<FoundTool, StepError> {
-    Ok(ToolSpec::new("packer", INSTALL_HINT)
+// `ToolError` is step-core's type and carries the versions found and
+// required by value; its size is not ours to change.
+#[allow(clippy::result_large_err)]
+pub fn find_packer(
+    cx: &StepContext,
+    requirement: Option<&VersionReq>,
+) -> Result<FoundTool, ToolError> {
+    ToolSpec::new("packer", INSTALL_HINT)
         .require(requirement.cloned())
-        .find(cx.env(), cx.workdir())?)
+        .find(cx.env(), cx.workdir())
 }
 
 /// Checks that every variable file exists.
-pub fn check_var_files(var_files: &[String], cx: &StepContext) -> Result<(), StepError> {
+pub fn check_var_files(var_files: &[String], cx: &StepContext) -> Result<(), ConfigError> {
     for f in var_files {
         let path = cx.resolve(f);
         if !path.is_file() {
             return Err(ConfigError::property(
                 "var_files",
-                format!("variable file `{f}` does not exist (looked for {})", path.display()),
-            )
-            .into());
+                format!(
+                    "variable file `{f}` does not exist (looked for {})",
+                    path.display()
+                ),
+            ));
         }
     }
     Ok(())
@@ -173,8 +183,14 @@ pub fn loggable_command(args: &[String], cx: &StepContext) -> String {
         if after_var {
             let (name, value) = arg.split_once('=').unwrap_or((arg.as_str(), ""));
             let hide = step_core::env::looks_secret(name)
-                || secrets.iter().any(|s| !s.is_empty() && value.contains(s.as_str()));
-            out.push(if hide { format!("{name}=***") } else { arg.clone() });
+                || secrets
+                    .iter()
+                    .any(|s| !s.is_empty() && value.contains(s.as_str()));
+            out.push(if hide {
+                format!("{name}=***")
+            } else {
+                arg.clone()
+            });
         } else {
             out.push(arg.clone());
         }
@@ -198,13 +214,19 @@ mod tests {
 
     #[test]
     fn vars_accept_scalars_and_reject_structures() {
-        let p: Probe = serde_json::from_value(json!({"vars": {"a": "x", "n": 2, "b": true}, "files": "one"}))
-            .unwrap();
+        let p: Probe =
+            serde_json::from_value(json!({"vars": {"a": "x", "n": 2, "b": true}, "files": "one"}))
+                .unwrap();
         assert_eq!(p.vars["n"], "2");
         assert_eq!(p.vars["b"], "true");
         assert_eq!(p.files, ["one"]);
-        let err = step_core::parse_config::<Probe>(json!({"vars": {"a": [1]}})).err().unwrap();
-        assert!(err.message.contains("variable `a` must be a string"), "{err}");
+        let err = step_core::parse_config::<Probe>(json!({"vars": {"a": [1]}}))
+            .err()
+            .unwrap();
+        assert!(
+            err.message.contains("variable `a` must be a string"),
+            "{err}"
+        );
         assert_eq!(err.property.as_deref(), Some("vars"));
     }
 
@@ -212,8 +234,17 @@ mod tests {
     fn argv_has_one_var_per_pair_and_no_shell_syntax() {
         let mut vars = BTreeMap::new();
         vars.insert("region".to_string(), "us-east-1; rm -rf /".to_string());
-        let args = selection_and_var_args(&["a".into(), "b".into()], &[], &vars, &["v.json".into()]);
-        assert_eq!(args, ["-only=a,b", "-var", "region=us-east-1; rm -rf /", "-var-file=v.json"]);
+        let args =
+            selection_and_var_args(&["a".into(), "b".into()], &[], &vars, &["v.json".into()]);
+        assert_eq!(
+            args,
+            [
+                "-only=a,b",
+                "-var",
+                "region=us-east-1; rm -rf /",
+                "-var-file=v.json"
+            ]
+        );
     }
 
     #[test]
@@ -221,9 +252,18 @@ mod tests {
         let mut env = step_core::Env::new();
         env.set_secret("DO_TOKEN", "tok-12345");
         let cx = StepContext::for_dir("/").with_env(env);
-        let args: Vec<String> = ["build", "-var", "aws_secret_key=abc", "-var", "token_copy=x-tok-12345", "-var", "region=eu", "t.json"]
-            .map(String::from)
-            .to_vec();
+        let args: Vec<String> = [
+            "build",
+            "-var",
+            "aws_secret_key=abc",
+            "-var",
+            "token_copy=x-tok-12345",
+            "-var",
+            "region=eu",
+            "t.json",
+        ]
+        .map(String::from)
+        .to_vec();
         let line = loggable_command(&args, &cx);
         assert_eq!(
             line,
@@ -239,8 +279,25 @@ mod tests {
         assert!(check_selection(&["a".into()], &[], &none).is_ok());
         let mut bad = BTreeMap::new();
         bad.insert("a=b".to_string(), "c".to_string());
-        assert_eq!(check_selection(&[], &[], &bad).unwrap_err().property.as_deref(), Some("vars"));
-        assert_eq!(parse_version(Some("banana")).unwrap_err().property.as_deref(), Some("version"));
-        assert!(parse_version(Some("~> 1.6")).unwrap().unwrap().matches(&semver::Version::new(1, 6, 6)));
+        assert_eq!(
+            check_selection(&[], &[], &bad)
+                .unwrap_err()
+                .property
+                .as_deref(),
+            Some("vars")
+        );
+        assert_eq!(
+            parse_version(Some("banana"))
+                .unwrap_err()
+                .property
+                .as_deref(),
+            Some("version")
+        );
+        assert!(
+            parse_version(Some("~> 1.6"))
+                .unwrap()
+                .unwrap()
+                .matches(&semver::Version::new(1, 6, 6))
+        );
     }
 }

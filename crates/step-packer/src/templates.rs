@@ -64,7 +64,10 @@ pub fn resolve(
             if !path.exists() {
                 return Err(ConfigError::property(
                     property,
-                    format!("template `{pattern}` does not exist (looked for {})", path.display()),
+                    format!(
+                        "template `{pattern}` does not exist (looked for {})",
+                        path.display()
+                    ),
                 ));
             }
             vec![TemplateFile {
@@ -81,7 +84,11 @@ pub fn resolve(
     Ok(files)
 }
 
-fn expand_glob(pattern: &str, workdir: &Path, property: &str) -> Result<Vec<TemplateFile>, ConfigError> {
+fn expand_glob(
+    pattern: &str,
+    workdir: &Path,
+    property: &str,
+) -> Result<Vec<TemplateFile>, ConfigError> {
     let absolute = if Path::new(pattern).is_absolute() {
         pattern.to_string()
     } else {
@@ -95,7 +102,10 @@ fn expand_glob(pattern: &str, workdir: &Path, property: &str) -> Result<Vec<Temp
             ));
         };
         // The directory is literal text, not part of the pattern.
-        format!("{}/{pattern}", glob::Pattern::escape(dir.trim_end_matches('/')))
+        format!(
+            "{}/{pattern}",
+            glob::Pattern::escape(dir.trim_end_matches('/'))
+        )
     };
     let entries = glob::glob(&absolute).map_err(|e| {
         ConfigError::property(property, format!("`{pattern}` is not a valid glob: {e}"))
@@ -146,7 +156,12 @@ mod tests {
     fn setup() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("packer/hcl")).unwrap();
-        for f in ["packer/a.json", "packer/b.json", "packer/hcl/c.pkr.hcl", "other.json"] {
+        for f in [
+            "packer/a.json",
+            "packer/b.json",
+            "packer/hcl/c.pkr.hcl",
+            "other.json",
+        ] {
             std::fs::write(dir.path().join(f), "{}").unwrap();
         }
         dir
@@ -156,20 +171,32 @@ mod tests {
     fn paths_globs_and_lists_resolve_in_order_without_duplicates() {
         let dir = setup();
         let files = resolve(
-            &["other.json".into(), "packer/*.json".into(), "packer/a.json".into(), "packer/hcl".into()],
+            &[
+                "other.json".into(),
+                "packer/*.json".into(),
+                "packer/a.json".into(),
+                "packer/hcl".into(),
+            ],
             dir.path(),
             "template",
         )
         .unwrap();
         let args: Vec<_> = files.iter().map(|t| t.arg.as_str()).collect();
-        assert_eq!(args, ["other.json", "packer/a.json", "packer/b.json", "packer/hcl"]);
+        assert_eq!(
+            args,
+            ["other.json", "packer/a.json", "packer/b.json", "packer/hcl"]
+        );
         assert!(files.iter().all(|f| f.path.is_absolute()));
     }
 
     #[test]
     fn absolute_paths_inside_the_workdir_are_shown_relative() {
         let dir = setup();
-        let abs = dir.path().join("packer/a.json").to_string_lossy().into_owned();
+        let abs = dir
+            .path()
+            .join("packer/a.json")
+            .to_string_lossy()
+            .into_owned();
         let files = resolve(&[abs], dir.path(), "template").unwrap();
         assert_eq!(files[0].arg, "packer/a.json");
     }

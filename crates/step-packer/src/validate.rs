@@ -151,7 +151,11 @@ impl Step for PackerValidate {
             plural(templates.len()),
             packer.path.display(),
             jobs,
-            if self.config.syntax_only { ", syntax only" } else { "" }
+            if self.config.syntax_only {
+                ", syntax only"
+            } else {
+                ""
+            }
         ));
 
         // One packer per template, at most `jobs` at once. Each task owns a
@@ -162,7 +166,10 @@ impl Step for PackerValidate {
         for (index, template) in templates.iter().enumerate() {
             let args = self.args(template);
             let cmd = options::with_packer_env(
-                Cmd::new(&packer.path).args(&args).capture(CAPTURE_LIMIT).quiet(),
+                Cmd::new(&packer.path)
+                    .args(&args)
+                    .capture(CAPTURE_LIMIT)
+                    .quiet(),
                 cx,
             );
             let task_cx = cx.clone();
@@ -175,8 +182,8 @@ impl Step for PackerValidate {
         }
         let mut outputs: Vec<Option<ProcessOutput>> = vec![None; templates.len()];
         while let Some(joined) = tasks.join_next().await {
-            let (index, result) =
-                joined.map_err(|e| StepError::other(format!("a packer validate task failed: {e}")))?;
+            let (index, result) = joined
+                .map_err(|e| StepError::other(format!("a packer validate task failed: {e}")))?;
             // The first error (cancelled, could not start) ends the step;
             // dropping the set aborts the other tasks.
             outputs[index] = Some(result?);
@@ -184,7 +191,9 @@ impl Step for PackerValidate {
         let results: Vec<TemplateResult> = templates
             .into_iter()
             .zip(outputs)
-            .filter_map(|(template, output)| output.map(|output| TemplateResult { template, output }))
+            .filter_map(|(template, output)| {
+                output.map(|output| TemplateResult { template, output })
+            })
             .collect();
         Ok(self.outcome(cx, results))
     }
@@ -201,7 +210,12 @@ impl PackerValidate {
         for TemplateResult { template, output } in &results {
             let parsed = parse_validate_output(&output.stdout, &output.stderr);
             for warning in parsed.warnings() {
-                findings.push(finding(FINDING_WARNING, Severity::Medium, template, warning));
+                findings.push(finding(
+                    FINDING_WARNING,
+                    Severity::Medium,
+                    template,
+                    warning,
+                ));
             }
             let check_name = format!("packer validate {}", template.arg);
             if output.success() {
@@ -220,7 +234,10 @@ impl PackerValidate {
             if errors.is_empty() {
                 // Packer failed without a message we could read: say what it printed.
                 let text = if parsed.other.is_empty() {
-                    format!("packer validate failed ({}) and printed nothing", output.describe_status())
+                    format!(
+                        "packer validate failed ({}) and printed nothing",
+                        output.describe_status()
+                    )
                 } else {
                     parsed.other.clone()
                 };
@@ -258,7 +275,11 @@ impl PackerValidate {
             findings.extend(errors);
         }
 
-        let what = if self.config.syntax_only { "syntax" } else { "validation" };
+        let what = if self.config.syntax_only {
+            "syntax"
+        } else {
+            "validation"
+        };
         let mut outcome = if failures.is_empty() {
             Outcome::passed().with_message(format!(
                 "{total} template{} passed packer {what}",
