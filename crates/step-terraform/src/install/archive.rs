@@ -1,0 +1,120 @@
+//! Extracting a release zip without trusting it.
+//!
+//! Every entry's path goes through [`zip::read::ZipFile::enclosed_name`];
+//! an entry that would land outside the target directory (`../x`, `/etc/x`)
+//! or is a symbolic link (which could point anywhere) fails the whole
+//! extraction. Files are created, never overwritten; modes keep only the
+//! permission bits. The zip crate checks each entry's CRC while it is read.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Upper bound on the extracted size: terraform is ~100 MB; anything far
+/// bigger is a zip bomb, not a release.
+pub const MAX_EXTRACTED_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Why an archive was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// Not a readable zip (or a corrupt entry).
+    #[error("not a valid zip archive: {0}")]
+    Invalid(String),
+    /// An entry's path leaves the target directory.
+    #[error(
+        "the archive entry `{entry}` points outside the target directory (refusing a zip-slip)"
+    )]
+    Escapes {
+        /// The entry's name as stored.
+        entry: String,
+    },
+    /// An entry is a symbolic link.
+    #[error("the archive entry `{entry}` is a symbolic link; release archives hold plain files")]
+    Symlink {
+        /// The entry's name as stored.
+        entry: String,
+    },
+    /// The entries add up to more than [`MAX_EXTRACTED_BYTES`].
+    #[error("the archive expands to more than {} MiB", MAX_EXTRACTED_BYTES / (1024 * 1024))]
+    TooLarge,
+    /// Writing a file failed.
+    #[error("extracting {}: {source}", path.display())]
+    Io {
+        /// The file being written.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Extracts the zip at `archive` into the existing, empty directory `dest`.
+/// Returns the extracted files' paths (relative to `dest`).
+pub fn extract_zip(archive: &Path, dest: &Path) -> Result<Vec<PathBuf>, ArchiveError> {
+    let file = std::fs::File::open(archive).map_err(|source| ArchiveError::Io {
+        path: archive.to_path_buf(),
+        source,
+    })?;
+    let mut zip = zip::ZipArchive::new(io::BufReader::new(file))
+        .map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+    // Check every entry before writing anything, so a bad archive leaves
+    // nothing behind even for a moment.
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let entry = zip
+            .by_index(i)
+            .map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+        let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        if entry.enclosed_name().is_none() {
+            return Err(ArchiveError::Escapes { entry: name });
+        }
+        if entry.is_symlink() {
+            return Err(ArchiveError::Symlink { entry: name });
+        }
+        total = total.saturating_add(entry.size());
+        if total > MAX_EXTRACTED_BYTES {
+            return Err(ArchiveError::TooLarge);
+        }
+    }
+    let mut written = Vec::new();
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+        let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        let relative = entry.enclosed_name().ok_or_else(|| ArchiveError::Escapes {
+            entry: name.clone(),
+        })?;
+        let path = dest.join(&relative);
+        let io_err = |source| ArchiveError::Io {
+            path: path.clone(),
+            source,
+        };
+        if entry.is_dir() {
+            std::fs::create_dir_all(&path).map_err(io_err)?;
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err)?;
+        }
+        let mode = entry.unix_mode().map(|m| m & 0o777).unwrap_or(0o644);
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&path)
+            .map_err(io_err)?;
+        let mut limited = io::Read::take(&mut entry, MAX_EXTRACTED_BYTES);
+        io::copy(&mut limited, &mut out).map_err(|e| {
+            if e.kind() == io::ErrorKind::InvalidData || e.kind() == io::ErrorKind::UnexpectedEof {
+                ArchiveError::Invalid(format!("entry `{name}`: {e}"))
+            } else {
+                io_err(e)
+            }
+        })?;
+        out.sync_all().map_err(io_err)?;
+        written.push(relative);
+    }
+    Ok(written)
+}
