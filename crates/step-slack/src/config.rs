@@ -270,7 +270,9 @@ impl WebhookUrl {
                 forms.push(path.trim_start_matches('/').to_string());
                 forms.push(path.trim_end_matches('/').to_string());
             }
-            if let Some(last) = url.path_segments().and_then(|s| s.filter(|p| !p.is_empty()).next_back())
+            if let Some(last) = url
+                .path_segments()
+                .and_then(|mut s| s.rfind(|p| !p.is_empty()))
                 && last.len() >= 8
             {
                 forms.push(last.to_string());
@@ -320,7 +322,10 @@ mod tests {
         }))
         .unwrap_err();
         assert_eq!(err.property.as_deref(), Some("notify_on"));
-        assert!(err.message.contains("always, passed, failed or cancelled"), "{err}");
+        assert!(
+            err.message.contains("always, passed, failed or cancelled"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -346,7 +351,10 @@ mod tests {
             "services/T1/B2/abcdefghijkl",
             "abcdefghijkl",
         ] {
-            assert!(forms.iter().any(|f| f == expected), "{expected} missing from {forms:?}");
+            assert!(
+                forms.iter().any(|f| f == expected),
+                "{expected} missing from {forms:?}"
+            );
         }
         // Short, ordinary segments are not registered: they would blank ordinary words.
         assert!(!forms.iter().any(|f| f == "services"));

@@ -139,9 +139,9 @@ impl Webhook {
         if let Some(proxy) = proxy_from(env, parsed.scheme())? {
             builder = builder.proxy(proxy);
         }
-        let client = builder
-            .build()
-            .map_err(|e| DeliveryError::Client(masker.mask(&error_chain(e.without_url())).into_owned()))?;
+        let client = builder.build().map_err(|e| {
+            DeliveryError::Client(masker.mask(&error_chain(e.without_url())).into_owned())
+        })?;
         Ok(Webhook {
             url: parsed,
             client,
@@ -176,7 +176,13 @@ impl Webhook {
             };
             let retryable = match outcome {
                 Ok(Ok(status)) => {
-                    return (attempt, Ok(Delivery { attempts: attempt, status }));
+                    return (
+                        attempt,
+                        Ok(Delivery {
+                            attempts: attempt,
+                            status,
+                        }),
+                    );
                 }
                 Ok(Err(final_error)) => return (attempt, Err(final_error)),
                 Err(retryable) => retryable,
@@ -191,7 +197,9 @@ impl Webhook {
                 );
             }
             let wait = match retryable {
-                Retryable::RateLimited { retry_after: Some(secs) } => {
+                Retryable::RateLimited {
+                    retry_after: Some(secs),
+                } => {
                     if Duration::from_secs(secs) > MAX_RETRY_AFTER {
                         return (attempt, Err(DeliveryError::RetryAfterTooLong { secs }));
                     }
@@ -216,7 +224,13 @@ impl Webhook {
     /// One request. `Ok(Ok(status))` arrived, `Ok(Err(_))` is final,
     /// `Err(_)` is worth a retry.
     async fn attempt(&self, payload: &Payload) -> Result<Result<u16, DeliveryError>, Retryable> {
-        let response = match self.client.post(self.url.clone()).json(payload).send().await {
+        let response = match self
+            .client
+            .post(self.url.clone())
+            .json(payload)
+            .send()
+            .await
+        {
             Ok(r) => r,
             Err(e) => return Err(Retryable::Failed(self.describe_error(e))),
         };
@@ -268,10 +282,7 @@ impl Webhook {
     /// A reqwest error as text without the URL: what kind of failure, and its causes.
     fn describe_error(&self, e: reqwest::Error) -> String {
         let text = if e.is_timeout() {
-            format!(
-                "no answer within {}",
-                format_wait(self.policy.timeout)
-            )
+            format!("no answer within {}", format_wait(self.policy.timeout))
         } else if e.is_connect() {
             format!("could not connect: {}", error_chain(e.without_url()))
         } else {

@@ -31,7 +31,11 @@ after-step it never changes the pipeline's result). The webhook URL is a secret:
 token path included, and never appears in a message or error.";
 
 /// The properties both kinds take.
-fn properties(description: StepDescription, username_doc: &str, channel_doc: &str) -> StepDescription {
+fn properties(
+    description: StepDescription,
+    username_doc: &str,
+    channel_doc: &str,
+) -> StepDescription {
     description
         .property(PropertyDoc::required(
             "webhook_url",

@@ -21,7 +21,12 @@ pub const BRANCH_VARS: &[&str] = &[
     "CI_COMMIT_REF_NAME",
 ];
 /// Variables holding the commit id, in the order they are read.
-pub const COMMIT_VARS: &[&str] = &["STEPWISE_GIT_COMMIT", "WERCKER_GIT_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA"];
+pub const COMMIT_VARS: &[&str] = &[
+    "STEPWISE_GIT_COMMIT",
+    "WERCKER_GIT_COMMIT",
+    "GITHUB_SHA",
+    "CI_COMMIT_SHA",
+];
 /// Variables holding the repository owner.
 pub const OWNER_VARS: &[&str] = &["STEPWISE_GIT_OWNER", "WERCKER_GIT_OWNER"];
 /// Variables holding the repository name (without owner).
@@ -126,7 +131,10 @@ impl RunFacts {
             let server = first(env, &["GITHUB_SERVER_URL"])?;
             let repo = first(env, &["GITHUB_REPOSITORY"])?;
             let id = first(env, &["GITHUB_RUN_ID"])?;
-            Some(format!("{}/{repo}/actions/runs/{id}", server.trim_end_matches('/')))
+            Some(format!(
+                "{}/{repo}/actions/runs/{id}",
+                server.trim_end_matches('/')
+            ))
         });
         Ok(RunFacts {
             result,
@@ -238,7 +246,9 @@ fn parse_result(text: &str) -> Option<RunResult> {
 
 /// Escapes the three characters Slack's message formatting reserves.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn format_duration(d: Duration) -> String {
@@ -261,7 +271,9 @@ mod tests {
         for (k, v) in vars {
             env.set(*k, *v);
         }
-        StepContext::for_dir(std::env::temp_dir()).with_env(env).with_run(run)
+        StepContext::for_dir(std::env::temp_dir())
+            .with_env(env)
+            .with_run(run)
     }
 
     fn passed() -> RunInfo {
@@ -291,7 +303,10 @@ mod tests {
         .unwrap();
         assert_eq!(facts.branch.as_deref(), Some("wercker-branch"));
         assert_eq!(facts.commit_short().as_deref(), Some("01234567"));
-        assert_eq!(facts.build_url.as_deref(), Some("https://ci.example/runs/7"));
+        assert_eq!(
+            facts.build_url.as_deref(),
+            Some("https://ci.example/runs/7")
+        );
         assert_eq!(facts.repo().as_deref(), Some("wantedly/apollo"));
         assert_eq!(facts.duration_text().as_deref(), Some("1m 5s"));
     }
@@ -319,12 +334,15 @@ mod tests {
 
     #[test]
     fn result_falls_back_to_the_environment_and_is_never_guessed() {
-        let facts = RunFacts::from_context(&cx(&[("WERCKER_RESULT", "failed")], RunInfo::default())).unwrap();
+        let facts =
+            RunFacts::from_context(&cx(&[("WERCKER_RESULT", "failed")], RunInfo::default()))
+                .unwrap();
         assert_eq!(facts.result, RunResult::Failed);
         assert_eq!(facts.elapsed, None);
         let err = RunFacts::from_context(&cx(&[], RunInfo::default())).unwrap_err();
         assert!(err.to_string().contains("result is unknown"), "{err}");
-        let err = RunFacts::from_context(&cx(&[("RUNNER_RESULT", "meh")], RunInfo::default())).unwrap_err();
+        let err = RunFacts::from_context(&cx(&[("RUNNER_RESULT", "meh")], RunInfo::default()))
+            .unwrap_err();
         assert!(err.to_string().contains("`meh`"), "{err}");
     }
 

@@ -44,6 +44,10 @@
 //! assert_eq!(kinds[0].description().kind, "slack-notify");
 //! ```
 
+// `StepError` is step-core's error type, returned by every `Step::run`; its
+// size is step-core's to change (boxing the large variants there), not ours.
+#![allow(clippy::result_large_err)]
+
 pub mod config;
 pub mod delivery;
 pub mod describe;
@@ -71,11 +75,27 @@ pub fn kinds() -> Vec<Box<dyn StepKind>> {
 }
 
 fn build_slack_notify(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
-    let config = step_core::parse_config::<SlackNotifyConfig>(properties)?;
+    let config = parse(properties)?;
     Ok(Box::new(SlackNotify::new(config)?))
 }
 
 fn build_pretty_slack_notify(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
-    let config = step_core::parse_config::<SlackNotifyConfig>(properties)?;
+    let config = parse(properties)?;
     Ok(Box::new(SlackNotify::pretty(config)?))
+}
+
+/// [`step_core::parse_config`], plus the property's name for a missing
+/// required property (serde reports that at the parent, so step-core's
+/// error carries no property there).
+fn parse(properties: Value) -> Result<SlackNotifyConfig, ConfigError> {
+    step_core::parse_config::<SlackNotifyConfig>(properties).map_err(|mut err| {
+        if err.property.is_none()
+            && let Some(rest) = err.message.strip_prefix("missing field `")
+            && let Some(end) = rest.find('`')
+        {
+            err.property = Some(rest[..end].to_string());
+            err.message = "is required".to_string();
+        }
+        err
+    })
 }

@@ -130,7 +130,11 @@ pub fn attachment(facts: &RunFacts, fallback: &str) -> Attachment {
             fields.push(Field::new("Failed step", escape(step), true));
         }
         if let Some(message) = &facts.failed_message {
-            fields.push(Field::new("Message", escape(&cut(message, MAX_FIELD_CHARS)), false));
+            fields.push(Field::new(
+                "Message",
+                escape(&cut(message, MAX_FIELD_CHARS)),
+                false,
+            ));
         }
     }
     Attachment {
@@ -223,6 +227,9 @@ mod tests {
             icon_emoji: None,
             attachments: vec![],
         };
-        assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"text":"hi","attachments":[]}"#);
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"text":"hi","attachments":[]}"#
+        );
     }
 }

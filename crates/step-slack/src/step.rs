@@ -57,13 +57,19 @@ impl SlackNotify {
     }
 
     /// A step following the given kind's conventions.
-    pub fn with_flavor(config: SlackNotifyConfig, flavor: Flavor) -> Result<SlackNotify, ConfigError> {
+    pub fn with_flavor(
+        config: SlackNotifyConfig,
+        flavor: Flavor,
+    ) -> Result<SlackNotify, ConfigError> {
         let config = config.normalized();
         // Checked here so a bad URL is a configuration error before anything runs.
         config.webhook_url.parse()?;
         let branches = match &config.branches {
             Some(pattern) => Some(Regex::new(pattern).map_err(|e| {
-                ConfigError::property("branches", format!("is not a valid regular expression: {e}"))
+                ConfigError::property(
+                    "branches",
+                    format!("is not a valid regular expression: {e}"),
+                )
             })?),
             None => None,
         };
@@ -83,7 +89,9 @@ impl SlackNotify {
             if let Some(source) = source {
                 step_core::template::environment()
                     .template_from_str(source)
-                    .map_err(|e| ConfigError::property(name, format!("is not a valid template: {e}")))?;
+                    .map_err(|e| {
+                        ConfigError::property(name, format!("is not a valid template: {e}"))
+                    })?;
             }
         }
         Ok(SlackNotify {
@@ -169,7 +177,10 @@ impl SlackNotify {
                 }),
                 Some(format!(
                     "{} {}",
-                    self.config.username.as_deref().unwrap_or(PRETTY_DEFAULT_USERNAME),
+                    self.config
+                        .username
+                        .as_deref()
+                        .unwrap_or(PRETTY_DEFAULT_USERNAME),
                     facts.result_title()
                 )),
             ),
@@ -207,17 +218,22 @@ impl SlackNotify {
 impl Step for SlackNotify {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         // First thing: from here on no event can show the URL or its token.
-        cx.events().add_secrets(self.config.webhook_url.secret_forms());
+        cx.events()
+            .add_secrets(self.config.webhook_url.secret_forms());
         let facts = RunFacts::from_context(cx)?;
         if let Some(reason) = self.skip_reason(&facts) {
-            return Ok(Outcome::skipped(reason).with_output("sent", false).with_output("attempts", 0));
+            return Ok(Outcome::skipped(reason)
+                .with_output("sent", false)
+                .with_output("attempts", 0));
         }
         let payload = self.payload(cx, &facts)?;
         let webhook = match Webhook::new(&self.config.webhook_url, self.policy(), cx.env()) {
             Ok(w) => w,
             Err(e) => return Err(StepError::other(format!("Slack notification: {e}"))),
         };
-        let (attempts, result) = webhook.post(&payload, cx.cancel(), |line| cx.warn(line)).await;
+        let (attempts, result) = webhook
+            .post(&payload, cx.cancel(), |line| cx.warn(line))
+            .await;
         match result {
             Ok(delivery) => {
                 let tries = if delivery.attempts > 1 {
