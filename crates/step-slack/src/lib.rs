@@ -99,3 +99,8 @@ fn parse(properties: Value) -> Result<SlackNotifyConfig, ConfigError> {
         err
     })
 }
+
+/// Compiles the README's Rust example, so the documented API stays real.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
