@@ -195,7 +195,9 @@ impl DockerBenchConfig {
                 if p.is_empty() || p.contains(',') {
                     return Err(ConfigError::property(
                         name,
-                        format!("`{p}` is not a usable pattern: it must be non-empty and hold no comma (the bench joins patterns with commas)"),
+                        format!(
+                            "`{p}` is not a usable pattern: it must be non-empty and hold no comma (the bench joins patterns with commas)"
+                        ),
                     ));
                 }
             }
@@ -280,7 +282,9 @@ fn check_id(id: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!("`{id}` is not a check id (expected e.g. 5.4 or check_5_4)"))
+        Err(format!(
+            "`{id}` is not a check id (expected e.g. 5.4 or check_5_4)"
+        ))
     }
 }
 
@@ -324,7 +328,9 @@ pub(crate) fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Er
     match serde_json::Value::deserialize(d)? {
         serde_json::Value::String(s) => Ok(s),
         serde_json::Value::Number(n) => Err(D::Error::custom(number_hint(&n))),
-        other => Err(D::Error::custom(format!("expected a check id, found {other}"))),
+        other => Err(D::Error::custom(format!(
+            "expected a check id, found {other}"
+        ))),
     }
 }
 

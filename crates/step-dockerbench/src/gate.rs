@@ -149,7 +149,11 @@ impl WarnGate {
                 }
                 findings.push(finding_for(check, reason, fail_on.contains(&check.id), log));
             }
-            checks.push(check_result_for(check, if is_warn { reason } else { None }, report));
+            checks.push(check_result_for(
+                check,
+                if is_warn { reason } else { None },
+                report,
+            ));
         }
 
         let counted_warnings = counts.warn - ignored;
@@ -163,7 +167,10 @@ impl WarnGate {
             ));
         }
         for check in &fail_on_hits {
-            failures.push(format!("{} is WARN and listed in fail_on ({})", check.id, check.desc));
+            failures.push(format!(
+                "{} is WARN and listed in fail_on ({})",
+                check.id, check.desc
+            ));
         }
         if let Some(min) = self.min_score
             && score < min
@@ -263,12 +270,19 @@ fn finding_for(check: &BenchCheck, ignored: Option<&str>, fail_on: bool, log: &s
     finding
 }
 
-fn check_result_for(check: &BenchCheck, ignored: Option<&str>, report: &BenchReport) -> CheckResult {
-    let details = check.details.clone().or_else(|| {
-        (!check.items.is_empty()).then(|| check.items.join(" "))
-    });
+fn check_result_for(
+    check: &BenchCheck,
+    ignored: Option<&str>,
+    report: &BenchReport,
+) -> CheckResult {
+    let details = check
+        .details
+        .clone()
+        .or_else(|| (!check.items.is_empty()).then(|| check.items.join(" ")));
     let (status, message) = match (check.result, ignored) {
-        (BenchResult::Warn, Some(reason)) => (Status::Skipped, Some(format!("WARN ignored: {reason}"))),
+        (BenchResult::Warn, Some(reason)) => {
+            (Status::Skipped, Some(format!("WARN ignored: {reason}")))
+        }
         (BenchResult::Warn, None) => (
             Status::Failed,
             Some(match (&details, &check.remediation) {

@@ -77,7 +77,9 @@ pub fn parse_json_log(text: &str) -> Result<ParsedJsonLog, JsonLogError> {
         }
     };
     let Value::Object(root) = root else {
-        return Err(JsonLogError::Layout("the top level is not an object".into()));
+        return Err(JsonLogError::Layout(
+            "the top level is not an object".into(),
+        ));
     };
     let Some(tests) = root.get("tests") else {
         return Err(JsonLogError::Layout("it has no `tests` list".into()));
@@ -143,7 +145,10 @@ pub fn parse_json_log(text: &str) -> Result<ParsedJsonLog, JsonLogError> {
 }
 
 fn check_of(obj: &Map<String, Value>, skipped: &mut Vec<String>) -> Option<BenchCheck> {
-    let id = obj.get("id").and_then(text_of).map(|s| s.trim().to_string());
+    let id = obj
+        .get("id")
+        .and_then(text_of)
+        .map(|s| s.trim().to_string());
     let result_text = obj.get("result").and_then(text_of);
     let (Some(id), Some(result_text)) = (id.filter(|s| !s.is_empty()), result_text) else {
         skipped.push(format!(

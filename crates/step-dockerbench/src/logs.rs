@@ -45,7 +45,9 @@ pub enum LogError {
         text_path: String,
     },
     /// The JSON log is unreadable and there is no text log to fall back to.
-    #[error("the JSON log {json_path} is unreadable ({reason}) and there is no text log {text_path} to fall back to")]
+    #[error(
+        "the JSON log {json_path} is unreadable ({reason}) and there is no text log {text_path} to fall back to"
+    )]
     Broken {
         /// The JSON log.
         json_path: String,
@@ -151,10 +153,7 @@ pub(crate) enum LogHost<'a> {
     /// This machine.
     Local,
     /// Through `cat` on a remote backend.
-    Remote {
-        backend: &'a Backend,
-        host: &'a str,
-    },
+    Remote { backend: &'a Backend, host: &'a str },
 }
 
 impl LogHost<'_> {

@@ -51,7 +51,10 @@ impl RepairStats {
         push(self.control_chars, "raw control character(s)");
         push(self.backslashes, "stray backslash(es)");
         push(self.trailing_commas, "trailing comma(s)");
-        push(self.closed_at_end, "unclosed string/object/array(s) at the end");
+        push(
+            self.closed_at_end,
+            "unclosed string/object/array(s) at the end",
+        );
         if parts.is_empty() {
             "nothing".to_string()
         } else {
@@ -63,7 +66,9 @@ impl RepairStats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Container {
     /// An object; `expect_key` is true after `{` and `,`, false after `:`.
-    Object { expect_key: bool },
+    Object {
+        expect_key: bool,
+    },
     Array,
 }
 
@@ -305,14 +310,17 @@ mod tests {
 
     #[test]
     fn control_characters_and_bad_backslashes_are_escaped() {
-        let v = fix("{\"details\": \"a\tb\nc\u{1}\", \"remediation\": \"grep -E '^\\s*x' \\\\ ok\"}");
+        let v =
+            fix("{\"details\": \"a\tb\nc\u{1}\", \"remediation\": \"grep -E '^\\s*x' \\\\ ok\"}");
         assert_eq!(v["details"], "a\tb\nc\u{1}");
         assert_eq!(v["remediation"], "grep -E '^\\s*x' \\ ok");
     }
 
     #[test]
     fn trailing_commas_and_truncation_are_fixed() {
-        let v = fix("{\"tests\": [{\"id\": \"1\", \"results\": [{\"id\": \"1.1\", \"result\": \"WARN\"},],},");
+        let v = fix(
+            "{\"tests\": [{\"id\": \"1\", \"results\": [{\"id\": \"1.1\", \"result\": \"WARN\"},],},",
+        );
         assert_eq!(v["tests"][0]["results"][0]["result"], "WARN");
         let v = fix("{\"tests\": [{\"id\": \"1\", \"desc\": \"Host Conf");
         assert_eq!(v["tests"][0]["desc"], "Host Conf");

@@ -272,8 +272,7 @@ impl BenchReport {
     pub fn sections_with_checks(&self) -> Vec<BenchSection> {
         let mut out: Vec<BenchSection> = Vec::new();
         for s in &self.sections {
-            if self.checks.iter().any(|c| c.section == s.id) && !out.iter().any(|o| o.id == s.id)
-            {
+            if self.checks.iter().any(|c| c.section == s.id) && !out.iter().any(|o| o.id == s.id) {
                 out.push(s.clone());
             }
         }

@@ -16,7 +16,7 @@ use step_core::{
 };
 
 use crate::config::DockerBenchConfig;
-use crate::logs::{LogError, LogHost, LoadedLog, TEXT_LOG_NAME, text_log_path};
+use crate::logs::{LoadedLog, LogError, LogHost, TEXT_LOG_NAME, text_log_path};
 
 /// The script's file name in a clone of docker/docker-bench-security.
 pub const SCRIPT_NAME: &str = "docker-bench-security.sh";
@@ -76,10 +76,15 @@ impl DockerBench {
     }
 
     /// The tools this backend needs on this machine.
+    // StepError is step-core's contract type; its size is step-core's call.
+    #[allow(clippy::result_large_err)]
     fn require_tools(&self, cx: &StepContext) -> Result<(), StepError> {
         let tools: &[(&str, &str)] = match &self.config.backend {
             Backend::Local => &[
-                ("bash", "install it with scripts/install-tools.sh (Debian package bash)"),
+                (
+                    "bash",
+                    "install it with scripts/install-tools.sh (Debian package bash)",
+                ),
                 (
                     "docker",
                     "docker-bench-security needs the docker CLI; install it with scripts/install-tools.sh (Debian package docker.io)",
@@ -166,7 +171,10 @@ impl DockerBench {
                     out.describe_status()
                 )));
             }
-            if out.stderr.contains("stepwise-dockerbench: script not found") {
+            if out
+                .stderr
+                .contains("stepwise-dockerbench: script not found")
+            {
                 return Err(ConfigError::property(
                     "script",
                     format!("{dir}/{name} does not exist{where_}"),
@@ -186,6 +194,7 @@ impl DockerBench {
     }
 
     /// The script's directory, its file name and the text log's path.
+    #[allow(clippy::result_large_err)]
     fn locate(
         &self,
         cx: &StepContext,
@@ -235,7 +244,10 @@ impl DockerBench {
                 let given = given.trim_end_matches('/');
                 let (dir, name) = if given.ends_with(".sh") {
                     match given.rsplit_once('/') {
-                        Some((d, n)) => (if d.is_empty() { "/" } else { d }.to_string(), n.to_string()),
+                        Some((d, n)) => (
+                            if d.is_empty() { "/" } else { d }.to_string(),
+                            n.to_string(),
+                        ),
                         None => (".".to_string(), given.to_string()),
                     }
                 } else {
@@ -287,9 +299,10 @@ impl DockerBench {
         outcome
             .outputs
             .insert("log".into(), Value::String(loaded.path.clone()));
-        outcome
-            .outputs
-            .insert("format".into(), Value::String(report.format.as_str().into()));
+        outcome.outputs.insert(
+            "format".into(),
+            Value::String(report.format.as_str().into()),
+        );
         outcome.warnings = loaded.warnings;
         outcome.warnings.extend(verdict.notes);
         outcome.findings = verdict.findings;

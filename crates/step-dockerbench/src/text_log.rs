@@ -87,7 +87,11 @@ struct IdEntry {
 pub fn parse_text_log(text: &str) -> BenchReport {
     let lines: Vec<String> = text
         .lines()
-        .map(|l| ansi_escape().replace_all(l.trim_end_matches('\r'), "").into_owned())
+        .map(|l| {
+            ansi_escape()
+                .replace_all(l.trim_end_matches('\r'), "")
+                .into_owned()
+        })
         .collect();
     // The bench appends; the last run starts at the last `Initializing` line.
     let start = lines
