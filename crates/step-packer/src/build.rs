@@ -426,7 +426,7 @@ pub fn describe() -> StepDescription {
     .output("artifact_count", "How many artifacts all builds produced.")
     .output("builds", "The names of the builds that produced artifacts.")
     .example(
-        "- packer-build:\n    id: ami\n    cwd: packer\n    template: ubuntu-14.04_amd64-amis.json\n    vars:\n      aws_region: $AWS_REGION\n    only: amazon-ebs\n- script:\n    name: use the AMI\n    code: echo \"AMI in us-east-1: ${{ outputs.ami[\"amazon-ebs\"].amis[\"us-east-1\"] }}\"\n",
+        "- packer-build:\n    id: ami\n    cwd: packer\n    template: ubuntu-14.04_amd64-amis.json\n    vars:\n      aws_region: $AWS_REGION\n    only: amazon-ebs\n- script:\n    name: use the AMI\n    code: |\n      echo \"AMI in us-east-1: ${{ outputs.ami[\"amazon-ebs\"].amis[\"us-east-1\"] }}\"\n",
     )
 }
 

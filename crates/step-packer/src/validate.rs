@@ -399,7 +399,7 @@ pub fn describe() -> StepDescription {
     .output("templates", "How many templates were validated.")
     .output("failed", "The templates that failed, as a list of paths.")
     .example(
-        "- packer-validate:\n    cwd: packer\n    template:\n      - ubuntu-14.04_amd64-*.json\n      - ubuntu.pkr.hcl\n    vars:\n      do_api_token: $DIGITALOCEAN_API_TOKEN\n    version: \"~> 1.6\"\n",
+        "- packer-validate:\n    cwd: packer\n    template:\n      - ubuntu-14.04_amd64-*.json\n      - ubuntu-14.04_amd64.pkr.hcl\n    var_files: ci.json\n    version: \"~> 1.6\"\n",
     )
 }
 

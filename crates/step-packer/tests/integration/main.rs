@@ -4,6 +4,7 @@
 //! `STEPWISE_REQUIRE_TOOLS=1`.
 
 mod build;
+mod description;
 mod support;
 mod tool;
 mod validate;
