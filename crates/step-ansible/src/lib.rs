@@ -62,6 +62,11 @@ pub use playbook::{AnsiblePlaybook, AnsiblePlaybookConfig};
 
 use step_core::StepKind;
 
+/// The README's Rust example, compiled as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The step kinds this crate provides, for the runner's registry:
 /// `ansible-lint`, `capgemini/ansible-lint` and `ansible-playbook`.
 pub fn kinds() -> Vec<Box<dyn StepKind>> {
