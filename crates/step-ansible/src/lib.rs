@@ -72,3 +72,85 @@ pub struct ReadmeDoctests;
 pub fn kinds() -> Vec<Box<dyn StepKind>> {
     vec![lint::kind(), lint::capgemini_kind(), playbook::kind()]
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value, json};
+    use step_core::PropertyType;
+
+    use super::*;
+
+    /// A value of the documented type, to feed the config.
+    fn sample(name: &str, ty: &PropertyType) -> Value {
+        match (name, ty) {
+            ("profile", _) => json!("production"),
+            ("fail_on", _) => json!("low"),
+            ("python_interpreter", _) => json!("auto"),
+            ("extra_vars_from_env", _) => json!("APOLLO"),
+            (_, PropertyType::Bool) => json!(false),
+            (_, PropertyType::Integer) => json!(1),
+            (_, PropertyType::Map) => json!({"k": "v"}),
+            (_, PropertyType::List | PropertyType::StringOrList) => json!(["x"]),
+            _ => json!("site.yml"),
+        }
+    }
+
+    #[test]
+    fn every_documented_property_is_accepted_and_every_field_documented() {
+        for kind in kinds() {
+            let d = kind.description();
+            let props: Map<String, Value> = d
+                .properties
+                .iter()
+                .map(|p| (p.name.clone(), sample(&p.name, &p.ty)))
+                .collect();
+            if let Err(e) = kind.build(Value::Object(props)) {
+                panic!("{}: documented properties rejected: {e}", d.kind);
+            }
+            assert!(
+                !d.summary.is_empty() && !d.doc.is_empty() && !d.outputs.is_empty(),
+                "{}: summary, doc and outputs must be described",
+                d.kind
+            );
+        }
+        let fields = |v: Value| -> Vec<String> {
+            v.as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        let documented = |kind: &str| -> Vec<String> {
+            kinds()
+                .iter()
+                .map(|k| k.description())
+                .find(|d| d.kind == kind)
+                .map(|d| d.properties.into_iter().map(|p| p.name).collect())
+                .unwrap_or_default()
+        };
+        let checks = [
+            (
+                "ansible-lint",
+                serde_json::to_value(AnsibleLintConfig::default()),
+            ),
+            (
+                "ansible-playbook",
+                serde_json::to_value(AnsiblePlaybookConfig::default()),
+            ),
+            (
+                "capgemini/ansible-lint",
+                serde_json::to_value(CapgeminiAnsibleLintConfig {
+                    playbook: String::new(),
+                    options: String::new(),
+                }),
+            ),
+        ];
+        for (kind, config) in checks {
+            let documented = documented(kind);
+            for field in fields(config.unwrap()) {
+                assert!(
+                    documented.contains(&field),
+                    "{kind}: `{field}` is not documented"
+                );
+            }
+        }
+    }
+}
