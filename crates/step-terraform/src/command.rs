@@ -126,8 +126,8 @@ impl Step for Terraform {
             }
             "validate" => {
                 let r = session.validate(args).await?;
-                findings.extend(r.findings(&session));
                 if r.ok {
+                    findings.extend(r.findings(&session));
                     return Ok(Outcome::passed()
                         .with_message("the configuration is valid")
                         .with_findings(findings));

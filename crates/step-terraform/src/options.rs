@@ -258,8 +258,10 @@ fn default_retry_delay() -> Duration {
     Duration::from_secs(5)
 }
 
+/// Under the runner's 30 s limit for a cancelled step to return, so the
+/// whole ladder (SIGINT, grace, SIGKILL) runs inside it.
 fn default_stop_grace() -> Duration {
-    Duration::from_secs(60)
+    Duration::from_secs(25)
 }
 
 fn default_init_timeout() -> Duration {
@@ -363,7 +365,7 @@ pub(crate) fn property_docs() -> Vec<PropertyDoc> {
         PropertyDoc::with_default(
             "stop_grace",
             PropertyType::Duration,
-            "60s",
+            "25s",
             "On cancellation terraform gets SIGINT (it stops gracefully and writes state); after this long its process group is killed.",
         ),
         PropertyDoc::with_default(

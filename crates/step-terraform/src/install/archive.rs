@@ -118,3 +118,94 @@ pub fn extract_zip(archive: &Path, dest: &Path) -> Result<Vec<PathBuf>, ArchiveE
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn zip_file(dir: &Path, build: impl FnOnce(&mut zip::ZipWriter<std::fs::File>)) -> PathBuf {
+        let path = dir.join("a.zip");
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        build(&mut w);
+        w.finish().unwrap();
+        path
+    }
+
+    fn opts(mode: u32) -> zip::write::SimpleFileOptions {
+        zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(mode)
+    }
+
+    #[test]
+    fn files_are_extracted_with_their_permission_bits_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let archive = zip_file(tmp.path(), |w| {
+            w.start_file("terraform", opts(0o4755)).unwrap();
+            w.write_all(b"#!/bin/sh\n").unwrap();
+            w.add_directory("docs/", opts(0o755)).unwrap();
+            w.start_file("docs/README", opts(0o644)).unwrap();
+            w.write_all(b"hi").unwrap();
+        });
+        let dest = tmp.path().join("out");
+        std::fs::create_dir(&dest).unwrap();
+        let written = extract_zip(&archive, &dest).unwrap();
+        assert_eq!(
+            written,
+            vec![PathBuf::from("terraform"), PathBuf::from("docs/README")]
+        );
+        let mode = std::fs::metadata(dest.join("terraform"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o755, "setuid is dropped");
+        assert_eq!(std::fs::read(dest.join("docs/README")).unwrap(), b"hi");
+    }
+
+    #[test]
+    fn escaping_entries_and_symlinks_are_refused_before_anything_is_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let archive = zip_file(tmp.path(), |w| {
+            w.start_file("terraform", opts(0o755)).unwrap();
+            w.write_all(b"x").unwrap();
+            w.add_symlink("link", "/etc/passwd", opts(0o777)).unwrap();
+        });
+        let dest = tmp.path().join("out");
+        std::fs::create_dir(&dest).unwrap();
+        let err = extract_zip(&archive, &dest).unwrap_err();
+        assert!(
+            matches!(err, ArchiveError::Symlink { ref entry } if entry == "link"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(&dest).unwrap().count(),
+            0,
+            "nothing written"
+        );
+
+        let archive = zip_file(tmp.path(), |w| {
+            w.start_file("terraform", opts(0o755)).unwrap();
+            w.write_all(b"x").unwrap();
+            w.start_file("bin/../../escaped", opts(0o755)).unwrap();
+            w.write_all(b"x").unwrap();
+        });
+        let err = extract_zip(&archive, &dest).unwrap_err();
+        assert!(
+            matches!(err, ArchiveError::Escapes { ref entry } if entry == "bin/../../escaped"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(&dest).unwrap().count(),
+            0,
+            "nothing written"
+        );
+        assert!(!tmp.path().join("escaped").exists());
+
+        std::fs::write(tmp.path().join("not.zip"), b"PK but not really").unwrap();
+        let err = extract_zip(&tmp.path().join("not.zip"), &dest).unwrap_err();
+        assert!(matches!(err, ArchiveError::Invalid(_)), "{err}");
+    }
+}
