@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::matcher::{show_expected, Matcher};
+use crate::matcher::{Matcher, show_expected};
 
 /// Where a check was written: spec file, line and column (1-based, in the
 /// rendered spec).
@@ -366,10 +366,16 @@ impl Assertion {
 
     /// The words after the subject: "should be listening", "mode should eq \"0644\"".
     pub fn phrase(&self, resource: &Resource) -> String {
-        if let (Some(state), Some(expected)) = (self.property.state_phrase(), self.matcher.as_bool()) {
+        if let (Some(state), Some(expected)) =
+            (self.property.state_phrase(), self.matcher.as_bool())
+        {
             let mut phrase = format!("should {}{state}", if expected { "" } else { "not " });
-            if let (Property::Listening, Resource::Port { protocol, address, .. }) =
-                (&self.property, resource)
+            if let (
+                Property::Listening,
+                Resource::Port {
+                    protocol, address, ..
+                },
+            ) = (&self.property, resource)
             {
                 if let Some(p) = protocol {
                     phrase.push_str(&format!(" with {}", p.as_str()));
@@ -382,7 +388,11 @@ impl Assertion {
         }
         match (&self.property, &self.matcher) {
             (Property::Type, Matcher::Eq(Value::String(t))) => {
-                let article = if t.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+                let article = if t.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
                 format!("should be {article} {}", t.replace('_', " "))
             }
             (Property::Volume(container_path), Matcher::Eq(host_path)) => format!(
@@ -433,13 +443,19 @@ mod tests {
             address: None,
         };
         let c = check(port.clone(), vec![port.default_assertion()]);
-        assert_eq!(c.describe(&c.assertions[0]), "Port 8080 should be listening");
+        assert_eq!(
+            c.describe(&c.assertions[0]),
+            "Port 8080 should be listening"
+        );
         let port = Resource::Port {
             port: 53,
             protocol: Some(Protocol::Udp),
             address: Some("127.0.0.1".parse().unwrap()),
         };
-        let c = check(port, vec![Assertion::new(Property::Listening, Matcher::eq(false))]);
+        let c = check(
+            port,
+            vec![Assertion::new(Property::Listening, Matcher::eq(false))],
+        );
         assert_eq!(
             c.describe(&c.assertions[0]),
             "Port 53 should not be listening with udp on 127.0.0.1"
@@ -456,12 +472,21 @@ mod tests {
                 Assertion::new(Property::Mode, Matcher::eq("0755")),
             ],
         );
-        assert_eq!(c.describe(&c.assertions[0]), "File /etc should be a directory");
-        assert_eq!(c.describe(&c.assertions[1]), "File /etc mode should eq \"0755\"");
+        assert_eq!(
+            c.describe(&c.assertions[0]),
+            "File /etc should be a directory"
+        );
+        assert_eq!(
+            c.describe(&c.assertions[1]),
+            "File /etc mode should eq \"0755\""
+        );
         let docker = Resource::DockerContainer("marathon".into());
         let c = check(
             docker,
-            vec![Assertion::new(Property::Volume("/store".into()), Matcher::eq("/etc/marathon/store"))],
+            vec![Assertion::new(
+                Property::Volume("/store".into()),
+                Matcher::eq("/etc/marathon/store"),
+            )],
         );
         assert_eq!(
             c.describe(&c.assertions[0]),

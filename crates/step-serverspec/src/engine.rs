@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::check::Check;
 use crate::local::{self, HttpClients, LocalRound};
-use crate::observe::{results, Observation};
+use crate::observe::{Observation, results};
 use crate::remote::{self, RemoteTarget};
 
 /// Default pause between retries when no `wait_for.interval` is given.
@@ -69,9 +69,8 @@ impl Engine {
             if !all_passed(&res) && check.may_retry() && !self.cx.cancel().is_cancelled() {
                 let (observer, cx, check) = (self.observer.clone(), self.cx.clone(), check.clone());
                 let g = group(&check);
-                retries.spawn(async move {
-                    (i, retry(observer, cx, check, started, res, g).await)
-                });
+                retries
+                    .spawn(async move { (i, retry(observer, cx, check, started, res, g).await) });
                 verdicts.push(Vec::new());
             } else {
                 verdicts.push(res);
@@ -106,8 +105,13 @@ impl Engine {
                 out[i] = Some((obs, t.elapsed()));
                 continue;
             }
-            let (round, cx, check, sem, http) =
-                (round.clone(), self.cx.clone(), check.clone(), sem.clone(), http.clone());
+            let (round, cx, check, sem, http) = (
+                round.clone(),
+                self.cx.clone(),
+                check.clone(),
+                sem.clone(),
+                http.clone(),
+            );
             tasks.spawn(async move {
                 let _permit = sem.acquire_owned().await;
                 (i, observe_local_timed(&check, &round, &cx, &http).await)
@@ -119,11 +123,22 @@ impl Engine {
             }
         }
         out.into_iter()
-            .map(|o| o.unwrap_or_else(|| (Err("the check's task ended unexpectedly".into()), Duration::ZERO)))
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    (
+                        Err("the check's task ended unexpectedly".into()),
+                        Duration::ZERO,
+                    )
+                })
+            })
             .collect()
     }
 
-    async fn observe_all_remote(&self, checks: &[Arc<Check>], target: &RemoteTarget) -> Vec<Observed> {
+    async fn observe_all_remote(
+        &self,
+        checks: &[Arc<Check>],
+        target: &RemoteTarget,
+    ) -> Vec<Observed> {
         let refs: Vec<&Check> = checks.iter().map(|c| &**c).collect();
         let mut batches = remote::batches(&refs).into_iter();
         let mut out: Vec<Option<Observed>> = vec![None; checks.len()];
@@ -137,7 +152,12 @@ impl Engine {
         let sem = Arc::new(Semaphore::new(self.concurrency));
         let mut tasks: JoinSet<Vec<(usize, Observed)>> = JoinSet::new();
         for batch in batches {
-            let (target, cx, checks, sem) = (target.clone(), self.cx.clone(), checks.to_vec(), sem.clone());
+            let (target, cx, checks, sem) = (
+                target.clone(),
+                self.cx.clone(),
+                checks.to_vec(),
+                sem.clone(),
+            );
             tasks.spawn(async move {
                 let _permit = sem.acquire_owned().await;
                 observe_remote_batch(&target, &cx, &checks, &batch).await
@@ -151,7 +171,14 @@ impl Engine {
             }
         }
         out.into_iter()
-            .map(|o| o.unwrap_or_else(|| (Err("the batch's task ended unexpectedly".into()), Duration::ZERO)))
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    (
+                        Err("the batch's task ended unexpectedly".into()),
+                        Duration::ZERO,
+                    )
+                })
+            })
             .collect()
     }
 }
@@ -162,7 +189,12 @@ fn all_passed(results: &[CheckResult]) -> bool {
 
 /// One local observation, bounded by the check's timeout (with slack, so
 /// the command's or request's own timeout reports first).
-async fn observe_local_timed(check: &Check, round: &LocalRound, cx: &StepContext, http: &HttpClients) -> Observed {
+async fn observe_local_timed(
+    check: &Check,
+    round: &LocalRound,
+    cx: &StepContext,
+    http: &HttpClients,
+) -> Observed {
     let t = Instant::now();
     let limit = check.timeout + Duration::from_secs(5);
     let obs = match tokio::time::timeout(limit, local::observe(check, round, cx, http)).await {
@@ -183,7 +215,11 @@ async fn observe_remote_batch(
     let refs: Vec<&Check> = batch.iter().map(|&i| &*checks[i]).collect();
     let observed = remote::observe_batch(target, cx, &refs).await;
     let share = t.elapsed() / u32::try_from(batch.len().max(1)).unwrap_or(u32::MAX);
-    batch.iter().copied().zip(observed.into_iter().map(|o| (o, share))).collect()
+    batch
+        .iter()
+        .copied()
+        .zip(observed.into_iter().map(|o| (o, share)))
+        .collect()
 }
 
 /// Re-runs one failed check until it passes, its retries are used up and
@@ -210,12 +246,16 @@ async fn retry(
             _ = cx.cancel().cancelled() => break,
         }
         let (obs, took) = match &*observer {
-            Observer::Local(http) => observe_local_timed(&check, &LocalRound::new(), &cx, http).await,
+            Observer::Local(http) => {
+                observe_local_timed(&check, &LocalRound::new(), &cx, http).await
+            }
             Observer::Remote(target) => {
                 let t = Instant::now();
                 let obs = remote::observe_batch(target, &cx, &[&*check]).await;
                 (
-                    obs.into_iter().next().unwrap_or_else(|| Err("no result".into())),
+                    obs.into_iter()
+                        .next()
+                        .unwrap_or_else(|| Err("no result".into())),
                     t.elapsed(),
                 )
             }

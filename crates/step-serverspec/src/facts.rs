@@ -131,9 +131,15 @@ pub fn cmdline_text(raw: &[u8]) -> String {
 pub fn parse_remote_processes(status_lines: &str, cmdlines: &str) -> Vec<ProcInfo> {
     let mut procs: std::collections::BTreeMap<u32, ProcInfo> = Default::default();
     for line in status_lines.lines() {
-        let Some(rest) = line.strip_prefix("/proc/") else { continue };
-        let Some((pid, rest)) = rest.split_once("/status:") else { continue };
-        let Ok(pid) = pid.parse::<u32>() else { continue };
+        let Some(rest) = line.strip_prefix("/proc/") else {
+            continue;
+        };
+        let Some((pid, rest)) = rest.split_once("/status:") else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
         let entry = procs.entry(pid).or_insert_with(|| ProcInfo {
             pid,
             name: String::new(),
@@ -153,10 +159,12 @@ pub fn parse_remote_processes(status_lines: &str, cmdlines: &str) -> Vec<ProcInf
     let mut rest = cmdlines;
     while let Some(start) = rest.find("==> /proc/") {
         let after = &rest[start + "==> /proc/".len()..];
-        let Some((pid, after)) = after.split_once("/cmdline <==\n") else { break };
+        let Some((pid, after)) = after.split_once("/cmdline <==\n") else {
+            break;
+        };
         let end = after.find("\n==> /proc/").unwrap_or(after.len());
         if let Some(entry) = pid.parse::<u32>().ok().and_then(|pid| procs.get_mut(&pid)) {
-            entry.args = cmdline_text(after[..end].as_bytes());
+            entry.args = cmdline_text(&after.as_bytes()[..end]);
         }
         rest = &after[end..];
     }
@@ -247,7 +255,10 @@ impl Accounts {
 
     /// The name of a user id.
     pub fn user_name(&self, uid: u32) -> Option<&str> {
-        self.users.iter().find(|u| u.uid == uid).map(|u| u.name.as_str())
+        self.users
+            .iter()
+            .find(|u| u.uid == uid)
+            .map(|u| u.name.as_str())
     }
 
     /// The group with this name.
@@ -257,7 +268,10 @@ impl Accounts {
 
     /// The name of a group id.
     pub fn group_name(&self, gid: u32) -> Option<&str> {
-        self.groups.iter().find(|g| g.gid == gid).map(|g| g.name.as_str())
+        self.groups
+            .iter()
+            .find(|g| g.gid == gid)
+            .map(|g| g.name.as_str())
     }
 
     /// Names of every group a user belongs to: the primary one, then the
@@ -299,7 +313,9 @@ impl PackageInfo {
 pub fn parse_dpkg_status(text: &str) -> HashMap<String, PackageInfo> {
     let mut all: HashMap<String, PackageInfo> = HashMap::new();
     let mut add = |p: PackageInfo| {
-        let keep_old = all.get(&p.name).is_some_and(|old| old.installed() && !p.installed());
+        let keep_old = all
+            .get(&p.name)
+            .is_some_and(|old| old.installed() && !p.installed());
         if !keep_old {
             all.insert(p.name.clone(), p);
         }
@@ -340,13 +356,17 @@ pub fn parse_dpkg_query(text: &str) -> HashMap<String, PackageInfo> {
     let mut all: HashMap<String, PackageInfo> = HashMap::new();
     for line in text.lines() {
         let mut f = line.split('\t');
-        let (Some(name), Some(status), version) = (f.next(), f.next(), f.next()) else { continue };
+        let (Some(name), Some(status), version) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
         let p = PackageInfo {
             name: name.trim().to_string(),
             status: status.trim().to_string(),
             version: version.unwrap_or("").trim().to_string(),
         };
-        let keep_old = all.get(&p.name).is_some_and(|old| old.installed() && !p.installed());
+        let keep_old = all
+            .get(&p.name)
+            .is_some_and(|old| old.installed() && !p.installed());
         if !keep_old && !p.name.is_empty() {
             all.insert(p.name.clone(), p);
         }
@@ -429,7 +449,8 @@ pub struct ContainerInfo {
 
 /// Parses `docker inspect` output (a JSON array with one object).
 pub fn parse_docker_inspect(text: &str) -> Result<ContainerInfo, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("docker inspect printed no JSON: {e}"))?;
+    let v: Value =
+        serde_json::from_str(text).map_err(|e| format!("docker inspect printed no JSON: {e}"))?;
     let c = v
         .as_array()
         .and_then(|a| a.first())
@@ -525,10 +546,15 @@ pub fn parse_curl_response(out: &str) -> Option<HttpResponse> {
 pub fn parse_wget_head(stderr: &str) -> Option<(u16, Vec<(String, String)>)> {
     let mut last: Option<(u16, Vec<(String, String)>)> = None;
     for line in stderr.lines() {
-        let Some(l) = line.strip_prefix("  ") else { continue };
+        let Some(l) = line.strip_prefix("  ") else {
+            continue;
+        };
         let l = l.trim_end_matches('\r');
         if l.starts_with("HTTP/") {
-            let status = l.split_whitespace().nth(1).and_then(|s| s.parse::<u16>().ok());
+            let status = l
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse::<u16>().ok());
             if let Some(status) = status {
                 last = Some((status, Vec::new()));
             }
@@ -547,7 +573,14 @@ mod tests {
     fn proc_net_tables() {
         let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0\n   1: 0100007F:A2B2 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 100 0 0 10 0\n";
         let s = parse_proc_net("tcp", tcp);
-        assert_eq!(s, vec![Socket { proto: "tcp", addr: "127.0.0.1".parse().unwrap(), port: 8080 }]);
+        assert_eq!(
+            s,
+            vec![Socket {
+                proto: "tcp",
+                addr: "127.0.0.1".parse().unwrap(),
+                port: 8080
+            }]
+        );
         let tcp6 = "hdr\n   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A x\n   1: 0000000000000000FFFF00000100007F:0050 00000000000000000000000000000000:0000 0A x\n   2: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 0A x\n";
         let s = parse_proc_net("tcp6", tcp6);
         assert_eq!(s[0].addr, "::".parse::<IpAddr>().unwrap());
@@ -569,14 +602,21 @@ mod tests {
         assert_eq!(p[1].uid, Some(33));
         assert_eq!(p[1].args, "/usr/sbin/httpd -p 8080");
         assert!(p[1].is_named("httpd"));
-        let long = ProcInfo { pid: 1, name: "marathon-server".into(), uid: None, args: "java".into() };
+        let long = ProcInfo {
+            pid: 1,
+            name: "marathon-server".into(),
+            uid: None,
+            args: "java".into(),
+        };
         assert!(long.is_named("marathon-server-main"));
     }
 
     #[test]
     fn accounts_and_packages() {
         let acc = Accounts {
-            users: parse_passwd("root:x:0:0:root:/root:/bin/bash\n# c\nbad\nwww:x:33:33::/var/www:/usr/sbin/nologin\n"),
+            users: parse_passwd(
+                "root:x:0:0:root:/root:/bin/bash\n# c\nbad\nwww:x:33:33::/var/www:/usr/sbin/nologin\n",
+            ),
             groups: parse_group("root:x:0:\nwww:x:33:\ndocker:x:999:www,root\n"),
         };
         assert_eq!(acc.users.len(), 2);
@@ -595,13 +635,25 @@ mod tests {
     fn stat_inspect_and_http_heads() {
         let f = parse_stat("81a4 0 0 30 root root").unwrap();
         assert_eq!((f.kind, f.mode, f.size), ("file", 0o644, 30));
-        assert_eq!(parse_stat("41ed 1000 1000 4096 UNKNOWN UNKNOWN").unwrap().owner, None);
+        assert_eq!(
+            parse_stat("41ed 1000 1000 4096 UNKNOWN UNKNOWN")
+                .unwrap()
+                .owner,
+            None
+        );
         assert!(parse_stat("garbage").is_none());
         let c = parse_docker_inspect(r#"[{"State":{"Running":true,"Status":"running"},"Config":{"Image":"busybox"},"Mounts":[{"Source":"/h","Destination":"/store"}]}]"#).unwrap();
         assert_eq!(c.mounts, vec![("/store".into(), "/h".into())]);
         assert!(parse_docker_inspect("[]").is_err());
         let r = parse_curl_response("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"a\":1}").unwrap();
-        assert_eq!((r.status, r.header("content-type").as_deref(), r.body.as_str()), (200, Some("application/json"), "{\"a\":1}"));
+        assert_eq!(
+            (
+                r.status,
+                r.header("content-type").as_deref(),
+                r.body.as_str()
+            ),
+            (200, Some("application/json"), "{\"a\":1}")
+        );
         let (s, h) = parse_wget_head("  HTTP/1.1 301 Moved\n  Location: /x\n  HTTP/1.1 404 Not Found\n  Server: b\nwget: server returned error").unwrap();
         assert_eq!((s, h.len()), (404, 1));
     }

@@ -6,21 +6,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer};
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use serde_json::{Map, Value};
 use step_core::backend::{Backend, SshOptions};
 use step_core::process::Cmd;
 use step_core::{
-    async_trait, CheckResult, ConfigError, Outcome, PropertyDoc, PropertyType, Status, Step,
-    StepContext, StepDescription, StepError, ToolSpec,
+    CheckResult, ConfigError, Outcome, PropertyDoc, PropertyType, Status, Step, StepContext,
+    StepDescription, StepError, ToolSpec, async_trait,
 };
 
 use crate::check::Check;
 use crate::engine::{Engine, Observer};
 use crate::local::HttpClients;
 use crate::remote::RemoteTarget;
-use crate::spec::{parse_spec, spec_files, Defaults};
+use crate::spec::{Defaults, parse_spec, spec_files};
 
 /// Names the template context already uses; `vars` may not take them.
 const RESERVED: &[&str] = &["env", "outputs", "run", "host", "backend"];
@@ -88,7 +88,10 @@ pub struct HostChecksConfig {
     #[serde(default = "default_concurrency", deserialize_with = "de_usize")]
     pub concurrency: usize,
     /// Default limit for one attempt of a check (a spec's `timeout` wins).
-    #[serde(default = "default_check_timeout", with = "step_core::config::duration")]
+    #[serde(
+        default = "default_check_timeout",
+        with = "step_core::config::duration"
+    )]
     pub check_timeout: Duration,
 }
 
@@ -147,16 +150,24 @@ fn de_hosts<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let scalar = |v: Value| match v {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(de::Error::custom(format!("a host must be a string, not {other}"))),
+        other => Err(de::Error::custom(format!(
+            "a host must be a string, not {other}"
+        ))),
     };
     let hosts: Vec<String> = match Raw::deserialize(d)? {
-        Raw::List(items) => items.into_iter().map(scalar).collect::<Result<_, D::Error>>()?,
+        Raw::List(items) => items
+            .into_iter()
+            .map(scalar)
+            .collect::<Result<_, D::Error>>()?,
         Raw::Text(text) => {
             let t = text.trim();
             if t.starts_with('[') {
                 let items: Vec<Value> = serde_json::from_str(t)
                     .map_err(|e| de::Error::custom(format!("`{t}` is not a JSON list: {e}")))?;
-                items.into_iter().map(scalar).collect::<Result<_, D::Error>>()?
+                items
+                    .into_iter()
+                    .map(scalar)
+                    .collect::<Result<_, D::Error>>()?
             } else {
                 t.split(|c: char| c == ',' || c.is_whitespace())
                     .filter(|s| !s.is_empty())
@@ -165,7 +176,11 @@ fn de_hosts<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
             }
         }
     };
-    Ok(hosts.into_iter().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect())
+    Ok(hosts
+        .into_iter()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .collect())
 }
 
 impl HostChecksConfig {
@@ -200,7 +215,10 @@ impl HostChecks {
             if RESERVED.contains(&name.as_str()) {
                 return Err(ConfigError::property(
                     format!("vars.{name}"),
-                    format!("`{name}` is a name the template context already uses ({}); pick another", RESERVED.join(", ")),
+                    format!(
+                        "`{name}` is a name the template context already uses ({}); pick another",
+                        RESERVED.join(", ")
+                    ),
                 ));
             }
         }
@@ -217,7 +235,10 @@ impl HostChecks {
                 if config.hosts.is_empty() {
                     return Err(ConfigError::property(
                         "hosts",
-                        format!("the {} backend needs at least one host", config.backend.name()),
+                        format!(
+                            "the {} backend needs at least one host",
+                            config.backend.name()
+                        ),
                     ));
                 }
             }
@@ -231,7 +252,10 @@ impl HostChecks {
                 ("ssh_options", !config.ssh_options.is_empty()),
             ];
             if let Some((name, _)) = ssh_only.iter().find(|(_, set)| *set) {
-                return Err(ConfigError::property(*name, "only applies to `backend: ssh`"));
+                return Err(ConfigError::property(
+                    *name,
+                    "only applies to `backend: ssh`",
+                ));
             }
         }
         if config.concurrency == 0 {
@@ -251,6 +275,8 @@ impl HostChecks {
     }
 
     /// Renders and parses every spec for one host.
+    // StepError is step-core's; its size is not ours to change.
+    #[allow(clippy::result_large_err)]
     fn load_checks(
         &self,
         cx: &StepContext,
@@ -348,7 +374,10 @@ impl Step for HostChecks {
         if files.is_empty() {
             return Err(ConfigError::property(
                 "spec",
-                format!("{} holds no *.yml or *.yaml spec files", spec_path.display()),
+                format!(
+                    "{} holds no *.yml or *.yaml spec files",
+                    spec_path.display()
+                ),
             )
             .into());
         }
@@ -367,31 +396,51 @@ impl Step for HostChecks {
                 tempfile::Builder::new()
                     .prefix("stepwise-ssh-")
                     .tempdir()
-                    .map_err(|e| StepError::io("creating a directory for ssh control sockets", e))?,
+                    .map_err(|e| {
+                        StepError::io("creating a directory for ssh control sockets", e)
+                    })?,
             ),
             _ => None,
         };
         let backend = match cfg.backend {
             BackendKind::Local => Backend::Local,
             BackendKind::Docker => Backend::Docker,
-            BackendKind::Ssh => Backend::Ssh(SshOptions {
-                user: cfg.user.clone(),
-                port: cfg.port,
-                identity_file: cfg.identity_file.as_ref().map(|p| cx.resolve(p)),
-                known_hosts_file: cfg.known_hosts_file.as_ref().map(|p| cx.resolve(p)),
-                options: cfg.ssh_options.clone(),
-                control_dir: control_dir.as_ref().map(|d| d.path().to_path_buf()),
-            }),
+            BackendKind::Ssh => {
+                let mut options = cfg.ssh_options.clone();
+                if let (None, Some(dir)) = (&cfg.known_hosts_file, &control_dir) {
+                    // step-core's backend accepts unknown host keys on first
+                    // use (right for ephemeral CI machines); keep them in a
+                    // run-local file rather than the user's ~/.ssh/known_hosts.
+                    options.push(format!(
+                        "UserKnownHostsFile={}/known_hosts",
+                        dir.path().display()
+                    ));
+                }
+                Backend::Ssh(SshOptions {
+                    user: cfg.user.clone(),
+                    port: cfg.port,
+                    identity_file: cfg.identity_file.as_ref().map(|p| cx.resolve(p)),
+                    known_hosts_file: cfg.known_hosts_file.as_ref().map(|p| cx.resolve(p)),
+                    options,
+                    control_dir: control_dir.as_ref().map(|d| d.path().to_path_buf()),
+                })
+            }
         };
         match cfg.backend {
             BackendKind::Local => {}
             BackendKind::Ssh => {
-                ToolSpec::new("ssh", "install it with scripts/install-tools.sh (Debian package openssh-client)")
-                    .find(cx.env(), cx.workdir())?;
+                ToolSpec::new(
+                    "ssh",
+                    "install it with scripts/install-tools.sh (Debian package openssh-client)",
+                )
+                .find(cx.env(), cx.workdir())?;
             }
             BackendKind::Docker => {
-                ToolSpec::new("docker", "install it with scripts/install-tools.sh (Debian package docker.io)")
-                    .find(cx.env(), cx.workdir())?;
+                ToolSpec::new(
+                    "docker",
+                    "install it with scripts/install-tools.sh (Debian package docker.io)",
+                )
+                .find(cx.env(), cx.workdir())?;
             }
         }
         let hosts: Vec<String> = match cfg.backend {
@@ -405,7 +454,11 @@ impl Step for HostChecks {
             plans.push((host.clone(), self.load_checks(cx, &files, &context, host)?));
         }
         if plans.iter().all(|(_, c)| c.is_empty()) {
-            return Err(ConfigError::property("spec", format!("no checks found in {}", spec_path.display())).into());
+            return Err(ConfigError::property(
+                "spec",
+                format!("no checks found in {}", spec_path.display()),
+            )
+            .into());
         }
 
         let http = match cfg.backend {
@@ -449,7 +502,11 @@ impl Step for HostChecks {
         }
 
         let checks: Vec<CheckResult> = per_host.into_iter().flat_map(|(_, r)| r).collect();
-        Ok(summarize(checks, cfg.backend != BackendKind::Local, hosts.len()))
+        Ok(summarize(
+            checks,
+            cfg.backend != BackendKind::Local,
+            hosts.len(),
+        ))
     }
 }
 
@@ -480,7 +537,10 @@ async fn close_master(cx: &StepContext, opts: &SshOptions, host: &str) {
 /// message naming the failed checks.
 pub fn summarize(checks: Vec<CheckResult>, remote: bool, hosts: usize) -> Outcome {
     let total = checks.len();
-    let failed: Vec<&CheckResult> = checks.iter().filter(|c| c.status != Status::Passed).collect();
+    let failed: Vec<&CheckResult> = checks
+        .iter()
+        .filter(|c| c.status != Status::Passed)
+        .collect();
     let passed = total - failed.len();
     let where_ = if remote {
         format!(" on {hosts} host{}", if hosts == 1 { "" } else { "s" })
@@ -531,7 +591,8 @@ mod tests {
         let cfg: HostChecksConfig =
             step_core::parse_config(json!({"spec": "s", "hosts": "a, b c"})).unwrap();
         assert_eq!(cfg.hosts, vec!["a", "b", "c"]);
-        let cfg: HostChecksConfig = step_core::parse_config(json!({"spec": "s", "hosts": ["x"]})).unwrap();
+        let cfg: HostChecksConfig =
+            step_core::parse_config(json!({"spec": "s", "hosts": ["x"]})).unwrap();
         assert_eq!(cfg.hosts, vec!["x"]);
     }
 
@@ -541,9 +602,11 @@ mod tests {
         assert_eq!(err.property.as_deref(), Some("hosts"));
         let err = HostChecks::from_properties(json!({"spec": "s", "port": 22})).unwrap_err();
         assert_eq!(err.property.as_deref(), Some("port"));
-        let err = HostChecks::from_properties(json!({"spec": "s", "vars": {"env": 1}})).unwrap_err();
+        let err =
+            HostChecks::from_properties(json!({"spec": "s", "vars": {"env": 1}})).unwrap_err();
         assert_eq!(err.property.as_deref(), Some("vars.env"));
-        let err = HostChecks::from_properties(json!({"spec": "s", "backend": "telnet"})).unwrap_err();
+        let err =
+            HostChecks::from_properties(json!({"spec": "s", "backend": "telnet"})).unwrap_err();
         assert_eq!(err.property.as_deref(), Some("backend"));
         let err = HostChecks::from_properties(json!({"spec": "s", "sepc": 1})).unwrap_err();
         assert_eq!(err.property.as_deref(), Some("sepc"));
@@ -560,7 +623,9 @@ mod tests {
         assert!(o.is_failed());
         assert_eq!(
             o.message.as_deref(),
-            Some("2 of 3 checks failed on 2 hosts: Port 1 should be listening (h1); User u should exist (h2)")
+            Some(
+                "2 of 3 checks failed on 2 hosts: Port 1 should be listening (h1); User u should exist (h2)"
+            )
         );
         assert_eq!(o.outputs["passed"], json!(1));
         assert_eq!(o.outputs["failed"], json!(2));

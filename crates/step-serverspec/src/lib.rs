@@ -62,14 +62,14 @@ pub mod remote;
 pub mod serverspec;
 pub mod spec;
 
-use step_core::step::FnKind;
 use step_core::StepKind;
+use step_core::step::FnKind;
 
 pub use check::{Assertion, Check, Property, Resource};
 pub use host_checks::{BackendKind, HostChecks, HostChecksConfig};
 pub use matcher::Matcher;
 pub use serverspec::{Serverspec, ServerspecConfig};
-pub use spec::{parse_spec, Defaults, SpecError};
+pub use spec::{Defaults, SpecError, parse_spec};
 
 /// The step kinds this crate provides, for the runner's registry:
 /// `host-checks` and `serverspec`.

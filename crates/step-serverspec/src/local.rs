@@ -16,17 +16,17 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use step_core::process::{Cmd, ProcessError};
 use step_core::StepContext;
+use step_core::process::{Cmd, ProcessError};
 
 use crate::check::{Check, CommandLine, HttpRequest, Property, Resource};
 use crate::facts::{
-    cmdline_text, kind_of_mode, parse_dpkg_status, parse_group, parse_passwd, parse_proc_net,
-    parse_status, Accounts, ContainerInfo, FileInfo, PackageInfo, ProcInfo, Socket,
+    Accounts, ContainerInfo, FileInfo, PackageInfo, ProcInfo, Socket, cmdline_text, kind_of_mode,
+    parse_dpkg_status, parse_group, parse_passwd, parse_proc_net, parse_status,
 };
 use crate::observe::{
-    observe_group, observe_port, observe_process, observe_user, CommandOutput, Observation,
-    ServiceInfo,
+    CommandOutput, Observation, ServiceInfo, observe_group, observe_port, observe_process,
+    observe_user,
 };
 
 /// The most of a file's content or a command's output that is read.
@@ -78,11 +78,12 @@ impl LocalRound {
     }
 
     fn packages(&self) -> &Result<HashMap<String, PackageInfo>, String> {
-        self.packages.get_or_init(|| match std::fs::read_to_string(DPKG_STATUS) {
-            Ok(text) => Ok(parse_dpkg_status(&text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashMap::new()),
-            Err(e) => Err(format!("cannot read {DPKG_STATUS}: {e}")),
-        })
+        self.packages
+            .get_or_init(|| match std::fs::read_to_string(DPKG_STATUS) {
+                Ok(text) => Ok(parse_dpkg_status(&text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashMap::new()),
+                Err(e) => Err(format!("cannot read {DPKG_STATUS}: {e}")),
+            })
     }
 }
 
@@ -166,23 +167,47 @@ pub async fn observe(
             Ok(all) => Ok(all.get(name).cloned()),
             Err(why) => Err(why.clone()),
         })),
-        Resource::File { path, content, link } => {
-            Ok(Observation::File(observe_file(Path::new(path), *content, *link, round)))
+        Resource::File {
+            path,
+            content,
+            link,
+        } => Ok(Observation::File(observe_file(
+            Path::new(path),
+            *content,
+            *link,
+            round,
+        ))),
+        Resource::Command(line) => run_command(line, check.timeout, cx)
+            .await
+            .map(Observation::Command),
+        Resource::Service(name) => observe_service(check, name, round, cx)
+            .await
+            .map(Observation::Service),
+        Resource::Http(req) => Ok(Observation::Http(
+            http_request(req, check.timeout, http).await,
+        )),
+        Resource::DockerContainer(name) => docker_inspect(name, check.timeout, cx)
+            .await
+            .map(Observation::Container),
+        Resource::Addr { host, port } => {
+            Ok(Observation::Addr(connect(host, *port, check.timeout).await))
         }
-        Resource::Command(line) => run_command(line, check.timeout, cx).await.map(Observation::Command),
-        Resource::Service(name) => observe_service(check, name, round, cx).await.map(Observation::Service),
-        Resource::Http(req) => Ok(Observation::Http(http_request(req, check.timeout, http).await)),
-        Resource::DockerContainer(name) => docker_inspect(name, check.timeout, cx).await.map(Observation::Container),
-        Resource::Addr { host, port } => Ok(Observation::Addr(connect(host, *port, check.timeout).await)),
     }
 }
 
-fn observe_file(path: &Path, want_content: bool, want_link: bool, round: &LocalRound) -> Option<FileInfo> {
+fn observe_file(
+    path: &Path,
+    want_content: bool,
+    want_link: bool,
+    round: &LocalRound,
+) -> Option<FileInfo> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     let accounts = round.accounts();
     let content = want_content.then(|| read_capped(path));
     let link_target = if want_link && meta.file_type().is_symlink() {
-        std::fs::read_link(path).ok().map(|t| t.to_string_lossy().into_owned())
+        std::fs::read_link(path)
+            .ok()
+            .map(|t| t.to_string_lossy().into_owned())
     } else {
         None
     };
@@ -208,7 +233,11 @@ fn read_capped(path: &Path) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-async fn run_command(line: &CommandLine, timeout: Duration, cx: &StepContext) -> Result<CommandOutput, String> {
+async fn run_command(
+    line: &CommandLine,
+    timeout: Duration,
+    cx: &StepContext,
+) -> Result<CommandOutput, String> {
     let argv = line.argv();
     let Some((program, args)) = argv.split_first() else {
         return Err("empty command".into());
@@ -262,26 +291,42 @@ async fn observe_service(
     round: &LocalRound,
     cx: &StepContext,
 ) -> Result<ServiceInfo, String> {
-    let wants_enabled = check.assertions.iter().any(|a| a.property == Property::Enabled);
-    let wants_running = check.assertions.iter().any(|a| a.property == Property::Running);
+    let wants_enabled = check
+        .assertions
+        .iter()
+        .any(|a| a.property == Property::Enabled);
+    let wants_running = check
+        .assertions
+        .iter()
+        .any(|a| a.property == Property::Running);
     let t = check.timeout;
     if Path::new("/run/systemd/system").is_dir() {
         let running = if wants_running {
-            exit_code(&["systemctl", "is-active", "--quiet", "--", name], t, cx).await.map(|c| c == 0)
+            exit_code(&["systemctl", "is-active", "--quiet", "--", name], t, cx)
+                .await
+                .map(|c| c == 0)
         } else {
             None
         };
         let enabled = if wants_enabled {
-            exit_code(&["systemctl", "is-enabled", "--quiet", "--", name], t, cx).await.map(|c| c == 0)
+            exit_code(&["systemctl", "is-enabled", "--quiet", "--", name], t, cx)
+                .await
+                .map(|c| c == 0)
         } else {
             None
         };
-        return Ok(ServiceInfo { manager: "systemd".into(), running, enabled });
+        return Ok(ServiceInfo {
+            manager: "systemd".into(),
+            running,
+            enabled,
+        });
     }
     let script = format!("/etc/init.d/{name}");
     if !name.contains('/') && Path::new(&script).is_file() {
         let running = if wants_running {
-            exit_code(&[script.as_str(), "status"], t, cx).await.map(|c| c == 0)
+            exit_code(&[script.as_str(), "status"], t, cx)
+                .await
+                .map(|c| c == 0)
         } else {
             None
         };
@@ -296,7 +341,11 @@ async fn observe_service(
                 })
                 .unwrap_or(false)
         });
-        return Ok(ServiceInfo { manager: "sysv".into(), running, enabled: Some(enabled) });
+        return Ok(ServiceInfo {
+            manager: "sysv".into(),
+            running,
+            enabled: Some(enabled),
+        });
     }
     let running = round.processes().iter().any(|p| p.is_named(name));
     Ok(ServiceInfo {
@@ -306,8 +355,16 @@ async fn observe_service(
     })
 }
 
-async fn http_request(req: &HttpRequest, timeout: Duration, http: &HttpClients) -> Result<crate::facts::HttpResponse, String> {
-    let client = if req.insecure { &http.insecure } else { &http.strict };
+async fn http_request(
+    req: &HttpRequest,
+    timeout: Duration,
+    http: &HttpClients,
+) -> Result<crate::facts::HttpResponse, String> {
+    let client = if req.insecure {
+        &http.insecure
+    } else {
+        &http.strict
+    };
     let method = reqwest::Method::from_bytes(req.method.as_bytes())
         .map_err(|_| format!("`{}` is not an HTTP method", req.method))?;
     let mut builder = client.request(method, &req.url).timeout(timeout);
@@ -322,11 +379,20 @@ async fn http_request(req: &HttpRequest, timeout: Duration, http: &HttpClients) 
     let headers = resp
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let bytes = resp.bytes().await.map_err(|e| describe_reqwest(&e))?;
     let body = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_CONTENT)]).into_owned();
-    Ok(crate::facts::HttpResponse { status, headers, body })
+    Ok(crate::facts::HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// reqwest's message plus its causes ("connection refused"), without the URL
@@ -352,7 +418,11 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
     parts.join(": ")
 }
 
-async fn docker_inspect(name: &str, timeout: Duration, cx: &StepContext) -> Result<Option<ContainerInfo>, String> {
+async fn docker_inspect(
+    name: &str,
+    timeout: Duration,
+    cx: &StepContext,
+) -> Result<Option<ContainerInfo>, String> {
     let out = Cmd::new("docker")
         .args(["inspect", "--type", "container", "--", name])
         .capture(MAX_CONTENT)
@@ -368,7 +438,11 @@ async fn docker_inspect(name: &str, timeout: Duration, cx: &StepContext) -> Resu
 }
 
 /// Reads `docker inspect`'s result: a container, "no such container", or an error.
-pub fn container_from_inspect(code: Option<i32>, stdout: &str, stderr: &str) -> Result<Option<ContainerInfo>, String> {
+pub fn container_from_inspect(
+    code: Option<i32>,
+    stdout: &str,
+    stderr: &str,
+) -> Result<Option<ContainerInfo>, String> {
     match code {
         Some(0) => crate::facts::parse_docker_inspect(stdout).map(Some),
         Some(127) => Err("`docker` is not installed on the target".into()),

@@ -11,8 +11,8 @@
 use std::fmt;
 
 use regex::Regex;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::jsonpath::JsonPath;
@@ -104,7 +104,9 @@ impl Matcher {
             Matcher::Ge(n) => format!("be >= {}", show_number(*n)),
             Matcher::Le(n) => format!("be <= {}", show_number(*n)),
             Matcher::Path(path, None) => format!("have {path}"),
-            Matcher::Path(path, Some(inner)) => format!("have {path} that should {}", inner.describe()),
+            Matcher::Path(path, Some(inner)) => {
+                format!("have {path} that should {}", inner.describe())
+            }
             Matcher::All(all) => all
                 .iter()
                 .map(Matcher::describe)
@@ -269,7 +271,9 @@ pub fn cut(text: &str, max: usize) -> String {
     format!("{}… ({} bytes in all)", &text[..end], text.len())
 }
 
-const MATCHER_KEYS: &[&str] = &["eq", "match", "contain", "not", "gt", "lt", "ge", "le", "path"];
+const MATCHER_KEYS: &[&str] = &[
+    "eq", "match", "contain", "not", "gt", "lt", "ge", "le", "path",
+];
 
 impl<'de> Deserialize<'de> for Matcher {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -334,7 +338,9 @@ impl<'de> Visitor<'de> for MatcherVisitor {
                 "eq" => all.push(Matcher::Eq(map.next_value::<Value>()?)),
                 "match" => {
                     let source = map.next_value::<String>()?;
-                    all.push(Matcher::Match(Pattern::new(&source).map_err(de::Error::custom)?));
+                    all.push(Matcher::Match(
+                        Pattern::new(&source).map_err(de::Error::custom)?,
+                    ));
                 }
                 "contain" => all.push(Matcher::Contain(map.next_value::<Value>()?)),
                 "not" => all.push(Matcher::Not(Box::new(map.next_value::<Matcher>()?))),
@@ -389,7 +395,11 @@ mod tests {
         assert!(m("{match: '^zk://'}").check(&json!("zk://a/mesos")).is_ok());
         assert!(m("{match: '^zk://'}").check(&json!("http://")).is_err());
         assert!(m("{contain: b}").check(&json!("abc")).is_ok());
-        assert!(m("{contain: docker}").check(&json!(["root", "docker"])).is_ok());
+        assert!(
+            m("{contain: docker}")
+                .check(&json!(["root", "docker"]))
+                .is_ok()
+        );
         assert!(m("{not: {contain: x}}").check(&json!("abc")).is_ok());
         assert!(m("{not: 1}").check(&json!(1)).is_err());
         assert!(m("{gt: 1, lt: 5}").check(&json!(3)).is_ok());
@@ -401,12 +411,22 @@ mod tests {
 
     #[test]
     fn json_path_applies_the_rest_to_the_selected_value() {
-        let body = json!(r#"{"marathon_config":{"master":"zk://a:2181,b:2181/mesos"},"list":[1,2]}"#);
-        assert!(m("{path: $.marathon_config.master, eq: 'zk://a:2181,b:2181/mesos'}").check(&body).is_ok());
+        let body =
+            json!(r#"{"marathon_config":{"master":"zk://a:2181,b:2181/mesos"},"list":[1,2]}"#);
+        assert!(
+            m("{path: $.marathon_config.master, eq: 'zk://a:2181,b:2181/mesos'}")
+                .check(&body)
+                .is_ok()
+        );
         assert!(m("{path: '$.list[1]', eq: 2}").check(&body).is_ok());
         assert!(m("{path: $.list}").check(&body).is_ok());
-        let err = m("{path: $.marathon_config.master, eq: zk://c/mesos}").check(&body).unwrap_err();
-        assert_eq!(err.expected, "$.marathon_config.master to eq \"zk://c/mesos\"");
+        let err = m("{path: $.marathon_config.master, eq: zk://c/mesos}")
+            .check(&body)
+            .unwrap_err();
+        assert_eq!(
+            err.expected,
+            "$.marathon_config.master to eq \"zk://c/mesos\""
+        );
         assert_eq!(err.actual, "\"zk://a:2181,b:2181/mesos\"");
         let err = m("{path: $.nope}").check(&body).unwrap_err();
         assert!(err.actual.starts_with("nothing at $.nope"), "{err}");
@@ -417,7 +437,10 @@ mod tests {
     #[test]
     fn bad_matchers_are_errors_with_positions() {
         let err = serde_saphyr::from_str::<Matcher>("{match: '('}").unwrap_err();
-        assert!(err.to_string().contains("invalid regular expression"), "{err}");
+        assert!(
+            err.to_string().contains("invalid regular expression"),
+            "{err}"
+        );
         let err = serde_saphyr::from_str::<Matcher>("{equals: 1}").unwrap_err();
         assert!(err.to_string().contains("unknown field `equals`"), "{err}");
         assert!(err.location().is_some());

@@ -14,7 +14,7 @@ use crate::facts::{
     Accounts, ContainerInfo, FileInfo, GroupEntry, HttpResponse, PackageInfo, PasswdEntry,
     ProcInfo, Socket,
 };
-use crate::matcher::{cut, show_actual, Matcher};
+use crate::matcher::{Matcher, cut, show_actual};
 
 /// A command's result.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,10 +108,22 @@ enum Actual {
 
 /// Sockets of `port` that fit the check's protocol and address.
 pub fn observe_port(resource: &Resource, sockets: &[Socket]) -> Observation {
-    let Resource::Port { port, protocol, address } = resource else {
-        return Observation::Port { matching: Vec::new(), on_port: Vec::new() };
+    let Resource::Port {
+        port,
+        protocol,
+        address,
+    } = resource
+    else {
+        return Observation::Port {
+            matching: Vec::new(),
+            on_port: Vec::new(),
+        };
     };
-    let on_port: Vec<Socket> = sockets.iter().filter(|s| s.port == *port).cloned().collect();
+    let on_port: Vec<Socket> = sockets
+        .iter()
+        .filter(|s| s.port == *port)
+        .cloned()
+        .collect();
     let matching = on_port
         .iter()
         .filter(|s| match protocol {
@@ -176,7 +188,12 @@ fn fmt_sockets(sockets: &[Socket]) -> String {
 impl Observation {
     fn actual(&self, property: &Property) -> Actual {
         use Actual::*;
-        let unsupported = || Missing(format!("`{}` cannot be read from this resource", property.label()));
+        let unsupported = || {
+            Missing(format!(
+                "`{}` cannot be read from this resource",
+                property.label()
+            ))
+        };
         match (self, property) {
             (Observation::Command(c), Property::ExitStatus) => match c.exit_status {
                 Some(code) => match &c.note {
@@ -200,11 +217,25 @@ impl Observation {
             }
 
             (Observation::Service(s), Property::Running) => match s.running {
-                Some(r) => State(r, format!("{} ({})", if r { "running" } else { "not running" }, s.manager)),
+                Some(r) => State(
+                    r,
+                    format!(
+                        "{} ({})",
+                        if r { "running" } else { "not running" },
+                        s.manager
+                    ),
+                ),
                 None => Missing(format!("cannot tell whether it runs ({})", s.manager)),
             },
             (Observation::Service(s), Property::Enabled) => match s.enabled {
-                Some(e) => State(e, format!("{} ({})", if e { "enabled" } else { "not enabled" }, s.manager)),
+                Some(e) => State(
+                    e,
+                    format!(
+                        "{} ({})",
+                        if e { "enabled" } else { "not enabled" },
+                        s.manager
+                    ),
+                ),
                 None => Missing(format!(
                     "cannot tell whether it is enabled: no systemd and no /etc/init.d script ({})",
                     s.manager
@@ -218,7 +249,10 @@ impl Observation {
                 } else {
                     format!(
                         "running (pid {})",
-                        ps.iter().map(|p| p.pid.to_string()).collect::<Vec<_>>().join(", ")
+                        ps.iter()
+                            .map(|p| p.pid.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 },
             ),
@@ -244,8 +278,12 @@ impl Observation {
             (Observation::File(Some(f)), p) => match p {
                 Property::Type => Value(f.kind.into()),
                 Property::Mode => Value(format!("{:04o}", f.mode).into()),
-                Property::Owner => Value(f.owner.clone().unwrap_or_else(|| f.uid.to_string()).into()),
-                Property::Group => Value(f.group.clone().unwrap_or_else(|| f.gid.to_string()).into()),
+                Property::Owner => {
+                    Value(f.owner.clone().unwrap_or_else(|| f.uid.to_string()).into())
+                }
+                Property::Group => {
+                    Value(f.group.clone().unwrap_or_else(|| f.gid.to_string()).into())
+                }
                 Property::Size => Value(f.size.into()),
                 Property::Content => match &f.content {
                     Some(Ok(text)) => Value(text.clone().into()),
@@ -259,23 +297,40 @@ impl Observation {
                 _ => unsupported(),
             },
 
-            (Observation::User(u), Property::Exists) => {
-                State(u.is_some(), if u.is_some() { "exists" } else { "no such user" }.into())
-            }
+            (Observation::User(u), Property::Exists) => State(
+                u.is_some(),
+                if u.is_some() {
+                    "exists"
+                } else {
+                    "no such user"
+                }
+                .into(),
+            ),
             (Observation::User(None), _) => Missing("no such user".into()),
             (Observation::User(Some(u)), p) => match p {
                 Property::Uid => Value(u.entry.uid.into()),
                 Property::Gid => Value(u.entry.gid.into()),
-                Property::Group => Value(u.group.clone().unwrap_or_else(|| u.entry.gid.to_string()).into()),
+                Property::Group => Value(
+                    u.group
+                        .clone()
+                        .unwrap_or_else(|| u.entry.gid.to_string())
+                        .into(),
+                ),
                 Property::Home => Value(u.entry.home.clone().into()),
                 Property::Shell => Value(u.entry.shell.clone().into()),
                 Property::Groups => Value(u.groups.clone().into()),
                 _ => unsupported(),
             },
 
-            (Observation::Group(g), Property::Exists) => {
-                State(g.is_some(), if g.is_some() { "exists" } else { "no such group" }.into())
-            }
+            (Observation::Group(g), Property::Exists) => State(
+                g.is_some(),
+                if g.is_some() {
+                    "exists"
+                } else {
+                    "no such group"
+                }
+                .into(),
+            ),
             (Observation::Group(None), _) => Missing("no such group".into()),
             (Observation::Group(Some(g)), Property::Gid) => Value(g.gid.into()),
 
@@ -332,7 +387,11 @@ impl Observation {
 }
 
 /// Judges one assertion: `Err` holds the failure message (expected vs actual).
-pub fn judge(check: &Check, assertion: &Assertion, observation: &Observation) -> Result<(), String> {
+pub fn judge(
+    check: &Check,
+    assertion: &Assertion,
+    observation: &Observation,
+) -> Result<(), String> {
     let expected = || assertion.matcher.describe();
     match observation.actual(&assertion.property) {
         Actual::State(state, detail) => {
@@ -341,7 +400,10 @@ pub fn judge(check: &Check, assertion: &Assertion, observation: &Observation) ->
                 Some(w) if w == state => Ok(()),
                 Some(_) => {
                     let phrase = assertion.phrase(&check.resource);
-                    let phrase = phrase.strip_prefix("should ").unwrap_or(&phrase).to_string();
+                    let phrase = phrase
+                        .strip_prefix("should ")
+                        .unwrap_or(&phrase)
+                        .to_string();
                     Err(format!("expected: {phrase}\n  actual: {detail}"))
                 }
                 None => assertion
@@ -359,7 +421,11 @@ pub fn judge(check: &Check, assertion: &Assertion, observation: &Observation) ->
                     "expected: {} (for one of the matching processes)\n  actual: {}",
                     expected(),
                     cut(
-                        &values.iter().map(show_actual).collect::<Vec<_>>().join(", "),
+                        &values
+                            .iter()
+                            .map(show_actual)
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         400
                     )
                 ))
@@ -404,16 +470,22 @@ pub fn results(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{parse_spec, Defaults};
+    use crate::spec::{Defaults, parse_spec};
 
     fn one(yaml: &str) -> Check {
-        parse_spec("t.yml", yaml, &Defaults::default()).unwrap().remove(0)
+        parse_spec("t.yml", yaml, &Defaults::default())
+            .unwrap()
+            .remove(0)
     }
 
     #[test]
     fn port_failures_say_what_listens_instead() {
         let c = one("- port: 8080\n  address: 127.0.0.1\n");
-        let sockets = vec![Socket { proto: "tcp6", addr: "::".parse().unwrap(), port: 8080 }];
+        let sockets = vec![Socket {
+            proto: "tcp6",
+            addr: "::".parse().unwrap(),
+            port: 8080,
+        }];
         let obs = observe_port(&c.resource, &sockets);
         let err = judge(&c, &c.assertions[0], &obs).unwrap_err();
         assert_eq!(
@@ -455,8 +527,18 @@ mod tests {
     fn process_attributes_accept_any_matching_process() {
         let c = one("- process: sleep\n  user: root\n  args: {contain: '600'}\n");
         let procs = vec![
-            ProcInfo { pid: 1, name: "sleep".into(), uid: Some(1000), args: "sleep 5".into() },
-            ProcInfo { pid: 2, name: "sleep".into(), uid: Some(0), args: "sleep 600".into() },
+            ProcInfo {
+                pid: 1,
+                name: "sleep".into(),
+                uid: Some(1000),
+                args: "sleep 5".into(),
+            },
+            ProcInfo {
+                pid: 2,
+                name: "sleep".into(),
+                uid: Some(0),
+                args: "sleep 600".into(),
+            },
         ];
         let acc = Accounts {
             users: crate::facts::parse_passwd("root:x:0:0::/root:/bin/sh\n"),

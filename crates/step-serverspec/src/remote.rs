@@ -16,20 +16,19 @@ use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
-use step_core::backend::{shell_quote, Backend};
-use step_core::process::ProcessError;
 use step_core::StepContext;
+use step_core::backend::{Backend, shell_quote};
+use step_core::process::ProcessError;
 
 use crate::check::{Check, Resource};
 use crate::facts::{
-    parse_curl_response, parse_dpkg_query, parse_dpkg_status, parse_group, parse_passwd,
-    parse_proc_net, parse_remote_processes, parse_stat, parse_wget_head, Accounts, HttpResponse,
-    PackageInfo,
+    Accounts, HttpResponse, PackageInfo, parse_curl_response, parse_dpkg_query, parse_dpkg_status,
+    parse_group, parse_passwd, parse_proc_net, parse_remote_processes, parse_stat, parse_wget_head,
 };
-use crate::local::{container_from_inspect, MAX_CONTENT};
+use crate::local::{MAX_CONTENT, container_from_inspect};
 use crate::observe::{
-    observe_group, observe_port, observe_process, observe_user, CommandOutput, Observation,
-    ServiceInfo,
+    CommandOutput, Observation, ServiceInfo, observe_group, observe_port, observe_process,
+    observe_user,
 };
 
 /// Largest script sent in one invocation; the whole script is one argument
@@ -85,9 +84,16 @@ fn fragment(i: usize, check: &Check, needs: &mut Needs) -> String {
         }
         Resource::User(_) | Resource::Group(_) => needs.accounts = true,
         Resource::Package(name) => needs.packages.push(name.clone()),
-        Resource::File { path, content, link } => {
+        Resource::File {
+            path,
+            content,
+            link,
+        } => {
             let p = q(path);
-            let _ = writeln!(f, "m c{i} stat; stat -c '%f %u %g %s %U %G' -- {p} 2>/dev/null");
+            let _ = writeln!(
+                f,
+                "m c{i} stat; stat -c '%f %u %g %s %U %G' -- {p} 2>/dev/null"
+            );
             if *link {
                 let _ = writeln!(f, "m c{i} link; readlink -- {p} 2>/dev/null");
             }
@@ -121,7 +127,8 @@ fn fragment(i: usize, check: &Check, needs: &mut Needs) -> String {
         }
         Resource::Http(req) => {
             let mut curl = format!("curl -sS -i -m {secs} -X {}", q(&req.method));
-            let mut wget = format!("wget -S -T {secs} -O \"$d/o\"");
+            // No `-T`: busybox 1.35's wget crashes with it; `lim` bounds it instead.
+            let mut wget = format!("lim {secs} wget -S -O \"$d/o\"");
             if req.insecure {
                 curl.push_str(" -k");
                 wget.push_str(" --no-check-certificate");
@@ -255,7 +262,15 @@ pub async fn observe_batch(
     let text = script(&token, checks);
     let slow: Duration = checks
         .iter()
-        .filter(|c| !matches!(c.resource, Resource::Port { .. } | Resource::File { .. } | Resource::User(_) | Resource::Group(_)))
+        .filter(|c| {
+            !matches!(
+                c.resource,
+                Resource::Port { .. }
+                    | Resource::File { .. }
+                    | Resource::User(_)
+                    | Resource::Group(_)
+            )
+        })
         .map(|c| c.timeout)
         .sum();
     let limit = slow + Duration::from_secs(60);
@@ -270,7 +285,9 @@ pub async fn observe_batch(
     let fail_all = |why: String| checks.iter().map(|_| Err(why.clone())).collect();
     let out = match cmd.run(cx).await {
         Ok(out) => out,
-        Err(ProcessError::Spawn { program, source, .. }) => {
+        Err(ProcessError::Spawn {
+            program, source, ..
+        }) => {
             return fail_all(format!("cannot run `{program}`: {source}"));
         }
         Err(e) => return fail_all(e.to_string()),
@@ -386,7 +403,11 @@ fn observation(
                     0 => Ok(section("content")?.to_string()),
                     _ => Err(format!(
                         "cannot read it: {}",
-                        section("content-exit")?.lines().skip(1).collect::<Vec<_>>().join(" ")
+                        section("content-exit")?
+                            .lines()
+                            .skip(1)
+                            .collect::<Vec<_>>()
+                            .join(" ")
                     )),
                 });
             }
@@ -408,12 +429,21 @@ fn observation(
             let text = section("svc")?;
             let mut lines = text.lines().map(str::trim);
             let manager = lines.next().unwrap_or("none").to_string();
-            let mut flag = || lines.next().and_then(|l| l.parse::<i32>().ok()).map(|c| c == 0);
+            let mut flag = || {
+                lines
+                    .next()
+                    .and_then(|l| l.parse::<i32>().ok())
+                    .map(|c| c == 0)
+            };
             match manager.as_str() {
                 "systemd" | "sysv" => {
                     let running = flag();
                     let enabled = flag();
-                    Observation::Service(ServiceInfo { manager, running, enabled })
+                    Observation::Service(ServiceInfo {
+                        manager,
+                        running,
+                        enabled,
+                    })
                 }
                 _ => Observation::Service(ServiceInfo {
                     manager: "no init system found; looked for a process of that name".into(),
@@ -441,9 +471,11 @@ fn observation(
                 _ => return Err("neither curl nor wget is installed on the target".into()),
             })
         }
-        Resource::DockerContainer(_) => {
-            Observation::Container(container_from_inspect(Some(code("docker")?), section("out")?, section("err")?)?)
-        }
+        Resource::DockerContainer(_) => Observation::Container(container_from_inspect(
+            Some(code("docker")?),
+            section("out")?,
+            section("err")?,
+        )?),
         Resource::Addr { .. } => {
             let how = section("addr")?.trim().to_string();
             let mut words = how.split_whitespace();
@@ -451,12 +483,18 @@ fn observation(
             if tool == "none" {
                 return Err("neither bash nor nc is installed on the target".into());
             }
-            let exit = words.next().and_then(|c| c.parse::<i32>().ok()).unwrap_or(-1);
+            let exit = words
+                .next()
+                .and_then(|c| c.parse::<i32>().ok())
+                .unwrap_or(-1);
             let err = section("err")?.trim().to_string();
             Observation::Addr(if exit == 0 {
                 Ok(())
             } else if matches!(exit, 124 | 143) {
-                Err(format!("no connection within {}s", check.timeout.as_secs().max(1)))
+                Err(format!(
+                    "no connection within {}s",
+                    check.timeout.as_secs().max(1)
+                ))
             } else if err.is_empty() {
                 Err(format!("{tool} could not connect (exit {exit})"))
             } else {
@@ -475,7 +513,7 @@ fn reads(check: &Check, p: crate::check::Property) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{parse_spec, Defaults};
+    use crate::spec::{Defaults, parse_spec};
 
     #[test]
     fn sections_are_exact_including_missing_newlines() {
@@ -498,15 +536,23 @@ mod tests {
         let refs: Vec<&Check> = checks.iter().collect();
         assert!(reads(&checks[0], crate::check::Property::Content));
         let s = script("@@T", &refs);
-        assert!(s.contains("stat -c '%f %u %g %s %U %G' -- '/tmp/a b; rm -rf /'"), "{s}");
+        assert!(
+            s.contains("stat -c '%f %u %g %s %U %G' -- '/tmp/a b; rm -rf /'"),
+            "{s}"
+        );
         assert!(s.contains("lim 30 echo '$(id)'"), "{s}");
-        assert!(s.contains("dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' openssh-server"), "{s}");
+        assert!(
+            s.contains("dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' openssh-server"),
+            "{s}"
+        );
         assert_eq!(batches(&refs).len(), 1);
     }
 
     #[test]
     fn big_spec_sets_are_split_into_batches() {
-        let yaml: String = (0..2000).map(|i| format!("- file: /tmp/some/long/path/number/{i}\n")).collect();
+        let yaml: String = (0..2000)
+            .map(|i| format!("- file: /tmp/some/long/path/number/{i}\n"))
+            .collect();
         let checks = parse_spec("t.yml", &yaml, &Defaults::default()).unwrap();
         let refs: Vec<&Check> = checks.iter().collect();
         let b = batches(&refs);

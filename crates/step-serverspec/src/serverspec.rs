@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use step_core::process::Cmd;
 use step_core::{
-    async_trait, CheckResult, ConfigError, Outcome, PropertyDoc, PropertyType, Status, Step,
-    StepContext, StepDescription, StepError, ToolSpec,
+    CheckResult, ConfigError, Outcome, PropertyDoc, PropertyType, Status, Step, StepContext,
+    StepDescription, StepError, ToolSpec, async_trait,
 };
 
 /// Configuration of a `serverspec` step.
@@ -91,7 +91,11 @@ impl Step for Serverspec {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let dir = cx.resolve(&self.config.dir);
         if !dir.is_dir() {
-            return Err(ConfigError::property("dir", format!("{} is not a directory", dir.display())).into());
+            return Err(ConfigError::property(
+                "dir",
+                format!("{} is not a directory", dir.display()),
+            )
+            .into());
         }
         let rspec = ToolSpec::new(
             "rspec",
@@ -104,7 +108,14 @@ impl Step for Serverspec {
             .map_err(|e| StepError::io("creating a directory for rspec's report", e))?;
         let report = report_dir.path().join("rspec.json");
         let mut cmd = Cmd::new(&rspec.path)
-            .args(["--no-color", "--format", "documentation", "--format", "json", "--out"])
+            .args([
+                "--no-color",
+                "--format",
+                "documentation",
+                "--format",
+                "json",
+                "--out",
+            ])
             .arg(&report)
             .cwd(&dir)
             .capture(64 * 1024);
@@ -126,7 +137,11 @@ impl Step for Serverspec {
 }
 
 fn last_lines(stderr: &str, stdout: &str) -> String {
-    let text = if stderr.trim().is_empty() { stdout } else { stderr };
+    let text = if stderr.trim().is_empty() {
+        stdout
+    } else {
+        stderr
+    };
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
@@ -144,7 +159,8 @@ pub struct RspecReport {
 
 /// Parses rspec's `--format json` report.
 pub fn parse_rspec_json(text: &str) -> Result<RspecReport, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("rspec's JSON report cannot be read: {e}"))?;
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| format!("rspec's JSON report cannot be read: {e}"))?;
     let examples = v
         .get("examples")
         .and_then(Value::as_array)
@@ -183,7 +199,11 @@ pub fn parse_rspec_json(text: &str) -> Result<RspecReport, String> {
                 }
                 Status::Skipped => {
                     let why = s(e, "pending_message");
-                    result.with_message(if why.is_empty() { "pending".into() } else { format!("pending: {why}") })
+                    result.with_message(if why.is_empty() {
+                        "pending".into()
+                    } else {
+                        format!("pending: {why}")
+                    })
                 }
                 _ => result,
             }
@@ -198,7 +218,12 @@ pub fn parse_rspec_json(text: &str) -> Result<RspecReport, String> {
         messages: v
             .get("messages")
             .and_then(Value::as_array)
-            .map(|m| m.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|m| {
+                m.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default(),
     })
 }
@@ -207,7 +232,11 @@ impl RspecReport {
     /// The step's outcome; `exit_code` is rspec's.
     pub fn into_outcome(self, exit_code: Option<i32>) -> Outcome {
         let count = |st: Status| self.examples.iter().filter(|e| e.status == st).count();
-        let (passed, failed, pending) = (count(Status::Passed), count(Status::Failed), count(Status::Skipped));
+        let (passed, failed, pending) = (
+            count(Status::Passed),
+            count(Status::Failed),
+            count(Status::Skipped),
+        );
         let total = self.examples.len();
         let failed_names: Vec<String> = self
             .examples
@@ -242,7 +271,11 @@ impl RspecReport {
         } else {
             Outcome::passed().with_message(format!(
                 "{passed} examples passed{}",
-                if pending > 0 { format!(", {pending} pending") } else { String::new() }
+                if pending > 0 {
+                    format!(", {pending} pending")
+                } else {
+                    String::new()
+                }
             ))
         };
         outcome
@@ -273,12 +306,17 @@ mod tests {
         assert_eq!(r.examples[1].status, Status::Failed);
         assert_eq!(
             r.examples[1].message.as_deref(),
-            Some("expected `File \"/nope\".file?` to be truthy, got false\n  at ./spec/a_spec.rb:9")
+            Some(
+                "expected `File \"/nope\".file?` to be truthy, got false\n  at ./spec/a_spec.rb:9"
+            )
         );
         assert_eq!(r.examples[2].status, Status::Skipped);
         let o = r.into_outcome(Some(1));
         assert!(o.is_failed());
-        assert_eq!(o.message.as_deref(), Some("1 of 3 examples failed: File \"/nope\" is expected to be file"));
+        assert_eq!(
+            o.message.as_deref(),
+            Some("1 of 3 examples failed: File \"/nope\" is expected to be file")
+        );
         assert_eq!(o.outputs["pending"], serde_json::json!(1));
     }
 
@@ -289,8 +327,14 @@ mod tests {
         )
         .unwrap();
         let o = r.into_outcome(Some(1));
-        assert!(o.message.unwrap_or_default().contains("while loading ./spec/x_spec.rb"));
-        let o = parse_rspec_json(r#"{"examples":[]}"#).unwrap().into_outcome(Some(0));
+        assert!(
+            o.message
+                .unwrap_or_default()
+                .contains("while loading ./spec/x_spec.rb")
+        );
+        let o = parse_rspec_json(r#"{"examples":[]}"#)
+            .unwrap()
+            .into_outcome(Some(0));
         assert!(o.is_failed());
         assert!(parse_rspec_json("not json").is_err());
     }

@@ -13,8 +13,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
@@ -162,7 +162,9 @@ impl<'de> Deserialize<'de> for SpecDoc {
         impl<'de> Visitor<'de> for DocVisitor {
             type Value = SpecDoc;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of checks, or a mapping with `checks` (and optional `defaults`)")
+                f.write_str(
+                    "a list of checks, or a mapping with `checks` (and optional `defaults`)",
+                )
             }
             fn visit_unit<E: de::Error>(self) -> Result<SpecDoc, E> {
                 Ok(SpecDoc {
@@ -187,7 +189,9 @@ impl<'de> Deserialize<'de> for SpecDoc {
                     match key.as_str() {
                         "checks" => checks = Some(map.next_value::<Vec<Spanned<CheckSpec>>>()?),
                         "defaults" => defaults = Some(map.next_value::<DefaultsSpec>()?),
-                        other => return Err(de::Error::unknown_field(other, &["checks", "defaults"])),
+                        other => {
+                            return Err(de::Error::unknown_field(other, &["checks", "defaults"]));
+                        }
                     }
                 }
                 Ok(SpecDoc {
@@ -217,7 +221,11 @@ impl DefaultsSpec {
         Defaults {
             timeout: self.timeout.map(|s| s.0).unwrap_or(base.timeout),
             retries: self.retries.unwrap_or(base.retries),
-            wait_for: self.wait_for.as_ref().map(WaitForSpec::to_wait_for).or(base.wait_for),
+            wait_for: self
+                .wait_for
+                .as_ref()
+                .map(WaitForSpec::to_wait_for)
+                .or(base.wait_for),
         }
     }
 }
@@ -266,7 +274,9 @@ impl<'de> Deserialize<'de> for Secs {
                     .map_err(|_| E::custom(format!("`{v}` is not a duration")))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Secs, E> {
-                step_core::config::duration::parse(v).map(Secs).map_err(E::custom)
+                step_core::config::duration::parse(v)
+                    .map(Secs)
+                    .map_err(E::custom)
             }
         }
         d.deserialize_any(V)
@@ -545,7 +555,9 @@ impl CheckSpec {
             [one] => Ok(*one),
             [] if self.user.is_some() => Ok(Kind::User),
             [] if self.group.is_some() => Ok(Kind::Group),
-            [] => Err(format!("the check names no resource; give one of {RESOURCE_KEYS}")),
+            [] => Err(format!(
+                "the check names no resource; give one of {RESOURCE_KEYS}"
+            )),
             [a, b, ..] => Err(format!(
                 "the check names two resources, `{}` and `{}`; write one check per resource",
                 a.key(),
@@ -564,7 +576,11 @@ impl CheckSpec {
             ("protocol", self.protocol.is_some(), &[Port]),
             ("address", self.address.is_some(), &[Port]),
             ("listening", self.listening.is_some(), &[Port]),
-            ("running", self.running.is_some(), &[Service, Process, DockerContainer]),
+            (
+                "running",
+                self.running.is_some(),
+                &[Service, Process, DockerContainer],
+            ),
             ("enabled", self.enabled.is_some(), &[Service]),
             ("user", self.user.is_some(), &[Process, User]),
             ("group", self.group.is_some(), &[File, User, Group]),
@@ -679,10 +695,16 @@ impl CheckSpec {
                 attr(&mut a, Property::Size, self.size);
                 attr(&mut a, Property::Content, self.content);
                 for s in self.contains.map(|s| s.0).unwrap_or_default() {
-                    a.push(Assertion::new(Property::Content, Matcher::Contain(Value::String(s))));
+                    a.push(Assertion::new(
+                        Property::Content,
+                        Matcher::Contain(Value::String(s)),
+                    ));
                 }
                 for s in self.matches.map(|s| s.0).unwrap_or_default() {
-                    a.push(Assertion::new(Property::Content, Matcher::Match(Pattern::new(&s)?)));
+                    a.push(Assertion::new(
+                        Property::Content,
+                        Matcher::Match(Pattern::new(&s)?),
+                    ));
                 }
                 attr(&mut a, Property::LinkTarget, self.link_target);
                 let content = a.iter().any(|x| x.property == Property::Content);
@@ -718,12 +740,18 @@ impl CheckSpec {
             Kind::Http => {
                 attr(&mut a, Property::Status, self.status);
                 for (name, m) in self.headers.map(|h| h.0).unwrap_or_default() {
-                    a.push(Assertion::new(Property::Header(name.to_ascii_lowercase()), m));
+                    a.push(Assertion::new(
+                        Property::Header(name.to_ascii_lowercase()),
+                        m,
+                    ));
                 }
                 attr(&mut a, Property::Body, self.body);
                 for (path, m) in self.json.map(|j| j.0).unwrap_or_default() {
                     let path = JsonPath::parse(&path)?;
-                    a.push(Assertion::new(Property::Body, Matcher::Path(path, Some(Box::new(m)))));
+                    a.push(Assertion::new(
+                        Property::Body,
+                        Matcher::Path(path, Some(Box::new(m))),
+                    ));
                 }
                 let url = non_empty("http", self.http)?;
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -731,7 +759,10 @@ impl CheckSpec {
                 }
                 Resource::Http(HttpRequest {
                     url,
-                    method: self.method.unwrap_or_else(|| "GET".into()).to_ascii_uppercase(),
+                    method: self
+                        .method
+                        .unwrap_or_else(|| "GET".into())
+                        .to_ascii_uppercase(),
                     headers: self.request_headers.map(|h| h.0).unwrap_or_default(),
                     body: self.request_body,
                     insecure: self.insecure.unwrap_or(false),
@@ -797,7 +828,9 @@ fn group_membership(m: Matcher) -> Vec<Assertion> {
             .into_iter()
             .map(|g| Assertion::new(Property::Groups, Matcher::Contain(g)))
             .collect(),
-        Matcher::Eq(v @ Value::String(_)) => vec![Assertion::new(Property::Groups, Matcher::Contain(v))],
+        Matcher::Eq(v @ Value::String(_)) => {
+            vec![Assertion::new(Property::Groups, Matcher::Contain(v))]
+        }
         other => vec![Assertion::new(Property::Groups, other)],
     }
 }
@@ -807,7 +840,11 @@ fn map_eq(m: Matcher, f: &dyn Fn(Value) -> Result<Value, String>) -> Result<Matc
     Ok(match m {
         Matcher::Eq(v) => Matcher::Eq(f(v)?),
         Matcher::Not(inner) => Matcher::Not(Box::new(map_eq(*inner, f)?)),
-        Matcher::All(all) => Matcher::All(all.into_iter().map(|m| map_eq(m, f)).collect::<Result<_, _>>()?),
+        Matcher::All(all) => Matcher::All(
+            all.into_iter()
+                .map(|m| map_eq(m, f))
+                .collect::<Result<_, _>>()?,
+        ),
         other => other,
     })
 }
@@ -824,7 +861,10 @@ fn normalize_mode(m: Matcher) -> Result<Matcher, String> {
             _ => String::new(),
         };
         let digits = digits.trim_start_matches("0o");
-        if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        if digits.is_empty()
+            || digits.len() > 4
+            || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+        {
             return Err(format!(
                 "mode {} is not an octal mode like \"0644\" (quote it, so YAML keeps the leading zero)",
                 crate::check::expected_text(&v)
@@ -885,13 +925,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(checks.len(), 3);
-        assert_eq!(checks[0].describe(&checks[0].assertions[0]), "Port 8080 should be listening");
-        assert_eq!(checks[1].describe(&checks[1].assertions[0]), "File /etc/hosts mode should eq \"0644\"");
+        assert_eq!(
+            checks[0].describe(&checks[0].assertions[0]),
+            "Port 8080 should be listening"
+        );
+        assert_eq!(
+            checks[1].describe(&checks[1].assertions[0]),
+            "File /etc/hosts mode should eq \"0644\""
+        );
         assert_eq!(
             checks[1].describe(&checks[1].assertions[1]),
             "File /etc/hosts content should contain \"localhost\""
         );
-        assert_eq!(checks[2].describe(&checks[2].assertions[1]), "User root should belong to group root");
+        assert_eq!(
+            checks[2].describe(&checks[2].assertions[1]),
+            "User root should belong to group root"
+        );
         assert_eq!((checks[1].origin.line, checks[1].origin.column), (2, 3));
     }
 
@@ -902,15 +951,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(checks[0].timeout, Duration::from_secs(5));
-        assert_eq!(checks[0].wait_for.map(|w| w.timeout), Some(Duration::from_secs(60)));
-        assert_eq!(checks[0].describe(&checks[0].assertions[0]), "HTTP GET http://x/ body $.a should eq 1");
+        assert_eq!(
+            checks[0].wait_for.map(|w| w.timeout),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            checks[0].describe(&checks[0].assertions[0]),
+            "HTTP GET http://x/ body $.a should eq 1"
+        );
     }
 
     #[test]
     fn errors_name_file_line_and_column() {
         let err = parse("- port: 80\n- file: /x\n  listenin: true\n").unwrap_err();
         assert_eq!((err.line, err.column), (Some(3), Some(3)), "{err}");
-        assert!(err.to_string().starts_with("spec.yml:3:3: unknown field `listenin`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("spec.yml:3:3: unknown field `listenin`"),
+            "{err}"
+        );
         let err = parse("- port: 80\n- file: /x\n  listening: true\n").unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -931,7 +990,10 @@ mod tests {
 
     #[test]
     fn user_and_group_keys_double_as_attributes() {
-        let checks = parse("- process: sshd\n  user: root\n- file: /x\n  group: adm\n- group: adm\n  gid: 4\n").unwrap();
+        let checks = parse(
+            "- process: sshd\n  user: root\n- file: /x\n  group: adm\n- group: adm\n  gid: 4\n",
+        )
+        .unwrap();
         assert_eq!(checks[0].assertions[0].property, Property::ProcessUser);
         assert_eq!(checks[1].assertions[0].property, Property::Group);
         assert_eq!(checks[2].resource, Resource::Group("adm".into()));
