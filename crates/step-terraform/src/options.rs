@@ -156,10 +156,12 @@ impl TerraformOptions {
                 ),
             ));
         }
-        for name in self.vars.keys().chain(self.secret_vars.keys()) {
+        let names = self.vars.keys().map(|n| ("vars", n));
+        let secret_names = self.secret_vars.keys().map(|n| ("secret_vars", n));
+        for (property, name) in names.chain(secret_names) {
             if !is_identifier(name) {
                 return Err(ConfigError::property(
-                    format!("vars.{name}"),
+                    format!("{property}.{name}"),
                     "a terraform variable name must start with a letter or `_` and hold only letters, digits, `_` and `-`",
                 ));
             }

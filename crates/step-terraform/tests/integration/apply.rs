@@ -149,11 +149,18 @@ async fn the_terraform_kind_plans_applies_reads_outputs_and_destroys() {
     let sb = Sandbox::with_fixture("marker");
     let cx = sb.cx();
     let marker = sb.path("m.txt");
+    // `vars` override `var_files`: the file's marker_path must lose.
+    std::fs::write(
+        sb.path("common.tfvars"),
+        "name = \"from-file\"\nmarker_path = \"/nonexistent/dir/marker\"\n",
+    )
+    .unwrap();
     let props = |command: &str, init: bool| {
         json!({
             "command": command,
             "init": init,
             "dir": "marker",
+            "var_files": ["common.tfvars"],
             "vars": {"marker_path": marker.to_string_lossy()},
             "parallelism": 2,
             "lock_timeout": "10s",
@@ -175,6 +182,7 @@ async fn the_terraform_kind_plans_applies_reads_outputs_and_destroys() {
     assert!(!apply.is_failed(), "{:?}", apply.message);
     assert!(marker.exists());
     assert_eq!(apply.outputs["workspace"], "default");
+    assert_eq!(apply.outputs["greeting"], "hello from-file from default");
 
     let plan = run("plan", false).await;
     assert_eq!(plan.outputs["changes"], false, "{:?}", plan.message);
