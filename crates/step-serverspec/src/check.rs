@@ -79,11 +79,35 @@ pub enum CommandLine {
     Argv(Vec<String>),
 }
 
+/// Shell builtins and reserved words: a line starting with one needs the shell.
+const SHELL_WORDS: &[&str] = &[
+    ".", ":", "[", "[[", "!", "{", "}", "alias", "bg", "break", "case", "cd", "command",
+    "continue", "do", "done", "elif", "else", "esac", "eval", "exec", "exit", "export", "fc", "fg",
+    "fi", "for", "getopts", "hash", "if", "jobs", "let", "local", "read", "readonly", "return",
+    "set", "shift", "source", "then", "times", "trap", "type", "ulimit", "umask", "unalias",
+    "unset", "until", "wait", "while",
+];
+
 impl CommandLine {
-    /// The argv that runs it.
+    /// The argv that runs it. A shell line of plain words (no quotes,
+    /// variables, redirections, globs or builtins) runs without the shell:
+    /// the same result, one process less.
     pub fn argv(&self) -> Vec<String> {
         match self {
-            CommandLine::Shell(line) => vec!["sh".into(), "-c".into(), line.clone()],
+            CommandLine::Shell(line) => {
+                let plain = line
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b" \t-_./=:,@%+".contains(&b));
+                let words: Vec<&str> = line.split_whitespace().collect();
+                match words.first() {
+                    Some(first)
+                        if plain && !SHELL_WORDS.contains(first) && !first.contains('=') =>
+                    {
+                        words.iter().map(|w| w.to_string()).collect()
+                    }
+                    _ => vec!["sh".into(), "-c".into(), line.clone()],
+                }
+            }
             CommandLine::Argv(argv) => argv.clone(),
         }
     }
@@ -432,6 +456,28 @@ mod tests {
                 line: 1,
                 column: 3,
             },
+        }
+    }
+
+    #[test]
+    fn plain_command_lines_skip_the_shell() {
+        let argv = |l: &str| CommandLine::Shell(l.into()).argv();
+        assert_eq!(argv("echo hello-1"), vec!["echo", "hello-1"]);
+        assert_eq!(
+            argv("systemctl is-active docker"),
+            vec!["systemctl", "is-active", "docker"]
+        );
+        for shell in [
+            "echo $HOME",
+            "a | b",
+            "exit 3",
+            "cd /tmp",
+            "X=1 env",
+            "ls *.log",
+            "echo 'a b'",
+            "a; b",
+        ] {
+            assert_eq!(argv(shell), vec!["sh", "-c", shell], "{shell}");
         }
     }
 

@@ -57,6 +57,7 @@ pub mod host_checks;
 pub mod jsonpath;
 pub mod local;
 pub mod matcher;
+pub mod netdiag;
 pub mod observe;
 pub mod remote;
 pub mod serverspec;

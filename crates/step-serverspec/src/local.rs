@@ -1,6 +1,7 @@
 //! Observing resources of this machine, in-process where the kernel or a
-//! file already has the answer: files through `lstat`, ports from
-//! `/proc/net`, processes from `/proc`, users and groups from `/etc/passwd`
+//! file already has the answer: files through `lstat`, listening TCP ports
+//! through sock_diag netlink ([`crate::netdiag`]; `/proc/net/tcp` as the
+//! fallback), UDP ports from `/proc/net/udp`, processes from `/proc`, users and groups from `/etc/passwd`
 //! and `/etc/group`, packages from dpkg's status file, HTTP with reqwest,
 //! TCP reachability with a socket. Only commands, services (systemctl or an
 //! init script) and containers (`docker inspect`) start a child process.
@@ -53,7 +54,19 @@ impl LocalRound {
     fn sockets(&self) -> &[Socket] {
         self.sockets.get_or_init(|| {
             let mut all = Vec::new();
-            for proto in ["tcp", "tcp6", "udp", "udp6"] {
+            let tcp_from_proc = match crate::netdiag::listening_tcp() {
+                Ok(tcp) => {
+                    all.extend(tcp);
+                    false
+                }
+                Err(_) => true,
+            };
+            let tables: &[&'static str] = if tcp_from_proc {
+                &["tcp", "tcp6", "udp", "udp6"]
+            } else {
+                &["udp", "udp6"]
+            };
+            for &proto in tables {
                 if let Ok(text) = std::fs::read_to_string(format!("/proc/net/{proto}")) {
                     all.extend(parse_proc_net(proto, &text));
                 }
