@@ -359,6 +359,11 @@ impl Property {
         }
     }
 
+    /// Whether this is a yes/no property (listening, running, exists, …).
+    pub fn is_state(&self) -> bool {
+        self.state_phrase().is_some()
+    }
+
     /// For yes/no properties: the verb phrase ("be listening", "exist").
     fn state_phrase(&self) -> Option<&'static str> {
         Some(match self {

@@ -461,6 +461,23 @@ impl Step for HostChecks {
             .into());
         }
 
+        let count: usize = plans
+            .iter()
+            .flat_map(|(_, c)| c.iter())
+            .map(|c| c.assertions.len())
+            .sum();
+        cx.info(format!(
+            "{count} checks from {} spec file{} on {} ({})",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            if cfg.backend == BackendKind::Local {
+                "this machine".to_string()
+            } else {
+                hosts.join(", ")
+            },
+            cfg.backend.name()
+        ));
+
         let http = match cfg.backend {
             BackendKind::Local => Some(HttpClients::new().map_err(StepError::other)?),
             _ => None,

@@ -362,7 +362,7 @@ async fn observe_service(
     }
     let running = round.processes().iter().any(|p| p.is_named(name));
     Ok(ServiceInfo {
-        manager: "no init system found; looked for a process of that name".into(),
+        manager: "none".into(),
         running: Some(running),
         enabled: None,
     })

@@ -216,17 +216,20 @@ impl Observation {
                 State(!matching.is_empty(), detail)
             }
 
-            (Observation::Service(s), Property::Running) => match s.running {
-                Some(r) => State(
-                    r,
-                    format!(
-                        "{} ({})",
-                        if r { "running" } else { "not running" },
-                        s.manager
+            (Observation::Service(s), Property::Running) => {
+                let how = if s.manager == "none" {
+                    "no init system; judged by a process of that name"
+                } else {
+                    s.manager.as_str()
+                };
+                match s.running {
+                    Some(r) => State(
+                        r,
+                        format!("{} ({how})", if r { "running" } else { "not running" }),
                     ),
-                ),
-                None => Missing(format!("cannot tell whether it runs ({})", s.manager)),
-            },
+                    None => Missing(format!("cannot tell whether it runs ({how})")),
+                }
+            }
             (Observation::Service(s), Property::Enabled) => match s.enabled {
                 Some(e) => State(
                     e,
@@ -236,10 +239,10 @@ impl Observation {
                         s.manager
                     ),
                 ),
-                None => Missing(format!(
-                    "cannot tell whether it is enabled: no systemd and no /etc/init.d script ({})",
-                    s.manager
-                )),
+                None => Missing(
+                    "cannot tell whether it is enabled: no systemd and no /etc/init.d script"
+                        .into(),
+                ),
             },
 
             (Observation::Process(ps), Property::Running) => State(
@@ -392,20 +395,23 @@ pub fn judge(
     assertion: &Assertion,
     observation: &Observation,
 ) -> Result<(), String> {
-    let expected = || assertion.matcher.describe();
+    // Yes/no properties read as phrases ("be listening"), others as matchers ("eq 200").
+    let expected = || match (assertion.property.is_state(), assertion.matcher.as_bool()) {
+        (true, Some(_)) => {
+            let phrase = assertion.phrase(&check.resource);
+            phrase
+                .strip_prefix("should ")
+                .unwrap_or(&phrase)
+                .to_string()
+        }
+        _ => assertion.matcher.describe(),
+    };
     match observation.actual(&assertion.property) {
         Actual::State(state, detail) => {
             let want = assertion.matcher.as_bool();
             match want {
                 Some(w) if w == state => Ok(()),
-                Some(_) => {
-                    let phrase = assertion.phrase(&check.resource);
-                    let phrase = phrase
-                        .strip_prefix("should ")
-                        .unwrap_or(&phrase)
-                        .to_string();
-                    Err(format!("expected: {phrase}\n  actual: {detail}"))
-                }
+                Some(_) => Err(format!("expected: {}\n  actual: {detail}", expected())),
                 None => assertion
                     .matcher
                     .check(&Value::Bool(state))

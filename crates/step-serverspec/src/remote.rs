@@ -446,7 +446,7 @@ fn observation(
                     })
                 }
                 _ => Observation::Service(ServiceInfo {
-                    manager: "no init system found; looked for a process of that name".into(),
+                    manager: "none".into(),
                     running: Some(t.procs.iter().any(|p| p.is_named(name))),
                     enabled: None,
                 }),

@@ -51,7 +51,8 @@ async fn container_mismatches_show_expected_and_actual() {
     let spec = dir.path().join("c.yml");
     std::fs::write(
         &spec,
-        "- port: 9090\n- file: /store/state.json\n  owner: nobody\n- package: openssh-server\n- user: marathon\n- command: [cat, /nope]\n  stderr: {contain: 'No such file'}\n  exit_status: 0\n",
+        "- port: 9090\n- file: /store/state.json\n  owner: nobody\n- package: openssh-server\n- user: marathon\n- command: [cat, /nope]\n  stderr: {contain: 'No such file'}\n  exit_status: 0\n\
+         - service: httpd\n  running: true\n  enabled: true\n- docker_container: other\n",
     )
     .expect("write");
     let mut cfg = HostChecksConfig::new(&spec);
@@ -61,7 +62,7 @@ async fn container_mismatches_show_expected_and_actual() {
 
     assert_eq!(
         outcome.outputs["failed"],
-        json!(5),
+        json!(7),
         "{}",
         failures(&outcome)
     );
@@ -93,5 +94,24 @@ async fn container_mismatches_show_expected_and_actual() {
         )
         .status,
         step_core::Status::Passed
+    );
+    // No init system in the container: "running" falls back to the
+    // process, "enabled" cannot be answered and says why.
+    assert_eq!(
+        check(&outcome, "Service httpd should be running").status,
+        step_core::Status::Passed
+    );
+    let enabled = check(&outcome, "Service httpd should be enabled");
+    let msg = enabled.message.as_deref().unwrap_or_default();
+    assert!(
+        msg.starts_with("expected: be enabled\n  actual: cannot tell whether it is enabled"),
+        "{msg}"
+    );
+    // Containers cannot be inspected from inside one: an error, not a pass.
+    let other = check(&outcome, "Docker container other should be running");
+    assert_eq!(other.status, step_core::Status::Errored);
+    assert_eq!(
+        other.message.as_deref(),
+        Some("could not check: `docker` is not installed on the target")
     );
 }

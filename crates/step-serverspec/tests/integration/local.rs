@@ -163,3 +163,85 @@ async fn a_thousand_in_process_checks_of_files_users_and_ports() {
     assert!(!outcome.is_failed(), "{}", failures(&outcome));
     assert_eq!(outcome.outputs["total"], json!(1000));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sysv_services_are_judged_by_their_init_script() {
+    // This machine's image installs openssh-server with an init script and
+    // rc links but does not start it; elsewhere the test has nothing to judge.
+    let script = std::path::Path::new("/etc/init.d/ssh");
+    if std::path::Path::new("/run/systemd/system").is_dir() || !script.is_file() {
+        eprintln!("skipped: no sysv init script for ssh here");
+        return;
+    }
+    let running = std::process::Command::new(script)
+        .arg("status")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    let enabled = ["2", "3", "4", "5"].iter().any(|l| {
+        std::fs::read_dir(format!("/etc/rc{l}.d"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .any(|e| e.file_name().to_string_lossy().ends_with("ssh"))
+            })
+            .unwrap_or(false)
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("svc.yml");
+    std::fs::write(
+        &spec,
+        format!("- service: ssh\n  running: {running}\n  enabled: {enabled}\n"),
+    )
+    .expect("write");
+    let outcome = run(HostChecksConfig::new(&spec), &cx(dir.path()))
+        .await
+        .expect("runs");
+    assert!(!outcome.is_failed(), "{}", failures(&outcome));
+    let flipped = dir.path().join("flipped.yml");
+    std::fs::write(
+        &flipped,
+        format!("- service: ssh\n  running: {}\n", !running),
+    )
+    .expect("write");
+    let outcome = run(HostChecksConfig::new(&flipped), &cx(dir.path()))
+        .await
+        .expect("runs");
+    let msg = outcome.checks[0].message.as_deref().unwrap_or_default();
+    assert!(msg.ends_with("(sysv)"), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_stops_running_commands_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("slow.yml");
+    let marker = format!("{}", 86000 + std::process::id() % 1000);
+    std::fs::write(
+        &spec,
+        format!("- command: sleep {marker}\n- file: /etc/passwd\n"),
+    )
+    .expect("write");
+    let cancel = step_core::Cancel::new();
+    let cx = cx(dir.path()).with_cancel(cancel.clone());
+    let started = std::time::Instant::now();
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        cancel.cancel(step_core::CancelReason::Interrupted);
+    });
+    let err = run(HostChecksConfig::new(&spec), &cx).await.unwrap_err();
+    let _ = stopper.await;
+    assert!(matches!(err, step_core::StepError::Cancelled), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &format!("sleep {marker}")])
+        .output()
+        .expect("pgrep");
+    assert!(
+        left.stdout.is_empty(),
+        "left behind: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
