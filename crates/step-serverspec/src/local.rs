@@ -349,7 +349,7 @@ async fn observe_service(
                     d.filter_map(Result::ok).any(|e| {
                         let f = e.file_name();
                         let f = f.to_string_lossy();
-                        f.starts_with('S') && f.len() > 3 && f[3..] == *name
+                        f.starts_with('S') && f.get(3..) == Some(name)
                     })
                 })
                 .unwrap_or(false)
