@@ -816,12 +816,13 @@ impl Executor {
             }
         }
         sink.emit(EventKind::StepStarted { kind: entry.kind.clone() });
+        let failure = lock(&inner.first_failure).clone();
         let run = RunInfo {
             run_id: inner.opts.run_id.clone(),
             pipeline: lock(&inner.pipeline).clone(),
             result: None,
-            failed_step: lock(&inner.first_failure).as_ref().map(|f| f.0.clone()),
-            failed_message: lock(&inner.first_failure).as_ref().map(|f| f.1.clone()),
+            failed_step: failure.as_ref().map(|f| f.0.clone()),
+            failed_message: failure.map(|f| f.1),
             target: scope.target.clone(),
             elapsed_secs: inner.started.elapsed().as_secs(),
         };

@@ -24,3 +24,7 @@ pub mod model;
 pub mod registry;
 pub mod state;
 pub mod tools;
+pub mod builder;
+pub mod cli;
+pub mod report_setup;
+pub mod report;

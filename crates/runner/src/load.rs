@@ -751,6 +751,17 @@ fn check_entries(
                     let mut strings = Vec::new();
                     collect_strings(value, &mut strings);
                     for s in strings {
+                        if let Err(e @ crate::expand::ExpandError::Malformed { .. }) =
+                            crate::expand::expand_vars(&s, &|_| Some(String::new()))
+                        {
+                            let pos = step.property_pos.get(prop).copied().unwrap_or(step.pos);
+                            diags.push(Diagnostic::error(
+                                &file.path,
+                                pos,
+                                format!("property `{prop}` of step `{}`: {e}", step.display_name()),
+                            ));
+                            continue;
+                        }
                         for (name, has_default) in crate::expand::referenced_vars(&s) {
                             if has_default || is_set(&name) || runner_provided(&name) || known.contains(&name) {
                                 continue;

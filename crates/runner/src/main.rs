@@ -1,1 +1,19 @@
-fn main() {}
+//! The `runner` binary: see `runner --help`.
+
+use clap::Parser;
+
+fn main() {
+    let cli = runner::cli::Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(runner::cli::EXIT_CONFIG);
+        }
+    };
+    let code = rt.block_on(runner::cli::main(cli));
+    // Reader threads of daemonized grandchildren may still hold pipes; don't
+    // wait for them.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    std::process::exit(code);
+}

@@ -45,7 +45,7 @@ pub enum StepError {
     Config(#[from] ConfigError),
     /// A tool is missing or has the wrong version.
     #[error(transparent)]
-    Tool(#[from] ToolError),
+    Tool(Box<ToolError>),
     /// A child process could not be started or waited for.
     #[error(transparent)]
     Process(ProcessError),
@@ -96,6 +96,12 @@ impl StepError {
     /// when they are found before anything ran).
     pub fn is_config(&self) -> bool {
         matches!(self, StepError::Config(_))
+    }
+}
+
+impl From<ToolError> for StepError {
+    fn from(e: ToolError) -> Self {
+        StepError::Tool(Box::new(e))
     }
 }
 

@@ -22,7 +22,7 @@ async fn missing_packer_says_how_to_install_it() {
         build.run(&cx).await.unwrap_err(),
     ] {
         assert!(
-            matches!(err, StepError::Tool(ToolError::Missing { .. })),
+            matches!(&err, StepError::Tool(e) if matches!(**e, ToolError::Missing { .. })),
             "{err:?}"
         );
         let msg = err.to_string();
@@ -45,9 +45,13 @@ async fn a_version_that_is_not_met_names_found_and_required() {
         .expect("config");
     let err = step.run(&cx).await.unwrap_err();
     match &err {
-        StepError::Tool(ToolError::WrongVersion {
-            found, required, ..
-        }) => {
+        StepError::Tool(tool) if matches!(**tool, ToolError::WrongVersion { .. }) => {
+            let ToolError::WrongVersion {
+                found, required, ..
+            } = &**tool
+            else {
+                unreachable!()
+            };
             assert_eq!(found.to_string(), "1.6.6");
             assert_eq!(required.to_string(), ">=1.7");
         }

@@ -1,0 +1,601 @@
+//! The `runner` command line: `run`, `validate`, `steps`, `explain`,
+//! `state`, `cleanup`. Exit codes: 0 passed, 1 failed, 2 usage or
+//! configuration error, 130 interrupted.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use step_core::{Env, EventSink, Level};
+
+use crate::diag::{Diagnostic, closest};
+use crate::exec::{Executor, RunOptions};
+use crate::load;
+use crate::model::PipelineFile;
+use crate::registry::{COMMON_PROPERTIES, Registry};
+
+/// Exit code: passed.
+pub const EXIT_PASSED: i32 = 0;
+/// Exit code: a step failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: usage or configuration error.
+pub const EXIT_CONFIG: i32 = 2;
+/// Exit code: interrupted.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Composable CI/CD steps for infrastructure projects.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options that pick the pipeline file.
+#[derive(Debug, clap::Args, Clone)]
+pub struct FileArg {
+    /// The pipeline file (default: stepwise.yml, then wercker.yml).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline.
+    Run(RunArgs),
+    /// Check a pipeline file and list its pipelines and steps.
+    Validate {
+        /// The file.
+        #[command(flatten)]
+        file: FileArg,
+        /// Set a variable (NAME=VALUE), as for `run`.
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+    },
+    /// List the step kinds.
+    Steps,
+    /// Describe a step kind: its properties, outputs and an example.
+    Explain {
+        /// The step kind (or alias).
+        kind: String,
+    },
+    /// List runs with teardowns still pending.
+    State {
+        /// The file whose directory holds `.stepwise/state`.
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Run the pending teardowns of runs that are no longer alive.
+    Cleanup {
+        /// Only this run.
+        #[arg(long = "run", value_name = "ID")]
+        run: Option<String>,
+        /// The file whose directory holds `.stepwise/state`.
+        #[command(flatten)]
+        file: FileArg,
+    },
+}
+
+/// `runner run` options.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The pipeline to run (default: build).
+    pub pipeline: Option<String>,
+    /// The file.
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Write every event as JSON lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Treat this variable's value as a secret (masked everywhere).
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+    /// Skip a step by name (or by kind when it has no name).
+    #[arg(long = "skip", value_name = "NAME")]
+    pub skip: Vec<String>,
+    /// Set a variable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Keep environments up: record teardowns but do not run them.
+    #[arg(long)]
+    pub keep: bool,
+    /// Run only partition K of N of every for_each's values (e.g. 1/2).
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<String>,
+    /// Run only this for_each value (NAME=VALUE; repeatable).
+    #[arg(long = "only", value_name = "NAME=VALUE")]
+    pub only: Vec<String>,
+}
+
+/// Runs the command line; returns the exit code.
+pub async fn main(cli: Cli) -> i32 {
+    let registry = Registry::standard();
+    match cli.command {
+        Command::Run(args) => run(args, registry).await,
+        Command::Validate { file, vars } => validate(&file, &vars, &registry),
+        Command::Steps => {
+            steps(&registry);
+            EXIT_PASSED
+        }
+        Command::Explain { kind } => explain(&registry, &kind),
+        Command::State { file } => state(&file),
+        Command::Cleanup { run, file } => cleanup(&file, run.as_deref(), registry).await,
+    }
+}
+
+fn find_file(arg: &FileArg) -> Result<PathBuf, String> {
+    if let Some(f) = &arg.file {
+        return Ok(f.clone());
+    }
+    for name in ["stepwise.yml", "wercker.yml"] {
+        if Path::new(name).is_file() {
+            return Ok(PathBuf::from(name));
+        }
+    }
+    Err("no pipeline file: neither stepwise.yml nor wercker.yml is here; pass -f FILE".into())
+}
+
+fn root_of(file: &Path) -> PathBuf {
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+fn print_diags(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
+fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, String> {
+    vars.iter()
+        .map(|v| match v.split_once('=') {
+            Some((k, val)) if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                Ok((k.to_string(), val.to_string()))
+            }
+            _ => Err(format!("`{v}` is not NAME=VALUE")),
+        })
+        .collect()
+}
+
+/// Loads and checks a file: structure, variables of `pipeline` (or of
+/// every pipeline), and each step's own config checks.
+fn load_checked(
+    path: &Path,
+    registry: &Registry,
+    env: &Env,
+    pipeline: Option<&str>,
+) -> Result<PipelineFile, Vec<Diagnostic>> {
+    let file = load::load_file(path, registry)?;
+    let mut diags = Vec::new();
+    let is_set = |n: &str| env.get(n).is_some();
+    let names: Vec<String> = match pipeline {
+        Some(p) => vec![p.to_string()],
+        None => file.pipelines.keys().cloned().collect(),
+    };
+    for name in &names {
+        diags.extend(load::check_variables(&file, name, &is_set));
+    }
+    diags.extend(load::check_steps(&file, registry, &|n| env.get(n).map(str::to_string)));
+    if diags.is_empty() { Ok(file) } else { Err(diags) }
+}
+
+fn base_env(vars: &[(String, String)], secrets: &[String]) -> Env {
+    let mut env = Env::from_process();
+    for (k, v) in vars {
+        let secret = step_core::env::looks_secret(k) || env.is_secret(k);
+        env.insert(k.clone(), v.clone(), secret);
+    }
+    for s in secrets {
+        env.mark_secret(s.clone());
+    }
+    env
+}
+
+fn parse_partition(text: &str) -> Result<(usize, usize), String> {
+    let err = || format!("--partition `{text}`: expected K/N with 1 ≤ K ≤ N, like 1/2");
+    let (k, n) = text.split_once('/').ok_or_else(err)?;
+    let k: usize = k.trim().parse().map_err(|_| err())?;
+    let n: usize = n.trim().parse().map_err(|_| err())?;
+    if k == 0 || n == 0 || k > n {
+        return Err(err());
+    }
+    Ok((k, n))
+}
+
+async fn run(args: RunArgs, registry: Registry) -> i32 {
+    let path = match find_file(&args.file) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let vars = match parse_vars(&args.vars) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: --var {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let only = match parse_vars(&args.only) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: --only {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let partition = match args.partition.as_deref().map(parse_partition).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let mut env = base_env(&vars, &args.secrets);
+    let pipeline = args.pipeline.clone().unwrap_or_else(|| "build".into());
+    let file = match load::load_file(&path, &registry) {
+        Ok(f) => f,
+        Err(diags) => {
+            print_diags(&diags);
+            return EXIT_CONFIG;
+        }
+    };
+    if !file.pipelines.contains_key(&pipeline) {
+        let names: Vec<&str> = file.pipelines.keys().map(String::as_str).collect();
+        let hint = closest(&pipeline, names.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        eprintln!(
+            "{}: error: no pipeline `{pipeline}` in this file; it has: {}{hint}",
+            path.display(),
+            names.join(", ")
+        );
+        return EXIT_CONFIG;
+    }
+    for name in &file.secrets {
+        env.mark_secret(name.clone());
+    }
+    if let Err(diags) = load_checked(&path, &registry, &env, Some(&pipeline)) {
+        print_diags(&diags);
+        return EXIT_CONFIG;
+    }
+    for n in &file.notices {
+        eprintln!("{n}");
+    }
+    let root = root_of(&path);
+    let mut opts = RunOptions::new(root);
+    opts.env = env;
+    opts.skip = args.skip.clone();
+    opts.keep = args.keep;
+    opts.partition = partition;
+    opts.only = only;
+    let events = EventSink::new();
+    let reports = crate::report_setup::attach(&events, args.events.as_deref(), args.junit.as_deref());
+    let reports = match reports {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let short = step_core::Masker::new(opts.env.secret_values()).too_short();
+    if short > 0 {
+        events.log(
+            Level::Warn,
+            format!("{short} secret value(s) are shorter than 4 characters and are not masked"),
+        );
+    }
+    let executor = Executor::new(Arc::new(registry), Arc::new(file), opts, events.clone());
+    let interrupter = executor.interrupter();
+    let signals = tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        loop {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+            };
+            let n = interrupter.interrupt();
+            if n == 1 {
+                eprintln!("\nrunner: {name}: cancelling running steps; finally steps, teardowns and after-steps still run (send it again to kill everything now)");
+            } else {
+                eprintln!("\nrunner: {name} again: killing everything now");
+            }
+        }
+    });
+    let report = executor.run(&pipeline).await;
+    signals.abort();
+    events.finish();
+    reports.print_locations();
+    if report.config_error && report.result == step_core::RunResult::Failed {
+        return EXIT_FAILED;
+    }
+    report.exit_code()
+}
+
+fn validate(arg: &FileArg, vars: &[String], registry: &Registry) -> i32 {
+    let path = match find_file(arg) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let vars = match parse_vars(vars) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: --var {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let env = base_env(&vars, &[]);
+    match load_checked(&path, registry, &env, None) {
+        Ok(file) => {
+            for n in &file.notices {
+                eprintln!("{n}");
+            }
+            println!("{}: valid", path.display());
+            for p in file.pipelines.values() {
+                println!("pipeline {}:", p.name);
+                print_entries(&p.steps, "  ");
+                if !p.finally.is_empty() {
+                    println!("  finally:");
+                    print_entries(&p.finally, "    ");
+                }
+                if !p.after_steps.is_empty() {
+                    println!("  after-steps:");
+                    print_entries(&p.after_steps, "    ");
+                }
+            }
+            EXIT_PASSED
+        }
+        Err(diags) => {
+            print_diags(&diags);
+            let n = diags.iter().filter(|d| d.is_error()).count();
+            eprintln!("{}: {n} error(s)", path.display());
+            EXIT_CONFIG
+        }
+    }
+}
+
+fn print_entries(entries: &[crate::model::Entry], indent: &str) {
+    use crate::model::{Entry, GroupKind};
+    for e in entries {
+        match e {
+            Entry::Step(s) => {
+                if s.common.name.is_some() {
+                    println!("{indent}- {} ({})", s.display_name(), s.kind);
+                } else {
+                    println!("{indent}- {}", s.kind);
+                }
+            }
+            Entry::Group(g) => {
+                let what = match &g.kind {
+                    GroupKind::Sequence => "group".to_string(),
+                    GroupKind::Parallel => "parallel".to_string(),
+                    GroupKind::ForEach(f) => format!("for_each {}", f.var),
+                };
+                println!("{indent}- {what}:");
+                print_entries(&g.steps, &format!("{indent}    "));
+                if !g.finally.is_empty() {
+                    println!("{indent}  finally:");
+                    print_entries(&g.finally, &format!("{indent}    "));
+                }
+            }
+        }
+    }
+}
+
+fn steps(registry: &Registry) {
+    let descs = registry.descriptions();
+    let width = descs.iter().map(|d| d.kind.len()).max().unwrap_or(0);
+    for d in descs {
+        let aliases = if d.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" (alias: {})", d.aliases.join(", "))
+        };
+        println!("{:width$}  {}{aliases}", d.kind, d.summary);
+    }
+}
+
+fn explain(registry: &Registry, kind: &str) -> i32 {
+    let Some(d) = registry.description(kind) else {
+        let hint = closest(kind, registry.names())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        eprintln!("error: unknown step kind `{kind}`{hint}; `runner steps` lists them");
+        return EXIT_CONFIG;
+    };
+    println!("{} — {}", d.kind, d.summary);
+    if !d.aliases.is_empty() {
+        println!("aliases: {}", d.aliases.join(", "));
+    }
+    if !d.doc.is_empty() {
+        println!("\n{}", d.doc);
+    }
+    println!("\nproperties:");
+    for p in &d.properties {
+        let req = if p.required {
+            "required".to_string()
+        } else {
+            match &p.default {
+                Some(def) => format!("default {def}"),
+                None => "optional".into(),
+            }
+        };
+        println!("  {} ({}, {req})\n      {}", p.name, p.ty.as_str(), p.doc);
+    }
+    println!("\ncommon properties (every step):");
+    for (n, t, doc) in COMMON_PROPERTIES {
+        println!("  {n} ({t})\n      {doc}");
+    }
+    if !d.outputs.is_empty() {
+        println!("\noutputs (with `id`, as ${{{{ outputs.<id>.<name> }}}}):");
+        for o in &d.outputs {
+            println!("  {}: {}", o.name, o.doc);
+        }
+    }
+    if !d.example.is_empty() {
+        println!("\nexample:\n{}", d.example);
+    }
+    EXIT_PASSED
+}
+
+fn state_dir_for(arg: &FileArg) -> PathBuf {
+    let base = match &arg.file {
+        Some(f) => root_of(f),
+        None => PathBuf::from("."),
+    };
+    base.join(".stepwise").join("state")
+}
+
+fn state(arg: &FileArg) -> i32 {
+    let dir = state_dir_for(arg);
+    let runs = crate::state::list_runs(&dir);
+    let mut code = EXIT_PASSED;
+    let mut shown = 0;
+    for (path, run) in runs {
+        match run {
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = EXIT_FAILED;
+            }
+            Ok(run) => {
+                let outstanding: Vec<_> = run.outstanding().collect();
+                if outstanding.is_empty() {
+                    continue;
+                }
+                shown += 1;
+                let alive = crate::state::is_alive(&dir, &run.run_id).unwrap_or(false);
+                println!(
+                    "run {} ({}, pipeline {}, started {}, pid {}{})",
+                    run.run_id,
+                    path.display(),
+                    run.pipeline,
+                    run.started,
+                    run.pid,
+                    if alive { ", still running" } else { ", not running" }
+                );
+                for t in outstanding {
+                    let target = t.target.as_deref().map(|t| format!("[{t}] ")).unwrap_or_default();
+                    println!(
+                        "  {target}{} → {} ({:?}{})",
+                        t.step,
+                        t.spec.kind,
+                        t.status,
+                        t.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    if shown == 0 && code == EXIT_PASSED {
+        println!("no pending teardowns in {}", dir.display());
+    }
+    code
+}
+
+async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
+    let dir = state_dir_for(arg);
+    let events = EventSink::new();
+    let reports = match crate::report_setup::attach(&events, None, None) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let env = Env::from_process();
+    events.add_secrets(env.secret_values());
+    let mut code = EXIT_PASSED;
+    let mut found = false;
+    for (path, run) in crate::state::list_runs(&dir) {
+        let mut run = match run {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = EXIT_FAILED;
+                continue;
+            }
+        };
+        if only.is_some_and(|id| id != run.run_id) {
+            continue;
+        }
+        found = true;
+        let lock_path = crate::state::lock_path(&dir, &run.run_id);
+        let lock = match crate::state::try_lock(&lock_path) {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                println!("run {} is still running (pid {}); not touched", run.run_id, run.pid);
+                continue;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = EXIT_FAILED;
+                continue;
+            }
+        };
+        let mut seqs: Vec<u64> = run.outstanding().map(|t| t.seq).collect();
+        seqs.sort_unstable_by(|a, b| b.cmp(a));
+        if !seqs.is_empty() {
+            println!("run {}: {} pending teardown(s)", run.run_id, seqs.len());
+        }
+        for seq in seqs {
+            let Some(entry) = run.teardowns.iter().find(|t| t.seq == seq).cloned() else { continue };
+            let (status, message) = crate::exec::run_teardown(
+                &registry,
+                &entry,
+                &env,
+                &events,
+                step_core::Cancel::new(),
+                std::time::Duration::from_secs(30 * 60),
+                None,
+            )
+            .await;
+            if let Some(t) = run.teardowns.iter_mut().find(|t| t.seq == seq) {
+                t.status = if status.is_failure() {
+                    code = EXIT_FAILED;
+                    crate::state::TeardownStatus::Failed
+                } else {
+                    crate::state::TeardownStatus::Done
+                };
+                t.message = message;
+            }
+            if let Err(e) = crate::state::save_state(&path, &run) {
+                eprintln!("error: {e}");
+                code = EXIT_FAILED;
+            }
+        }
+        if run.outstanding().count() == 0 {
+            let _ = std::fs::remove_file(&path);
+            drop(lock);
+            let _ = std::fs::remove_file(&lock_path);
+            println!("run {}: cleaned up", run.run_id);
+        }
+    }
+    events.finish();
+    drop(reports);
+    if !found {
+        match only {
+            Some(id) => {
+                eprintln!("error: no run `{id}` in {}", dir.display());
+                return EXIT_CONFIG;
+            }
+            None => println!("nothing to clean up in {}", dir.display()),
+        }
+    }
+    code
+}

@@ -1,0 +1,143 @@
+//! for_each fan-out, target prefixes, partitions.
+
+use super::*;
+
+#[test]
+fn for_each_over_eight_values_runs_them_concurrently() {
+    let w = Work::new(
+        r#"
+build:
+  steps:
+    - for_each:
+        var: N
+        values: [a, b, c, d, e, f, g, h]
+        steps:
+          - script:
+              name: nap
+              code: sleep 1; echo "done $N"
+"#,
+    );
+    let out = w.run(&["run", "--events", "events.jsonl"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    for v in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+        assert!(t.contains(&format!("[{v}] nap | done {v}")), "{t}");
+    }
+    // The run's own wall time, from its RunFinished event (process start-up
+    // of the test harness is not the runner's).
+    let events = w.read("events.jsonl");
+    let finished: serde_json::Value = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "run_finished")
+        .expect("a run_finished event");
+    let ms = finished["duration_ms"].as_u64().unwrap();
+    assert!(ms <= 1200, "the fan-out took {ms} ms");
+}
+
+#[test]
+fn outputs_are_scoped_to_their_target_and_one_failure_does_not_cancel_siblings() {
+    let w = Work::new(
+        r#"
+build:
+  steps:
+    - for_each:
+        var: CLOUD
+        values: "$CLOUDS"
+        steps:
+          - script:
+              id: make
+              name: make
+              code: |
+                export ADDR="addr-$CLOUD"
+                test "$CLOUD" != bad
+          - script:
+              name: use
+              code: echo "$ADDR ${{ target }}" > "use-$CLOUD.txt"
+"#,
+    );
+    let out = w.cmd(&["run", "--junit", "junit.xml"]).env("CLOUDS", "aws, bad gcp").output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert_eq!(w.read("use-aws.txt").trim(), "addr-aws aws");
+    assert_eq!(w.read("use-gcp.txt").trim(), "addr-gcp gcp");
+    assert!(!w.file("use-bad.txt").exists());
+    let junit = w.read("junit.xml");
+    for target in ["aws", "gcp", "bad"] {
+        assert!(junit.contains(&format!("name=\"{target}\"")), "{junit}");
+    }
+}
+
+#[test]
+fn partitions_cover_every_value_exactly_once() {
+    let yaml = r#"
+build:
+  steps:
+    - for_each:
+        var: V
+        values: [one, two, three, four, five]
+        steps:
+          - script:
+              code: echo "$V" >> seen.txt
+"#;
+    let w = Work::new(yaml);
+    for part in ["1/2", "2/2"] {
+        let out = w.run(&["run", "--partition", part]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let mut seen: Vec<String> = w.read("seen.txt").lines().map(str::to_string).collect();
+    seen.sort();
+    assert_eq!(seen, vec!["five", "four", "one", "three", "two"]);
+    let w2 = Work::new(yaml);
+    let out = w2.run(&["run", "--only", "V=three"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(w2.read("seen.txt").trim(), "three");
+    let out = w2.run(&["run", "--partition", "3/2"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn fail_fast_cancels_the_other_targets() {
+    let w = Work::new(
+        r#"
+build:
+  steps:
+    - for_each:
+        var: V
+        values: [quick, slow]
+        fail_fast: true
+        steps:
+          - script:
+              code: |
+                if [ "$V" = quick ]; then exit 1; fi
+                sleep 20; touch slow-finished
+"#,
+    );
+    let start = Instant::now();
+    let out = w.run(&["run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(!w.file("slow-finished").exists());
+    assert!(text(&out).contains("fail_fast"), "{}", text(&out));
+}
+
+#[test]
+fn parallel_runs_steps_concurrently_and_finally_always_runs() {
+    let w = Work::new(
+        r#"
+build:
+  steps:
+    - parallel:
+        steps:
+          - script: {name: a, code: "sleep 1; touch a"}
+          - script: {name: b, code: "sleep 1; touch b; exit 1"}
+        finally:
+          - script: {name: cleanup, code: "touch cleaned"}
+"#,
+    );
+    let start = Instant::now();
+    let out = w.run(&["run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(start.elapsed() < Duration::from_millis(1900));
+    assert!(w.file("a").exists() && w.file("b").exists() && w.file("cleaned").exists());
+}
