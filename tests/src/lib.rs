@@ -25,7 +25,9 @@ pub fn tool_available(tool: &str) -> bool {
     if which(tool).is_some() {
         return true;
     }
-    skip_or_fail(&format!("`{tool}` is not on PATH (install it with scripts/install-tools.sh)"))
+    skip_or_fail(&format!(
+        "`{tool}` is not on PATH (install it with scripts/install-tools.sh)"
+    ))
 }
 
 /// Panics with `why` when tools are required; otherwise prints a loud skip

@@ -16,7 +16,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::model::{
-    Entry, ForEach, Group, GroupKind, Pipeline, PipelineFile, StepEntry, TeardownPolicy, Values, When,
+    Entry, ForEach, Group, GroupKind, Pipeline, PipelineFile, StepEntry, TeardownPolicy, Values,
+    When,
 };
 
 /// A step under construction.
@@ -170,7 +171,12 @@ pub fn for_each(var: &str, values: &[&str]) -> GroupBuilder {
 }
 
 /// A `for_each` group over a string expanded at run time (`"$CLOUDS"`).
-pub fn for_each_expr(var: &str, values: &str, max_parallel: usize, fail_fast: bool) -> GroupBuilder {
+pub fn for_each_expr(
+    var: &str,
+    values: &str,
+    max_parallel: usize,
+    fail_fast: bool,
+) -> GroupBuilder {
     GroupBuilder::new(GroupKind::ForEach(ForEach {
         var: var.into(),
         values: Values::Expr(values.into()),
@@ -231,7 +237,8 @@ impl PipelineBuilder {
             path: PathBuf::from("<code>"),
             ..PipelineFile::default()
         };
-        file.pipelines.insert(self.pipeline.name.clone(), self.pipeline);
+        file.pipelines
+            .insert(self.pipeline.name.clone(), self.pipeline);
         file
     }
 }

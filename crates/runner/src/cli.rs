@@ -141,7 +141,10 @@ fn find_file(arg: &FileArg) -> Result<PathBuf, String> {
 }
 
 fn root_of(file: &Path) -> PathBuf {
-    let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
@@ -154,7 +157,9 @@ fn print_diags(diags: &[Diagnostic]) {
 fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, String> {
     vars.iter()
         .map(|v| match v.split_once('=') {
-            Some((k, val)) if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            Some((k, val))
+                if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
                 Ok((k.to_string(), val.to_string()))
             }
             _ => Err(format!("`{v}` is not NAME=VALUE")),
@@ -180,8 +185,14 @@ fn load_checked(
     for name in &names {
         diags.extend(load::check_variables(&file, name, &is_set));
     }
-    diags.extend(load::check_steps(&file, registry, &|n| env.get(n).map(str::to_string)));
-    if diags.is_empty() { Ok(file) } else { Err(diags) }
+    diags.extend(load::check_steps(&file, registry, &|n| {
+        env.get(n).map(str::to_string)
+    }));
+    if diags.is_empty() {
+        Ok(file)
+    } else {
+        Err(diags)
+    }
 }
 
 fn base_env(vars: &[(String, String)], secrets: &[String]) -> Env {
@@ -275,7 +286,8 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
     opts.partition = partition;
     opts.only = only;
     let events = EventSink::new();
-    let reports = crate::report_setup::attach(&events, args.events.as_deref(), args.junit.as_deref());
+    let reports =
+        crate::report_setup::attach(&events, args.events.as_deref(), args.junit.as_deref());
     let reports = match reports {
         Ok(r) => r,
         Err(e) => {
@@ -309,7 +321,9 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
             };
             let n = interrupter.interrupt();
             if n == 1 {
-                eprintln!("\nrunner: {name}: cancelling running steps; finally steps, teardowns and after-steps still run (send it again to kill everything now)");
+                eprintln!(
+                    "\nrunner: {name}: cancelling running steps; finally steps, teardowns and after-steps still run (send it again to kill everything now)"
+                );
             } else {
                 eprintln!("\nrunner: {name} again: killing everything now");
             }
@@ -487,16 +501,27 @@ fn state(arg: &FileArg) -> i32 {
                     run.pipeline,
                     run.started,
                     run.pid,
-                    if alive { ", still running" } else { ", not running" }
+                    if alive {
+                        ", still running"
+                    } else {
+                        ", not running"
+                    }
                 );
                 for t in outstanding {
-                    let target = t.target.as_deref().map(|t| format!("[{t}] ")).unwrap_or_default();
+                    let target = t
+                        .target
+                        .as_deref()
+                        .map(|t| format!("[{t}] "))
+                        .unwrap_or_default();
                     println!(
                         "  {target}{} → {} ({:?}{})",
                         t.step,
                         t.spec.kind,
                         t.status,
-                        t.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+                        t.message
+                            .as_deref()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_default()
                     );
                 }
             }
@@ -539,7 +564,10 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
         let lock = match crate::state::try_lock(&lock_path) {
             Ok(Some(l)) => l,
             Ok(None) => {
-                println!("run {} is still running (pid {}); not touched", run.run_id, run.pid);
+                println!(
+                    "run {} is still running (pid {}); not touched",
+                    run.run_id, run.pid
+                );
                 continue;
             }
             Err(e) => {
@@ -554,7 +582,9 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
             println!("run {}: {} pending teardown(s)", run.run_id, seqs.len());
         }
         for seq in seqs {
-            let Some(entry) = run.teardowns.iter().find(|t| t.seq == seq).cloned() else { continue };
+            let Some(entry) = run.teardowns.iter().find(|t| t.seq == seq).cloned() else {
+                continue;
+            };
             let (status, message) = crate::exec::run_teardown(
                 &registry,
                 &entry,

@@ -219,7 +219,12 @@ pub struct Executor {
 
 impl Executor {
     /// An executor for a loaded file.
-    pub fn new(registry: Arc<Registry>, file: Arc<PipelineFile>, opts: RunOptions, events: EventSink) -> Self {
+    pub fn new(
+        registry: Arc<Registry>,
+        file: Arc<PipelineFile>,
+        opts: RunOptions,
+        events: EventSink,
+    ) -> Self {
         let secrets = opts.env.secret_values();
         events.add_secrets(secrets);
         Executor {
@@ -261,7 +266,9 @@ impl Executor {
         let inner = &self.inner;
         *lock(&inner.pipeline) = pipeline_name.to_string();
         let Some(pipeline) = inner.file.pipelines.get(pipeline_name).cloned() else {
-            inner.events.log(Level::Error, format!("no pipeline `{pipeline_name}`"));
+            inner
+                .events
+                .log(Level::Error, format!("no pipeline `{pipeline_name}`"));
             return self.report(RunResult::Failed);
         };
         inner.events.emit(EventKind::RunStarted {
@@ -281,9 +288,17 @@ impl Executor {
         };
         let frame = Frame::default();
         let (status, scope) = self
-            .run_seq(pipeline.steps.clone(), scope, inner.run_cancel.clone(), frame.clone(), Mode::Normal)
+            .run_seq(
+                pipeline.steps.clone(),
+                scope,
+                inner.run_cancel.clone(),
+                frame.clone(),
+                Mode::Normal,
+            )
             .await;
-        let fin = self.run_finally(pipeline.finally.clone(), scope.clone()).await;
+        let fin = self
+            .run_finally(pipeline.finally.clone(), scope.clone())
+            .await;
         let td = self
             .run_teardowns(&frame, pipeline.teardown, combine(status, fin), &scope)
             .await;
@@ -371,7 +386,10 @@ impl Executor {
             ("WERCKER_MAIN_PIPELINE_STARTED", started),
             ("WERCKER_CACHE_DIR", format!("{root}/.stepwise/cache")),
             ("WERCKER_OUTPUT_DIR", format!("{root}/.stepwise/output")),
-            ("WERCKER_REPORT_ARTIFACTS_DIR", format!("{root}/.stepwise/reports")),
+            (
+                "WERCKER_REPORT_ARTIFACTS_DIR",
+                format!("{root}/.stepwise/reports"),
+            ),
         ] {
             env.set(k, v);
         }
@@ -421,13 +439,22 @@ impl Executor {
         })
     }
 
-    fn run_entry(&self, entry: Entry, scope: Scope, cancel: Cancel, frame: Frame, mode: Mode) -> BoxFut<(Status, Scope)> {
+    fn run_entry(
+        &self,
+        entry: Entry,
+        scope: Scope,
+        cancel: Cancel,
+        frame: Frame,
+        mode: Mode,
+    ) -> BoxFut<(Status, Scope)> {
         let this = self.clone();
         Box::pin(async move {
             match entry {
                 Entry::Step(step) => {
                     let mut scope = scope;
-                    let status = this.run_step(&step, &mut scope, &cancel, &frame, mode).await;
+                    let status = this
+                        .run_step(&step, &mut scope, &cancel, &frame, mode)
+                        .await;
                     (status, scope)
                 }
                 Entry::Group(group) => this.run_group(group, scope, cancel, mode).await,
@@ -437,7 +464,14 @@ impl Executor {
 
     fn skip_entry(&self, entry: &Entry, scope: &Scope, why: &str) {
         match entry {
-            Entry::Step(s) => self.finish_step(scope, &s.display_name(), &s.kind, Status::Skipped, Duration::ZERO, Some(why.to_string())),
+            Entry::Step(s) => self.finish_step(
+                scope,
+                &s.display_name(),
+                &s.kind,
+                Status::Skipped,
+                Duration::ZERO,
+                Some(why.to_string()),
+            ),
             Entry::Group(g) => {
                 for e in g.steps.iter() {
                     self.skip_entry(e, scope, why);
@@ -446,7 +480,13 @@ impl Executor {
         }
     }
 
-    async fn run_group(&self, group: Group, scope: Scope, cancel: Cancel, mode: Mode) -> (Status, Scope) {
+    async fn run_group(
+        &self,
+        group: Group,
+        scope: Scope,
+        cancel: Cancel,
+        mode: Mode,
+    ) -> (Status, Scope) {
         match &group.kind {
             GroupKind::Sequence => {
                 let frame = Frame::default();
@@ -454,7 +494,9 @@ impl Executor {
                     .run_seq(group.steps.clone(), scope, cancel, frame.clone(), mode)
                     .await;
                 let fin = self.run_finally(group.finally.clone(), scope.clone()).await;
-                let td = self.run_teardowns(&frame, group.teardown, combine(s, fin), &scope).await;
+                let td = self
+                    .run_teardowns(&frame, group.teardown, combine(s, fin), &scope)
+                    .await;
                 (combine(combine(s, fin), td), scope)
             }
             GroupKind::Parallel => {
@@ -480,8 +522,12 @@ impl Executor {
                     status = combine(status, s);
                     merge_scope(&mut merged, &scope, &child);
                 }
-                let fin = self.run_finally(group.finally.clone(), merged.clone()).await;
-                let td = self.run_teardowns(&frame, group.teardown, combine(status, fin), &merged).await;
+                let fin = self
+                    .run_finally(group.finally.clone(), merged.clone())
+                    .await;
+                let td = self
+                    .run_teardowns(&frame, group.teardown, combine(status, fin), &merged)
+                    .await;
                 (combine(combine(status, fin), td), merged)
             }
             GroupKind::ForEach(fe) => {
@@ -526,7 +572,14 @@ impl Executor {
         Ok(values)
     }
 
-    async fn run_for_each(&self, group: &Group, fe: &ForEach, scope: &Scope, cancel: Cancel, mode: Mode) -> Status {
+    async fn run_for_each(
+        &self,
+        group: &Group,
+        fe: &ForEach,
+        scope: &Scope,
+        cancel: Cancel,
+        mode: Mode,
+    ) -> Status {
         let values = match self.for_each_values(fe, scope) {
             Ok(v) => v,
             Err(e) => {
@@ -536,7 +589,10 @@ impl Executor {
                     group.pos.line,
                     group.pos.column
                 );
-                self.inner.events.with_target(scope.target.clone()).log(Level::Error, msg.clone());
+                self.inner
+                    .events
+                    .with_target(scope.target.clone())
+                    .log(Level::Error, msg.clone());
                 self.note_failure(&group.display_name(), &msg);
                 *lock(&self.inner.config_error) = true;
                 return Status::Errored;
@@ -544,10 +600,19 @@ impl Executor {
         };
         self.inner.events.with_target(scope.target.clone()).log(
             Level::Info,
-            format!("{}: {} target(s): {}", group.display_name(), values.len(), values.join(", ")),
+            format!(
+                "{}: {} target(s): {}",
+                group.display_name(),
+                values.len(),
+                values.join(", ")
+            ),
         );
         let group_cancel = cancel.child();
-        let limit = if fe.max_parallel == 0 { values.len().max(1) } else { fe.max_parallel };
+        let limit = if fe.max_parallel == 0 {
+            values.len().max(1)
+        } else {
+            fe.max_parallel
+        };
         let sem = Arc::new(tokio::sync::Semaphore::new(limit));
         let mut set = tokio::task::JoinSet::new();
         for value in values {
@@ -576,13 +641,16 @@ impl Executor {
                     }
                     (Status::Cancelled, sc)
                 } else {
-                    this.run_seq(steps, sc, gc.child(), frame.clone(), mode).await
+                    this.run_seq(steps, sc, gc.child(), frame.clone(), mode)
+                        .await
                 };
                 if fail_fast && s.is_failure() {
                     gc.cancel(CancelReason::FailFast);
                 }
                 let fin = this.run_finally(finally, sc.clone()).await;
-                let td = this.run_teardowns(&frame, policy, combine(s, fin), &sc).await;
+                let td = this
+                    .run_teardowns(&frame, policy, combine(s, fin), &sc)
+                    .await;
                 combine(combine(s, fin), td)
             });
         }
@@ -603,7 +671,13 @@ impl Executor {
         let mut scope = scope;
         for entry in entries {
             let (s, sc) = self
-                .run_entry(entry, scope, self.inner.cleanup_cancel.child(), Frame::default(), Mode::Cleanup)
+                .run_entry(
+                    entry,
+                    scope,
+                    self.inner.cleanup_cancel.child(),
+                    Frame::default(),
+                    Mode::Cleanup,
+                )
                 .await;
             scope = sc;
             status = combine(status, s);
@@ -612,7 +686,13 @@ impl Executor {
     }
 
     /// Runs the teardowns registered in a frame, newest first.
-    async fn run_teardowns(&self, frame: &Frame, policy: TeardownPolicy, status: Status, scope: &Scope) -> Status {
+    async fn run_teardowns(
+        &self,
+        frame: &Frame,
+        policy: TeardownPolicy,
+        status: Status,
+        scope: &Scope,
+    ) -> Status {
         let seqs = frame.take();
         if seqs.is_empty() {
             return Status::Passed;
@@ -631,12 +711,17 @@ impl Executor {
         };
         let mut result = Status::Passed;
         for seq in seqs.into_iter().rev() {
-            let Some(entry) = manifest.entry(seq) else { continue };
+            let Some(entry) = manifest.entry(seq) else {
+                continue;
+            };
             if let Some(why) = keep_reason {
                 let _ = manifest.mark(seq, TeardownStatus::Kept, Some(why.into()));
                 self.inner.events.with_target(entry.target.clone()).log(
                     Level::Warn,
-                    format!("kept (not torn down, {why}): {} — `runner cleanup` removes it", entry.step),
+                    format!(
+                        "kept (not torn down, {why}): {} — `runner cleanup` removes it",
+                        entry.step
+                    ),
                 );
                 continue;
             }
@@ -653,7 +738,11 @@ impl Executor {
             let (st, msg) = s;
             let _ = manifest.mark(
                 seq,
-                if st.is_failure() { TeardownStatus::Failed } else { TeardownStatus::Done },
+                if st.is_failure() {
+                    TeardownStatus::Failed
+                } else {
+                    TeardownStatus::Done
+                },
                 msg,
             );
             result = combine(result, st);
@@ -666,7 +755,10 @@ impl Executor {
             return;
         }
         let failure = lock(&self.inner.first_failure).clone();
-        for (k, v) in [("RUNNER_RESULT", result.as_str()), ("WERCKER_RESULT", result.as_str())] {
+        for (k, v) in [
+            ("RUNNER_RESULT", result.as_str()),
+            ("WERCKER_RESULT", result.as_str()),
+        ] {
             scope.env.set(k, v);
         }
         if let Some((step, message)) = &failure {
@@ -681,7 +773,13 @@ impl Executor {
         }
         for entry in pipeline.after_steps.clone() {
             let (_, sc) = self
-                .run_entry(entry, scope, self.inner.cleanup_cancel.child(), Frame::default(), Mode::Cleanup)
+                .run_entry(
+                    entry,
+                    scope,
+                    self.inner.cleanup_cancel.child(),
+                    Frame::default(),
+                    Mode::Cleanup,
+                )
                 .await;
             scope = sc;
         }
@@ -711,8 +809,20 @@ impl Executor {
         }
     }
 
-    fn finish_step(&self, scope: &Scope, name: &str, kind: &str, status: Status, duration: Duration, message: Option<String>) {
-        let sink = self.inner.events.with_target(scope.target.clone()).scoped(name);
+    fn finish_step(
+        &self,
+        scope: &Scope,
+        name: &str,
+        kind: &str,
+        status: Status,
+        duration: Duration,
+        message: Option<String>,
+    ) {
+        let sink = self
+            .inner
+            .events
+            .with_target(scope.target.clone())
+            .scoped(name);
         sink.emit(EventKind::StepFinished {
             status,
             duration_ms: millis(duration),
@@ -739,12 +849,31 @@ impl Executor {
         location(&self.inner.file.path, pos)
     }
 
-    async fn run_step(&self, entry: &StepEntry, scope: &mut Scope, cancel: &Cancel, frame: &Frame, mode: Mode) -> Status {
+    async fn run_step(
+        &self,
+        entry: &StepEntry,
+        scope: &mut Scope,
+        cancel: &Cancel,
+        frame: &Frame,
+        mode: Mode,
+    ) -> Status {
         let inner = &self.inner;
         let name = entry.display_name();
         let sink = inner.events.with_target(scope.target.clone()).scoped(&name);
-        if inner.opts.skip.iter().any(|s| *s == name || *s == entry.kind) {
-            self.finish_step(scope, &name, &entry.kind, Status::Skipped, Duration::ZERO, Some("skipped by --skip".into()));
+        if inner
+            .opts
+            .skip
+            .iter()
+            .any(|s| *s == name || *s == entry.kind)
+        {
+            self.finish_step(
+                scope,
+                &name,
+                &entry.kind,
+                Status::Skipped,
+                Duration::ZERO,
+                Some("skipped by --skip".into()),
+            );
             return Status::Skipped;
         }
         if let Some(when) = &entry.common.when
@@ -756,21 +885,43 @@ impl Executor {
                 &entry.kind,
                 Status::Skipped,
                 Duration::ZERO,
-                Some(format!("skipped: `when: {}` does not hold", when.describe())),
+                Some(format!(
+                    "skipped: `when: {}` does not hold",
+                    when.describe()
+                )),
             );
             return Status::Skipped;
         }
         let started = Instant::now();
         let errored = |this: &Self, scope: &Scope, msg: String| {
             *lock(&this.inner.config_error) = true;
-            this.finish_step(scope, &name, &entry.kind, Status::Errored, started.elapsed(), Some(msg));
+            this.finish_step(
+                scope,
+                &name,
+                &entry.kind,
+                Status::Errored,
+                started.elapsed(),
+                Some(msg),
+            );
             Status::Errored
         };
         let Some((kind, _)) = inner.registry.get(&entry.kind) else {
-            return errored(self, scope, format!("{}: unknown step kind `{}`", self.pos_of(entry, None), entry.kind));
+            return errored(
+                self,
+                scope,
+                format!(
+                    "{}: unknown step kind `{}`",
+                    self.pos_of(entry, None),
+                    entry.kind
+                ),
+            );
         };
         let context = template_context(scope);
-        let raw: &[&str] = if entry.kind == "script" { &["code", "teardown"] } else { &[] };
+        let raw: &[&str] = if entry.kind == "script" {
+            &["code", "teardown"]
+        } else {
+            &[]
+        };
         let env_lookup = |n: &str| scope.env.get(n).map(str::to_string);
         let props = match expand_properties(&entry.properties, raw, &env_lookup, &context) {
             Ok(p) => p,
@@ -778,21 +929,39 @@ impl Executor {
                 return errored(
                     self,
                     scope,
-                    format!("{}: property `{}`: {}", self.pos_of(entry, Some(&e.property)), e.property, e.error),
+                    format!(
+                        "{}: property `{}`: {}",
+                        self.pos_of(entry, Some(&e.property)),
+                        e.property,
+                        e.error
+                    ),
                 );
             }
         };
         let step = match kind.build(Value::Object(props)) {
             Ok(s) => s,
             Err(e) => {
-                let top = e.property.as_deref().map(|p| p.split(['.', '[']).next().unwrap_or(p).to_string());
-                return errored(self, scope, format!("{}: {e}", self.pos_of(entry, top.as_deref())));
+                let top = e
+                    .property
+                    .as_deref()
+                    .map(|p| p.split(['.', '[']).next().unwrap_or(p).to_string());
+                return errored(
+                    self,
+                    scope,
+                    format!("{}: {e}", self.pos_of(entry, top.as_deref())),
+                );
             }
         };
         let workdir = match &entry.common.cwd {
             Some(cwd) => match expand_vars(cwd, &env_lookup) {
                 Ok(c) => inner.opts.root.join(c),
-                Err(e) => return errored(self, scope, format!("{}: property `cwd`: {e}", self.pos_of(entry, None))),
+                Err(e) => {
+                    return errored(
+                        self,
+                        scope,
+                        format!("{}: property `cwd`: {e}", self.pos_of(entry, None)),
+                    );
+                }
             },
             None => inner.opts.root.clone(),
         };
@@ -800,7 +969,11 @@ impl Executor {
             return errored(
                 self,
                 scope,
-                format!("{}: working directory {} does not exist", self.pos_of(entry, None), workdir.display()),
+                format!(
+                    "{}: working directory {} does not exist",
+                    self.pos_of(entry, None),
+                    workdir.display()
+                ),
             );
         }
         let mut env = scope.env.clone();
@@ -815,7 +988,9 @@ impl Executor {
                 Err(msg) => return errored(self, scope, msg),
             }
         }
-        sink.emit(EventKind::StepStarted { kind: entry.kind.clone() });
+        sink.emit(EventKind::StepStarted {
+            kind: entry.kind.clone(),
+        });
         let failure = lock(&inner.first_failure).clone();
         let run = RunInfo {
             run_id: inner.opts.run_id.clone(),
@@ -827,9 +1002,18 @@ impl Executor {
             elapsed_secs: inner.started.elapsed().as_secs(),
         };
         let run = match env.get("RUNNER_RESULT") {
-            Some("passed") => RunInfo { result: Some(RunResult::Passed), ..run },
-            Some("failed") => RunInfo { result: Some(RunResult::Failed), ..run },
-            Some("cancelled") => RunInfo { result: Some(RunResult::Cancelled), ..run },
+            Some("passed") => RunInfo {
+                result: Some(RunResult::Passed),
+                ..run
+            },
+            Some("failed") => RunInfo {
+                result: Some(RunResult::Failed),
+                ..run
+            },
+            Some("cancelled") => RunInfo {
+                result: Some(RunResult::Cancelled),
+                ..run
+            },
             _ => run,
         };
         let timeout = entry.common.timeout.or(match mode {
@@ -839,9 +1023,14 @@ impl Executor {
         let mut attempt = 0;
         let (status, outcome, message) = loop {
             let step_cancel = cancel.child();
-            let cx = StepContext::new(workdir.clone(), env.clone(), sink.clone(), step_cancel.clone())
-                .with_outputs(scope.outputs.clone())
-                .with_run(run.clone());
+            let cx = StepContext::new(
+                workdir.clone(),
+                env.clone(),
+                sink.clone(),
+                step_cancel.clone(),
+            )
+            .with_outputs(scope.outputs.clone())
+            .with_run(run.clone());
             let result = run_with_timeout(step.as_ref(), &cx, &step_cancel, timeout).await;
             let (status, outcome, message) = classify(result, &step_cancel, timeout);
             if matches!(status, Status::Failed | Status::Errored)
@@ -874,13 +1063,20 @@ impl Executor {
             }
             if !status.is_failure() {
                 for change in &outcome.env {
-                    if let step_core::EnvChange::Set { value, secret: true, .. } = change {
+                    if let step_core::EnvChange::Set {
+                        value,
+                        secret: true,
+                        ..
+                    } = change
+                    {
                         inner.events.add_secrets([value.clone()]);
                     }
                     scope.env.apply(change);
                 }
                 if let Some(id) = &entry.common.id {
-                    scope.outputs.insert(id.clone(), Value::Object(outcome.outputs.clone()));
+                    scope
+                        .outputs
+                        .insert(id.clone(), Value::Object(outcome.outputs.clone()));
                 }
             }
         }
@@ -894,11 +1090,24 @@ impl Executor {
             );
             status = Status::Warned;
         }
-        self.finish_step(scope, &name, &entry.kind, status, started.elapsed(), message);
+        self.finish_step(
+            scope,
+            &name,
+            &entry.kind,
+            status,
+            started.elapsed(),
+            message,
+        );
         status
     }
 
-    fn record_teardown(&self, spec: StepSpec, step: &str, workdir: &std::path::Path, scope: &Scope) -> Result<u64, String> {
+    fn record_teardown(
+        &self,
+        spec: StepSpec,
+        step: &str,
+        workdir: &std::path::Path,
+        scope: &Scope,
+    ) -> Result<u64, String> {
         let manifest = self.manifest()?;
         let mut secret_vars = Vec::new();
         let mut properties = spec.properties;
@@ -914,7 +1123,8 @@ impl Executor {
             .env
             .iter()
             .filter(|(k, v)| {
-                !scope.env.is_secret(k) && self.inner.process_env.get(*k).map(String::as_str) != Some(*v)
+                !scope.env.is_secret(k)
+                    && self.inner.process_env.get(*k).map(String::as_str) != Some(*v)
             })
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
@@ -961,7 +1171,14 @@ pub async fn run_teardown(
                     target: entry.target.clone(),
                     vars: Map::new(),
                 };
-                ex.finish_step(&scope, &name, &entry.spec.kind, status, started.elapsed(), message.clone());
+                ex.finish_step(
+                    &scope,
+                    &name,
+                    &entry.spec.kind,
+                    status,
+                    started.elapsed(),
+                    message.clone(),
+                );
             }
             None => sink.emit(EventKind::StepFinished {
                 status,
@@ -980,13 +1197,18 @@ pub async fn run_teardown(
             None => {
                 return finish(
                     Status::Errored,
-                    Some(format!("the secret variable `{name}` this teardown needs is not set")),
+                    Some(format!(
+                        "the secret variable `{name}` this teardown needs is not set"
+                    )),
                 );
             }
         }
     }
     let Some((kind, _)) = registry.get(&entry.spec.kind) else {
-        return finish(Status::Errored, Some(format!("unknown step kind `{}`", entry.spec.kind)));
+        return finish(
+            Status::Errored,
+            Some(format!("unknown step kind `{}`", entry.spec.kind)),
+        );
     };
     let step = match kind.build(properties) {
         Ok(s) => s,
@@ -998,13 +1220,20 @@ pub async fn run_teardown(
             step_env.set(k.clone(), v.clone());
         }
     }
-    sink.emit(EventKind::StepStarted { kind: entry.spec.kind.clone() });
+    sink.emit(EventKind::StepStarted {
+        kind: entry.spec.kind.clone(),
+    });
     let step_cancel = cancel.child();
-    let cx = StepContext::new(entry.workdir.clone(), step_env, sink.clone(), step_cancel.clone())
-        .with_run(RunInfo {
-            target: entry.target.clone(),
-            ..RunInfo::default()
-        });
+    let cx = StepContext::new(
+        entry.workdir.clone(),
+        step_env,
+        sink.clone(),
+        step_cancel.clone(),
+    )
+    .with_run(RunInfo {
+        target: entry.target.clone(),
+        ..RunInfo::default()
+    });
     let result = run_with_timeout(step.as_ref(), &cx, &step_cancel, Some(timeout)).await;
     let (status, _, message) = classify(result, &step_cancel, Some(timeout));
     finish(status, message)
@@ -1061,7 +1290,11 @@ fn classify(
                     humantime::format_duration(timeout.unwrap_or_default())
                 )),
             ),
-            Some(CancelReason::FailFast) => (Status::Cancelled, None, Some("cancelled: another target failed (fail_fast)".into())),
+            Some(CancelReason::FailFast) => (
+                Status::Cancelled,
+                None,
+                Some("cancelled: another target failed (fail_fast)".into()),
+            ),
             _ => (Status::Cancelled, None, Some("cancelled".into())),
         },
         Err(e @ StepError::TimedOut { .. }) => (Status::TimedOut, None, Some(e.to_string())),
@@ -1086,7 +1319,8 @@ fn combine(a: Status, b: Status) -> Status {
 fn merge_scope(into: &mut Scope, base: &Scope, child: &Scope) {
     for (k, v) in child.env.iter() {
         if base.env.get(k) != Some(v) {
-            into.env.insert(k.to_string(), v.to_string(), child.env.is_secret(k));
+            into.env
+                .insert(k.to_string(), v.to_string(), child.env.is_secret(k));
         }
     }
     for (k, v) in &child.outputs {
@@ -1107,7 +1341,11 @@ fn template_context(scope: &Scope) -> Value {
     root.insert("outputs".into(), Value::Object(scope.outputs.clone()));
     root.insert(
         "target".into(),
-        scope.target.clone().map(Value::String).unwrap_or(Value::Null),
+        scope
+            .target
+            .clone()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
     );
     Value::Object(root)
 }
@@ -1119,8 +1357,21 @@ fn replace_in_json(v: &mut Value, from: &str, to: &str) -> bool {
             *s = s.replace(from, to);
             true
         }
-        Value::Array(items) => items.iter_mut().fold(false, |acc, i| replace_in_json(i, from, to) || acc),
-        Value::Object(m) => m.values_mut().fold(false, |acc, i| replace_in_json(i, from, to) || acc),
+        Value::Array(items) => {
+            // Every element is visited: no short-circuit.
+            let mut changed = false;
+            for i in items {
+                changed |= replace_in_json(i, from, to);
+            }
+            changed
+        }
+        Value::Object(m) => {
+            let mut changed = false;
+            for i in m.values_mut() {
+                changed |= replace_in_json(i, from, to);
+            }
+            changed
+        }
         _ => false,
     }
 }

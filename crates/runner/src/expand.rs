@@ -25,7 +25,9 @@ pub enum ExpandError {
         message: String,
     },
     /// `${` without a closing `}` or with an invalid name.
-    #[error("malformed variable reference `{text}`; expected $NAME, ${{NAME}}, ${{NAME:-default}} or $$ for a literal $")]
+    #[error(
+        "malformed variable reference `{text}`; expected $NAME, ${{NAME}}, ${{NAME:-default}} or $$ for a literal $"
+    )]
     Malformed {
         /// The text.
         text: String,
@@ -45,7 +47,10 @@ fn is_name_char(c: char) -> bool {
 
 /// Expands `$VAR` forms in `text` with `lookup`. `${{ … }}` is left as it is
 /// (outputs are rendered afterwards by [`render_outputs`]).
-pub fn expand_vars(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, ExpandError> {
+pub fn expand_vars(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ExpandError> {
     if !text.contains('$') {
         return Ok(text.to_string());
     }
@@ -158,7 +163,10 @@ pub fn referenced_vars(text: &str) -> Vec<(String, bool)> {
             let name_end = body.find(|c| !is_name_char(c)).unwrap_or(body.len());
             let op = &body[name_end..];
             if name_end > 0 {
-                found.push((body[..name_end].to_string(), op.starts_with(":-") || op.starts_with('-')));
+                found.push((
+                    body[..name_end].to_string(),
+                    op.starts_with(":-") || op.starts_with('-'),
+                ));
             }
             rest = inner.get(close + 1..).unwrap_or("");
         } else if after.starts_with(is_name_start) {
@@ -180,7 +188,8 @@ pub fn render_outputs(text: &str, context: &Value, name: &str) -> Result<Value, 
         return Ok(Value::String(text.to_string()));
     }
     let trimmed = text.trim();
-    if trimmed.starts_with("${{") && trimmed.ends_with("}}") && trimmed.matches("${{").count() == 1 {
+    if trimmed.starts_with("${{") && trimmed.ends_with("}}") && trimmed.matches("${{").count() == 1
+    {
         let expr = &trimmed[3..trimmed.len() - 2];
         return step_core::template::eval(name, expr.trim(), context)
             .map_err(|e| ExpandError::Template(e.message));
@@ -229,10 +238,11 @@ pub fn expand_properties(
     let mut out = Map::new();
     for (k, v) in props {
         let vars = !raw.contains(&k.as_str());
-        let expanded = expand_value(v, vars, lookup, context, k).map_err(|error| PropertyError {
-            property: k.clone(),
-            error,
-        })?;
+        let expanded =
+            expand_value(v, vars, lookup, context, k).map_err(|error| PropertyError {
+                property: k.clone(),
+                error,
+            })?;
         out.insert(k.clone(), expanded);
     }
     Ok(out)
@@ -247,7 +257,11 @@ fn expand_value(
 ) -> Result<Value, ExpandError> {
     Ok(match v {
         Value::String(s) => {
-            let s = if vars { expand_vars(s, lookup)? } else { s.clone() };
+            let s = if vars {
+                expand_vars(s, lookup)?
+            } else {
+                s.clone()
+            };
             render_outputs(&s, context, name)?
         }
         Value::Array(items) => Value::Array(
@@ -281,15 +295,32 @@ mod tests {
     #[test]
     fn expands_all_forms() {
         assert_eq!(expand_vars("x$A-${A}", &env).unwrap(), "x1-1");
-        assert_eq!(expand_vars("${B:-d}${EMPTY:-e}${A:-z}", &env).unwrap(), "de1");
-        assert_eq!(expand_vars("cost $$5 and $1", &env).unwrap(), "cost $5 and $1");
-        assert_eq!(expand_vars("keep ${{ outputs.x.y }}", &env).unwrap(), "keep ${{ outputs.x.y }}");
+        assert_eq!(
+            expand_vars("${B:-d}${EMPTY:-e}${A:-z}", &env).unwrap(),
+            "de1"
+        );
+        assert_eq!(
+            expand_vars("cost $$5 and $1", &env).unwrap(),
+            "cost $5 and $1"
+        );
+        assert_eq!(
+            expand_vars("keep ${{ outputs.x.y }}", &env).unwrap(),
+            "keep ${{ outputs.x.y }}"
+        );
         assert_eq!(
             expand_vars("$NOPE", &env).unwrap_err(),
-            ExpandError::Unset { name: "NOPE".into() }
+            ExpandError::Unset {
+                name: "NOPE".into()
+            }
         );
-        assert!(matches!(expand_vars("${B:?set B}", &env), Err(ExpandError::Required { .. })));
-        assert!(matches!(expand_vars("${A", &env), Err(ExpandError::Malformed { .. })));
+        assert!(matches!(
+            expand_vars("${B:?set B}", &env),
+            Err(ExpandError::Required { .. })
+        ));
+        assert!(matches!(
+            expand_vars("${A", &env),
+            Err(ExpandError::Malformed { .. })
+        ));
     }
 
     #[test]
@@ -303,9 +334,17 @@ mod tests {
     #[test]
     fn renders_outputs_keeping_types() {
         let ctx = json!({"outputs": {"tf": {"hosts": ["a", "b"], "port": 80}}});
-        assert_eq!(render_outputs("${{ outputs.tf.hosts }}", &ctx, "p").unwrap(), json!(["a", "b"]));
         assert_eq!(
-            render_outputs("http://${{ outputs.tf.hosts[0] }}:${{ outputs.tf.port }}/", &ctx, "p").unwrap(),
+            render_outputs("${{ outputs.tf.hosts }}", &ctx, "p").unwrap(),
+            json!(["a", "b"])
+        );
+        assert_eq!(
+            render_outputs(
+                "http://${{ outputs.tf.hosts[0] }}:${{ outputs.tf.port }}/",
+                &ctx,
+                "p"
+            )
+            .unwrap(),
             json!("http://a:80/")
         );
         assert!(render_outputs("${{ outputs.nope.x }}", &ctx, "p").is_err());

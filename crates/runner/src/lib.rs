@@ -14,17 +14,17 @@
 //! assert_eq!(file.pipelines["build"].steps.len(), 1);
 //! ```
 
-pub mod diag;
-pub mod yaml;
+pub mod builder;
 pub mod builtin;
+pub mod cli;
+pub mod diag;
 pub mod exec;
 pub mod expand;
 pub mod load;
 pub mod model;
 pub mod registry;
+pub mod report;
+pub mod report_setup;
 pub mod state;
 pub mod tools;
-pub mod builder;
-pub mod cli;
-pub mod report_setup;
-pub mod report;
+pub mod yaml;

@@ -65,7 +65,11 @@ pub fn load_file(path: &Path, registry: &Registry) -> Result<PipelineFile, Vec<D
 }
 
 /// Loads pipeline YAML text (`path` names it in messages).
-pub fn load_str(path: &Path, text: &str, registry: &Registry) -> Result<PipelineFile, Vec<Diagnostic>> {
+pub fn load_str(
+    path: &Path,
+    text: &str,
+    registry: &Registry,
+) -> Result<PipelineFile, Vec<Diagnostic>> {
     if text.contains('\0') {
         let offset = text.find('\0').unwrap_or(0);
         let before = &text[..offset];
@@ -151,7 +155,10 @@ impl Loader<'_> {
             };
             match name.as_str() {
                 k if IGNORED_KEYS.contains(&k) => {
-                    self.notice(key.pos, format!("`{k}` is a wercker setting that has no effect here; ignored"));
+                    self.notice(
+                        key.pos,
+                        format!("`{k}` is a wercker setting that has no effect here; ignored"),
+                    );
                 }
                 "secrets" => file.secrets = self.string_list(value, "secrets"),
                 "env" => file.env = self.env_map(value),
@@ -176,7 +183,10 @@ impl Loader<'_> {
             }
         }
         if file.pipelines.is_empty() && !self.diags.iter().any(Diagnostic::is_error) {
-            self.error(root.pos, "the file defines no pipeline; expected e.g. `build:` with `steps:`");
+            self.error(
+                root.pos,
+                "the file defines no pipeline; expected e.g. `build:` with `steps:`",
+            );
         }
         file
     }
@@ -203,10 +213,14 @@ impl Loader<'_> {
                 "env" => p.env = self.env_map(value),
                 "teardown" => p.teardown = self.teardown_policy(value),
                 k if IGNORED_KEYS.contains(&k) => {
-                    self.notice(key.pos, format!("`{k}` is a wercker setting that has no effect here; ignored"));
+                    self.notice(
+                        key.pos,
+                        format!("`{k}` is a wercker setting that has no effect here; ignored"),
+                    );
                 }
                 other => {
-                    let suggestion = closest(other, PIPELINE_KEYS.iter().copied().chain(["after_steps"]));
+                    let suggestion =
+                        closest(other, PIPELINE_KEYS.iter().copied().chain(["after_steps"]));
                     self.error_suggest(
                         key.pos,
                         format!(
@@ -247,7 +261,10 @@ impl Loader<'_> {
                 .filter_map(|i| match i.scalar_text() {
                     Some(s) => Some(s),
                     None => {
-                        self.error(i.pos, format!("`{what}` entries must be text, found {}", i.type_name()));
+                        self.error(
+                            i.pos,
+                            format!("`{what}` entries must be text, found {}", i.type_name()),
+                        );
                         None
                     }
                 })
@@ -258,7 +275,10 @@ impl Loader<'_> {
                 .map(str::to_string)
                 .collect(),
             _ => {
-                self.error(node.pos, format!("`{what}` must be a list, found {}", node.type_name()));
+                self.error(
+                    node.pos,
+                    format!("`{what}` must be a list, found {}", node.type_name()),
+                );
                 Vec::new()
             }
         }
@@ -285,7 +305,10 @@ impl Loader<'_> {
             }
             _ => self.error(
                 node.pos,
-                format!("`env` must be a mapping of names to values, found {}", node.type_name()),
+                format!(
+                    "`env` must be a mapping of names to values, found {}",
+                    node.type_name()
+                ),
             ),
         }
         out
@@ -298,7 +321,10 @@ impl Loader<'_> {
             _ => {
                 self.error(
                     node.pos,
-                    format!("`{what}` must be a list of steps, found {}", node.type_name()),
+                    format!(
+                        "`{what}` must be a list of steps, found {}",
+                        node.type_name()
+                    ),
                 );
                 Vec::new()
             }
@@ -318,7 +344,9 @@ impl Loader<'_> {
                     && let Some(k) = entries[0].0.as_str()
                     && GROUP_KEYWORDS.contains(&k)
                 {
-                    return self.group(k, entries[0].0.pos, &entries[0].1).map(Entry::Group);
+                    return self
+                        .group(k, entries[0].0.pos, &entries[0].1)
+                        .map(Entry::Group);
                 }
                 // `- kind: {props}`
                 if entries.len() == 1 {
@@ -328,7 +356,9 @@ impl Loader<'_> {
                         return None;
                     };
                     return match &v.value {
-                        NodeValue::Map(props) => self.step(kind, k.pos, props, v.pos).map(Entry::Step),
+                        NodeValue::Map(props) => {
+                            self.step(kind, k.pos, props, v.pos).map(Entry::Step)
+                        }
                         NodeValue::Null => self.step(kind, k.pos, &[], v.pos).map(Entry::Step),
                         _ => {
                             self.error(
@@ -361,9 +391,7 @@ impl Loader<'_> {
                 let nulls: Vec<usize> = entries
                     .iter()
                     .enumerate()
-                    .filter(|(_, (k, v))| {
-                        v.is_null() && k.as_str().is_some_and(|k| !is_common(k))
-                    })
+                    .filter(|(_, (k, v))| v.is_null() && k.as_str().is_some_and(|k| !is_common(k)))
                     .map(|(i, _)| i)
                     .collect();
                 if nulls.len() == 1 {
@@ -375,9 +403,14 @@ impl Loader<'_> {
                         .filter(|(i, _)| *i != idx)
                         .map(|(_, e)| e.clone())
                         .collect();
-                    return self.step(&kind, entries[idx].0.pos, &props, node.pos).map(Entry::Step);
+                    return self
+                        .step(&kind, entries[idx].0.pos, &props, node.pos)
+                        .map(Entry::Step);
                 }
-                let keys: Vec<String> = entries.iter().filter_map(|(k, _)| k.scalar_text()).collect();
+                let keys: Vec<String> = entries
+                    .iter()
+                    .filter_map(|(k, _)| k.scalar_text())
+                    .collect();
                 self.error(
                     node.pos,
                     format!(
@@ -390,18 +423,30 @@ impl Loader<'_> {
             _ => {
                 self.error(
                     node.pos,
-                    format!("expected a step (a kind name or `kind: {{properties}}`), found {}", describe_value(node)),
+                    format!(
+                        "expected a step (a kind name or `kind: {{properties}}`), found {}",
+                        describe_value(node)
+                    ),
                 );
                 None
             }
         }
     }
 
-    fn step(&mut self, kind: &str, pos: Pos, props: &[(Node, Node)], _props_pos: Pos) -> Option<StepEntry> {
+    fn step(
+        &mut self,
+        kind: &str,
+        pos: Pos,
+        props: &[(Node, Node)],
+        _props_pos: Pos,
+    ) -> Option<StepEntry> {
         let description = match self.registry.get(kind) {
             Some((_, d)) => d.clone(),
             None => {
-                let suggestion = closest(kind, self.registry.names().chain(GROUP_KEYWORDS.iter().copied()));
+                let suggestion = closest(
+                    kind,
+                    self.registry.names().chain(GROUP_KEYWORDS.iter().copied()),
+                );
                 self.error_suggest(pos, format!("unknown step kind `{kind}`"), suggestion);
                 return None;
             }
@@ -476,7 +521,12 @@ impl Loader<'_> {
         };
         match name {
             "id" => match v.scalar_text() {
-                Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => {
+                Some(id)
+                    if !id.is_empty()
+                        && id
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+                {
                     c.id = Some(id);
                 }
                 _ => return bad(self, "an identifier (letters, digits, `_`, `-`)"),
@@ -489,7 +539,10 @@ impl Loader<'_> {
                 Some(n) => c.cwd = Some(n),
                 None => return bad(self, "a directory path"),
             },
-            "timeout" => match v.scalar_text().map(|t| step_core::config::duration::parse(&t)) {
+            "timeout" => match v
+                .scalar_text()
+                .map(|t| step_core::config::duration::parse(&t))
+            {
                 Some(Ok(d)) if d > Duration::ZERO => c.timeout = Some(d),
                 Some(Ok(_)) => return bad(self, "a duration greater than zero"),
                 Some(Err(e)) => {
@@ -526,7 +579,10 @@ impl Loader<'_> {
         let Some(entries) = node.as_map() else {
             self.error(
                 node.pos,
-                format!("`{keyword}` must be a mapping with `steps:`, found {}", describe_value(node)),
+                format!(
+                    "`{keyword}` must be a mapping with `steps:`, found {}",
+                    describe_value(node)
+                ),
             );
             return None;
         };
@@ -544,7 +600,16 @@ impl Loader<'_> {
         let mut fail_fast = false;
         let mut has_steps = false;
         let allowed: &[&str] = match keyword {
-            "for_each" => &["steps", "finally", "name", "teardown", "var", "values", "max_parallel", "fail_fast"],
+            "for_each" => &[
+                "steps",
+                "finally",
+                "name",
+                "teardown",
+                "var",
+                "values",
+                "max_parallel",
+                "fail_fast",
+            ],
             _ => &["steps", "finally", "name", "teardown"],
         };
         for (k, v) in entries {
@@ -556,7 +621,10 @@ impl Loader<'_> {
                 let suggestion = closest(&key, allowed.iter().copied());
                 self.error_suggest(
                     k.pos,
-                    format!("unknown key `{key}` in `{keyword}`; expected one of: {}", allowed.join(", ")),
+                    format!(
+                        "unknown key `{key}` in `{keyword}`; expected one of: {}",
+                        allowed.join(", ")
+                    ),
                     suggestion,
                 );
                 continue;
@@ -570,26 +638,47 @@ impl Loader<'_> {
                 "name" => group.name = v.scalar_text(),
                 "teardown" => group.teardown = self.teardown_policy(v),
                 "var" => match v.as_str() {
-                    Some(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                    Some(s)
+                        if !s.is_empty()
+                            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                    {
                         var = Some(s.to_string())
                     }
-                    _ => self.error(v.pos, format!("`var` must be a variable name, found {}", describe_value(v))),
+                    _ => self.error(
+                        v.pos,
+                        format!("`var` must be a variable name, found {}", describe_value(v)),
+                    ),
                 },
                 "values" => match &v.value {
                     NodeValue::Seq(_) => values = Some(Values::List(self.string_list(v, "values"))),
                     NodeValue::Str(s) => values = Some(Values::Expr(s.clone())),
                     _ => self.error(
                         v.pos,
-                        format!("`values` must be a list or a string like \"$CLOUDS\", found {}", describe_value(v)),
+                        format!(
+                            "`values` must be a list or a string like \"$CLOUDS\", found {}",
+                            describe_value(v)
+                        ),
                     ),
                 },
                 "max_parallel" => match &v.value {
                     NodeValue::Int(i) if *i >= 0 => max_parallel = usize::try_from(*i).unwrap_or(0),
-                    _ => self.error(v.pos, format!("`max_parallel` must be a whole number, found {}", describe_value(v))),
+                    _ => self.error(
+                        v.pos,
+                        format!(
+                            "`max_parallel` must be a whole number, found {}",
+                            describe_value(v)
+                        ),
+                    ),
                 },
                 "fail_fast" => match &v.value {
                     NodeValue::Bool(b) => fail_fast = *b,
-                    _ => self.error(v.pos, format!("`fail_fast` must be true or false, found {}", describe_value(v))),
+                    _ => self.error(
+                        v.pos,
+                        format!(
+                            "`fail_fast` must be true or false, found {}",
+                            describe_value(v)
+                        ),
+                    ),
                 },
                 _ => {}
             }
@@ -652,14 +741,19 @@ fn check_type(ty: &PropertyType, v: &Node) -> Result<Value, &'static str> {
             _ => Err("a mapping"),
         },
         PropertyType::StringOrList => match &v.value {
-            NodeValue::Seq(items) if items.iter().all(|i| i.scalar_text().is_some()) => Ok(Value::Array(
-                items
-                    .iter()
-                    .map(|i| Value::String(i.scalar_text().unwrap_or_default()))
-                    .collect(),
-            )),
+            NodeValue::Seq(items) if items.iter().all(|i| i.scalar_text().is_some()) => {
+                Ok(Value::Array(
+                    items
+                        .iter()
+                        .map(|i| Value::String(i.scalar_text().unwrap_or_default()))
+                        .collect(),
+                ))
+            }
             NodeValue::Float(..) => Ok(Value::String(float_text(v))),
-            _ => v.scalar_text().map(Value::String).ok_or("text or a list of text"),
+            _ => v
+                .scalar_text()
+                .map(Value::String)
+                .ok_or("text or a list of text"),
         },
         PropertyType::Any => Ok(v.to_json()),
     }
@@ -698,13 +792,16 @@ fn exported_names(code: &str) -> Vec<String> {
     for line in code.lines() {
         let mut words = line.split_whitespace().peekable();
         while let Some(w) = words.next() {
-            if w == "export" || w == "declare" && words.peek().is_some_and(|n| n.starts_with("-x")) {
+            if w == "export" || w == "declare" && words.peek().is_some_and(|n| n.starts_with("-x"))
+            {
                 for arg in words.by_ref() {
                     if arg.starts_with('-') {
                         continue;
                     }
                     let name = arg.split('=').next().unwrap_or_default();
-                    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    if !name.is_empty()
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
                         names.push(name.to_string());
                     }
                     if arg.contains(';') || arg.contains('&') {
@@ -722,7 +819,11 @@ fn exported_names(code: &str) -> Vec<String> {
 /// `for_each` variable in scope, not the runner's own variables, and not
 /// exported by an earlier `script` step. Each is an error with the
 /// property's position.
-pub fn check_variables(file: &PipelineFile, pipeline: &str, is_set: &dyn Fn(&str) -> bool) -> Vec<Diagnostic> {
+pub fn check_variables(
+    file: &PipelineFile,
+    pipeline: &str,
+    is_set: &dyn Fn(&str) -> bool,
+) -> Vec<Diagnostic> {
     let Some(p) = file.pipelines.get(pipeline) else {
         return Vec::new();
     };
@@ -763,7 +864,11 @@ fn check_entries(
                             continue;
                         }
                         for (name, has_default) in crate::expand::referenced_vars(&s) {
-                            if has_default || is_set(&name) || runner_provided(&name) || known.contains(&name) {
+                            if has_default
+                                || is_set(&name)
+                                || runner_provided(&name)
+                                || known.contains(&name)
+                            {
                                 continue;
                             }
                             let pos = step.property_pos.get(prop).copied().unwrap_or(step.pos);
@@ -780,11 +885,18 @@ fn check_entries(
                 }
                 if let Some(cwd) = &step.common.cwd {
                     for (name, has_default) in crate::expand::referenced_vars(cwd) {
-                        if !(has_default || is_set(&name) || runner_provided(&name) || known.contains(&name)) {
+                        if !(has_default
+                            || is_set(&name)
+                            || runner_provided(&name)
+                            || known.contains(&name))
+                        {
                             diags.push(Diagnostic::error(
                                 &file.path,
                                 step.pos,
-                                format!("variable `{name}` is not set (used in `cwd` of step `{}`)", step.display_name()),
+                                format!(
+                                    "variable `{name}` is not set (used in `cwd` of step `{}`)",
+                                    step.display_name()
+                                ),
                             ));
                         }
                     }
@@ -800,7 +912,11 @@ fn check_entries(
                 if let GroupKind::ForEach(fe) = &group.kind {
                     if let Values::Expr(text) = &fe.values {
                         for (name, has_default) in crate::expand::referenced_vars(text) {
-                            if !(has_default || is_set(&name) || runner_provided(&name) || known.contains(&name)) {
+                            if !(has_default
+                                || is_set(&name)
+                                || runner_provided(&name)
+                                || known.contains(&name))
+                            {
                                 diags.push(Diagnostic::error(
                                     &file.path,
                                     group.pos,
@@ -835,7 +951,11 @@ fn collect_strings(v: &Value, out: &mut Vec<String>) {
 /// step knows is wrong (an enum value, a bad combination) before anything
 /// runs. Errors on properties that still hold `$` or `${{` are not
 /// reported: their values are only known at run time.
-pub fn check_steps(file: &PipelineFile, registry: &Registry, lookup: &dyn Fn(&str) -> Option<String>) -> Vec<Diagnostic> {
+pub fn check_steps(
+    file: &PipelineFile,
+    registry: &Registry,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     for p in file.pipelines.values() {
         for list in [&p.steps, &p.finally, &p.after_steps] {
@@ -855,8 +975,14 @@ fn check_build(
     for entry in entries {
         match entry {
             Entry::Step(step) => {
-                let Some((kind, _)) = registry.get(&step.kind) else { continue };
-                let raw: &[&str] = if step.kind == "script" { &["code", "teardown"] } else { &[] };
+                let Some((kind, _)) = registry.get(&step.kind) else {
+                    continue;
+                };
+                let raw: &[&str] = if step.kind == "script" {
+                    &["code", "teardown"]
+                } else {
+                    &[]
+                };
                 let mut props = Map::new();
                 for (k, v) in &step.properties {
                     props.insert(k.clone(), lenient(v, !raw.contains(&k.as_str()), lookup));
@@ -899,8 +1025,14 @@ fn lenient(v: &Value, vars: bool, lookup: &dyn Fn(&str) -> Option<String>) -> Va
                 .map(Value::String)
                 .unwrap_or_else(|_| v.clone())
         }
-        Value::Array(items) => Value::Array(items.iter().map(|i| lenient(i, vars, lookup)).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, i)| (k.clone(), lenient(i, vars, lookup))).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|i| lenient(i, vars, lookup)).collect())
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, i)| (k.clone(), lenient(i, vars, lookup)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }

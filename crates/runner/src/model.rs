@@ -119,17 +119,31 @@ impl When {
     /// Parses the text form.
     pub fn parse(text: &str) -> Result<When, String> {
         let t = text.trim();
-        let strip = |s: &str| s.trim().trim_start_matches('$').trim_matches(['{', '}']).to_string();
-        let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let strip = |s: &str| {
+            s.trim()
+                .trim_start_matches('$')
+                .trim_matches(['{', '}'])
+                .to_string()
+        };
+        let valid =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if let Some((l, r)) = t.split_once("!=") {
             let var = strip(l);
             if valid(&var) {
-                return Ok(When::Equals { var, value: unquote(r.trim()), negate: true });
+                return Ok(When::Equals {
+                    var,
+                    value: unquote(r.trim()),
+                    negate: true,
+                });
             }
         } else if let Some((l, r)) = t.split_once("==") {
             let var = strip(l);
             if valid(&var) {
-                return Ok(When::Equals { var, value: unquote(r.trim()), negate: false });
+                return Ok(When::Equals {
+                    var,
+                    value: unquote(r.trim()),
+                    negate: false,
+                });
             }
         } else {
             let (negate, rest) = match t.strip_prefix('!') {

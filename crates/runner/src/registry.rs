@@ -8,13 +8,41 @@ use step_core::{StepDescription, StepKind};
 
 /// Properties every step accepts, handled by the runner itself.
 pub const COMMON_PROPERTIES: &[(&str, &str, &str)] = &[
-    ("id", "string", "The step's id; its outputs are published as `outputs.<id>.<name>`."),
-    ("name", "string", "The name shown in output and reports (default: the kind)."),
-    ("cwd", "path", "Working directory, relative to the pipeline file's directory."),
-    ("timeout", "duration", "Stop the step after this long (`90s`, `5m`, `1h`)."),
-    ("retries", "integer", "Run the step again up to this many times when it fails."),
-    ("continue_on_error", "bool", "Report a failure as a warning and go on."),
-    ("when", "string", "Run only when an env toggle holds: `NAME`, `!NAME`, `NAME == value`."),
+    (
+        "id",
+        "string",
+        "The step's id; its outputs are published as `outputs.<id>.<name>`.",
+    ),
+    (
+        "name",
+        "string",
+        "The name shown in output and reports (default: the kind).",
+    ),
+    (
+        "cwd",
+        "path",
+        "Working directory, relative to the pipeline file's directory.",
+    ),
+    (
+        "timeout",
+        "duration",
+        "Stop the step after this long (`90s`, `5m`, `1h`).",
+    ),
+    (
+        "retries",
+        "integer",
+        "Run the step again up to this many times when it fails.",
+    ),
+    (
+        "continue_on_error",
+        "bool",
+        "Report a failure as a warning and go on.",
+    ),
+    (
+        "when",
+        "string",
+        "Run only when an env toggle holds: `NAME`, `!NAME`, `NAME == value`.",
+    ),
 ];
 
 /// Whether a property name is one of [`COMMON_PROPERTIES`].

@@ -31,7 +31,11 @@ impl Reports {
 
 /// Adds the terminal reporter (fancy on a TTY, plain in CI), and the JSON
 /// lines and JUnit reporters when files are given.
-pub fn attach(events: &EventSink, events_file: Option<&Path>, junit: Option<&Path>) -> Result<Reports, String> {
+pub fn attach(
+    events: &EventSink,
+    events_file: Option<&Path>,
+    junit: Option<&Path>,
+) -> Result<Reports, String> {
     events.add_listener(Box::new(TerminalReporter::auto()));
     let events_file = match events_file {
         Some(p) => {

@@ -111,7 +111,9 @@ pub enum StateError {
         source: std::io::Error,
     },
     /// The file is not a valid state file. It is left in place.
-    #[error("{path}: the state file is corrupted or truncated ({message}); it was left in place — inspect it, run its teardowns by hand, then delete it")]
+    #[error(
+        "{path}: the state file is corrupted or truncated ({message}); it was left in place — inspect it, run its teardowns by hand, then delete it"
+    )]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -134,11 +136,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
     tmp.write_all(bytes).map_err(io_err(path))?;
     tmp.as_file().sync_all().map_err(io_err(path))?;
-    tmp.persist(path)
-        .map_err(|e| StateError::Io {
-            path: path.to_path_buf(),
-            source: e.error,
-        })?;
+    tmp.persist(path).map_err(|e| StateError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
@@ -204,7 +205,12 @@ pub struct RunManifest {
 impl RunManifest {
     /// Creates the state directory, takes the run's lock, and writes the
     /// initial state.
-    pub fn create(state_dir: &Path, run_id: &str, pipeline: &str, file: &Path) -> Result<RunManifest, StateError> {
+    pub fn create(
+        state_dir: &Path,
+        run_id: &str,
+        pipeline: &str,
+        file: &Path,
+    ) -> Result<RunManifest, StateError> {
         std::fs::create_dir_all(state_dir).map_err(io_err(state_dir))?;
         let lock_file = lock_path(state_dir, run_id);
         let lock = try_lock(&lock_file)?.ok_or_else(|| StateError::Io {
@@ -258,7 +264,12 @@ impl RunManifest {
     }
 
     /// Updates a teardown's status.
-    pub fn mark(&self, seq: u64, status: TeardownStatus, message: Option<String>) -> Result<(), StateError> {
+    pub fn mark(
+        &self,
+        seq: u64,
+        status: TeardownStatus,
+        message: Option<String>,
+    ) -> Result<(), StateError> {
         let mut state = self.lock_state();
         if let Some(t) = state.teardowns.iter_mut().find(|t| t.seq == seq) {
             t.status = status;
@@ -269,7 +280,11 @@ impl RunManifest {
 
     /// A teardown entry by sequence number.
     pub fn entry(&self, seq: u64) -> Option<TeardownEntry> {
-        self.lock_state().teardowns.iter().find(|t| t.seq == seq).cloned()
+        self.lock_state()
+            .teardowns
+            .iter()
+            .find(|t| t.seq == seq)
+            .cloned()
     }
 
     /// Ends the run: when nothing is outstanding, removes the state file
@@ -372,7 +387,10 @@ mod tests {
         let p = dir.path().join("r2.json");
         std::fs::write(&p, "{\"version\": 1, \"run_id\": \"r2\", \"pi").unwrap();
         let err = read_state(&p).unwrap_err().to_string();
-        assert!(err.contains("r2.json") && err.contains("corrupted"), "{err}");
+        assert!(
+            err.contains("r2.json") && err.contains("corrupted"),
+            "{err}"
+        );
         assert!(p.exists());
     }
 }

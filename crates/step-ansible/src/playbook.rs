@@ -354,10 +354,6 @@ struct Scratch {
 }
 
 impl Scratch {
-    #[expect(
-        clippy::result_large_err,
-        reason = "StepError is step-core's error type; its size is step-core's to change"
-    )]
     fn new(extra_vars: &Map<String, Value>) -> Result<Self, StepError> {
         let guard = tempfile::Builder::new()
             .prefix("stepwise-ansible-")

@@ -56,7 +56,9 @@ impl Backend {
     pub fn command(&self, host: &str, argv: &[String]) -> Cmd {
         match self {
             Backend::Local => {
-                let (program, rest) = argv.split_first().map_or(("true", &[][..]), |(p, r)| (p.as_str(), r));
+                let (program, rest) = argv
+                    .split_first()
+                    .map_or(("true", &[][..]), |(p, r)| (p.as_str(), r));
                 Cmd::new(program).args(rest)
             }
             Backend::Docker => Cmd::new("docker").arg("exec").arg(host).args(argv),
@@ -70,12 +72,7 @@ impl Backend {
                             .arg("-o")
                             .arg(format!("UserKnownHostsFile={}", f.display()))
                     }
-                    None => {
-                        cmd = cmd.args([
-                            "-o",
-                            "StrictHostKeyChecking=accept-new",
-                        ])
-                    }
+                    None => cmd = cmd.args(["-o", "StrictHostKeyChecking=accept-new"]),
                 }
                 if let Some(dir) = &opts.control_dir {
                     cmd = cmd

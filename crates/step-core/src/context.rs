@@ -183,11 +183,19 @@ impl StepContext {
         );
         run.insert(
             "target".into(),
-            self.run.target.clone().map(Value::String).unwrap_or(Value::Null),
+            self.run
+                .target
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
         );
         run.insert(
             "failed_step".into(),
-            self.run.failed_step.clone().map(Value::String).unwrap_or(Value::Null),
+            self.run
+                .failed_step
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
         );
         run.insert(
             "failed_message".into(),

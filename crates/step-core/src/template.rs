@@ -42,18 +42,20 @@ pub fn eval(name: &str, expr: &str, context: &Value) -> Result<Value, TemplateEr
         line: None,
         message: format!("`{expr}` is not a valid expression: {}", detail(&e)),
     })?;
-    let value = compiled.eval(minijinja::Value::from(minijinja::value::Serde(context))).map_err(|e| {
-        let missing = missing_in(compiled.undeclared_variables(true), context);
-        TemplateError {
-            name: name.to_string(),
-            line: None,
-            message: if missing.is_empty() {
-                format!("`{expr}`: {}", detail(&e))
-            } else {
-                format!("`{expr}`: undefined: {}", missing.join(", "))
-            },
-        }
-    })?;
+    let value = compiled
+        .eval(minijinja::Value::from(minijinja::value::Serde(context)))
+        .map_err(|e| {
+            let missing = missing_in(compiled.undeclared_variables(true), context);
+            TemplateError {
+                name: name.to_string(),
+                line: None,
+                message: if missing.is_empty() {
+                    format!("`{expr}`: {}", detail(&e))
+                } else {
+                    format!("`{expr}`: undefined: {}", missing.join(", "))
+                },
+            }
+        })?;
     if value.is_undefined() {
         let missing = missing_in(compiled.undeclared_variables(true), context);
         return Err(TemplateError {
@@ -127,7 +129,12 @@ mod tests {
 
     #[test]
     fn undefined_variables_are_named() {
-        let err = render("spec.yml", "a\n{{ outputs.tf.addr }}", &json!({"outputs": {}})).unwrap_err();
+        let err = render(
+            "spec.yml",
+            "a\n{{ outputs.tf.addr }}",
+            &json!({"outputs": {}}),
+        )
+        .unwrap_err();
         assert!(err.message.contains("outputs.tf.addr"), "{err}");
         assert_eq!(err.line, Some(2));
         let err = eval("p", "outputs.x.y", &json!({"outputs": {}})).unwrap_err();

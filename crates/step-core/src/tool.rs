@@ -29,8 +29,8 @@ pub enum ToolError {
         tool: String,
         /// Where it was found.
         location: PathBuf,
-        /// The version found.
-        found: Version,
+        /// The version found (boxed: keeps the error small).
+        found: Box<Version>,
         /// The requirement.
         required: VersionReq,
         /// How to install a matching one.
@@ -122,7 +122,7 @@ impl ToolSpec {
             return Err(ToolError::WrongVersion {
                 tool: self.name.clone(),
                 location,
-                found: version,
+                found: Box::new(version),
                 required: required.clone(),
                 hint: self.hint.clone(),
             });
@@ -163,8 +163,7 @@ impl ToolSpec {
 pub fn parse_version(text: &str) -> Option<Version> {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {
-        regex::Regex::new(r"(\d+)\.(\d+)(?:\.(\d+))?(-[0-9A-Za-z.-]+)?")
-            .expect("a literal pattern")
+        regex::Regex::new(r"(\d+)\.(\d+)(?:\.(\d+))?(-[0-9A-Za-z.-]+)?").expect("a literal pattern")
     });
     let caps = re.captures(text)?;
     let major = caps.get(1)?.as_str().parse().ok()?;
@@ -216,16 +215,30 @@ mod tests {
 
     #[test]
     fn versions_are_read_from_typical_outputs() {
-        assert_eq!(parse_version("Terraform v1.11.4\non linux"), Some(Version::new(1, 11, 4)));
+        assert_eq!(
+            parse_version("Terraform v1.11.4\non linux"),
+            Some(Version::new(1, 11, 4))
+        );
         assert_eq!(parse_version("1.6.6"), Some(Version::new(1, 6, 6)));
-        assert_eq!(parse_version("ansible [core 2.19]"), Some(Version::new(2, 19, 0)));
+        assert_eq!(
+            parse_version("ansible [core 2.19]"),
+            Some(Version::new(2, 19, 0))
+        );
         assert_eq!(parse_version("no version"), None);
     }
 
     #[test]
     fn requirements_accept_exact_pessimistic_and_semver() {
-        assert!(parse_requirement("0.5.3").unwrap().matches(&Version::new(0, 5, 3)));
-        assert!(!parse_requirement("0.5.3").unwrap().matches(&Version::new(0, 5, 4)));
+        assert!(
+            parse_requirement("0.5.3")
+                .unwrap()
+                .matches(&Version::new(0, 5, 3))
+        );
+        assert!(
+            !parse_requirement("0.5.3")
+                .unwrap()
+                .matches(&Version::new(0, 5, 4))
+        );
         let r = parse_requirement("~> 1.11").unwrap();
         assert!(r.matches(&Version::new(1, 12, 0)) && !r.matches(&Version::new(2, 0, 0)));
         let r = parse_requirement("~> 1.11.2").unwrap();
@@ -241,6 +254,9 @@ mod tests {
             .find(&env, Path::new("/"))
             .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("no-such-tool-xyz") && msg.contains("apt-get"), "{msg}");
+        assert!(
+            msg.contains("no-such-tool-xyz") && msg.contains("apt-get"),
+            "{msg}"
+        );
     }
 }

@@ -77,7 +77,6 @@ impl DockerBench {
 
     /// The tools this backend needs on this machine.
     // StepError is step-core's contract type; its size is step-core's call.
-    #[allow(clippy::result_large_err)]
     fn require_tools(&self, cx: &StepContext) -> Result<(), StepError> {
         let tools: &[(&str, &str)] = match &self.config.backend {
             Backend::Local => &[
@@ -194,7 +193,6 @@ impl DockerBench {
     }
 
     /// The script's directory, its file name and the text log's path.
-    #[allow(clippy::result_large_err)]
     fn locate(
         &self,
         cx: &StepContext,

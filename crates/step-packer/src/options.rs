@@ -109,7 +109,6 @@ pub fn check_selection(
 /// Finds packer on the context's `PATH`, checking the version when required.
 // `ToolError` is step-core's type and carries the versions found and
 // required by value; its size is not ours to change.
-#[allow(clippy::result_large_err)]
 pub fn find_packer(
     cx: &StepContext,
     requirement: Option<&VersionReq>,

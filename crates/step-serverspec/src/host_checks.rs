@@ -276,7 +276,6 @@ impl HostChecks {
 
     /// Renders and parses every spec for one host.
     // StepError is step-core's; its size is not ours to change.
-    #[allow(clippy::result_large_err)]
     fn load_checks(
         &self,
         cx: &StepContext,

@@ -44,10 +44,6 @@
 //! assert_eq!(kinds[0].description().kind, "slack-notify");
 //! ```
 
-// `StepError` is step-core's error type, returned by every `Step::run`; its
-// size is step-core's to change (boxing the large variants there), not ours.
-#![allow(clippy::result_large_err)]
-
 pub mod config;
 pub mod delivery;
 pub mod describe;

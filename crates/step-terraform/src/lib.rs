@@ -61,11 +61,6 @@
 //! );
 //! ```
 
-// `StepError` (step-core's) is large — its biggest variant carries a tool's
-// path, version, requirement and hint — and every fallible function here
-// returns it; boxing it is step-core's decision to make, not each step's.
-#![allow(clippy::result_large_err)]
-
 pub mod apply;
 mod cli;
 pub mod command;

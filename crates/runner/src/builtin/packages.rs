@@ -7,8 +7,8 @@ use step_core::config::OneOrMany;
 use step_core::process::Cmd;
 use step_core::step::FnKind;
 use step_core::{
-    ConfigError, Outcome, PropertyDoc, PropertyType, Step, StepContext, StepDescription,
-    StepError, StepKind, ToolSpec, async_trait, parse_config,
+    ConfigError, Outcome, PropertyDoc, PropertyType, Step, StepContext, StepDescription, StepError,
+    StepKind, ToolSpec, async_trait, parse_config,
 };
 
 /// `install-packages` configuration.
@@ -103,7 +103,10 @@ impl Step for InstallPackages {
             let mut argv = prefix.clone();
             argv.push(apt.path.display().to_string());
             argv.extend(args);
-            let (p, rest) = argv.split_first().map(|(p, r)| (p.clone(), r.to_vec())).unwrap_or_default();
+            let (p, rest) = argv
+                .split_first()
+                .map(|(p, r)| (p.clone(), r.to_vec()))
+                .unwrap_or_default();
             Cmd::new(p)
                 .args(rest)
                 .env("DEBIAN_FRONTEND", "noninteractive")
@@ -111,10 +114,17 @@ impl Step for InstallPackages {
         if self.update {
             let out = run(vec!["update".into()]).run(cx).await?;
             if !out.success() {
-                return Ok(Outcome::failed(format!("apt-get update failed with {}", out.describe_status())));
+                return Ok(Outcome::failed(format!(
+                    "apt-get update failed with {}",
+                    out.describe_status()
+                )));
             }
         }
-        let mut args = vec!["install".to_string(), "-y".into(), "--no-install-recommends".into()];
+        let mut args = vec![
+            "install".to_string(),
+            "-y".into(),
+            "--no-install-recommends".into(),
+        ];
         args.extend(self.packages.iter().cloned());
         let out = run(args).run(cx).await?;
         if !out.success() {
@@ -220,7 +230,10 @@ impl Step for PipInstall {
         cmd = cmd.args(&self.config.extra_args);
         let out = cmd.run(cx).await?;
         if !out.success() {
-            return Ok(Outcome::failed(format!("pip install failed with {}", out.describe_status())));
+            return Ok(Outcome::failed(format!(
+                "pip install failed with {}",
+                out.describe_status()
+            )));
         }
         Ok(Outcome::passed())
     }

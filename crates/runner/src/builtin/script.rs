@@ -10,8 +10,8 @@ use serde_json::Value;
 use step_core::process::Cmd;
 use step_core::step::FnKind;
 use step_core::{
-    ConfigError, EnvChange, Outcome, PropertyDoc, PropertyType, Step, StepContext,
-    StepDescription, StepError, StepKind, StepSpec, async_trait, parse_config,
+    ConfigError, EnvChange, Outcome, PropertyDoc, PropertyType, Step, StepContext, StepDescription,
+    StepError, StepKind, StepSpec, async_trait, parse_config,
 };
 
 /// Variables bash sets by itself; never carried over.
@@ -100,12 +100,13 @@ impl Step for Script {
         };
         let out = cmd.run(cx).await?;
         if !out.success() {
-            return Ok(Outcome::failed(format!("script failed with {}", out.describe_status())));
+            return Ok(Outcome::failed(format!(
+                "script failed with {}",
+                out.describe_status()
+            )));
         }
         let mut outcome = Outcome::passed();
-        if !shebang
-            && let Ok(text) = std::fs::read_to_string(&env_path)
-        {
+        if !shebang && let Ok(text) = std::fs::read_to_string(&env_path) {
             for (name, value) in parse_export_p(&text) {
                 if SHELL_OWN.contains(&name.as_str()) {
                     continue;
@@ -164,7 +165,7 @@ pub fn parse_export_p(text: &str) -> Vec<(String, String)> {
         // Skip "declare -x " (flags may be -x, -rx, -ix …).
         let Some(sp) = rest.find(' ') else { break };
         let after_decl = &rest[sp + 1..];
-        let Some(sp2) = after_decl.find(|c: char| c == ' ' || c == '\n') else {
+        let Some(sp2) = after_decl.find([' ', '\n']) else {
             break;
         };
         let body = &after_decl[sp2 + 1..];

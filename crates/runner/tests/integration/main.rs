@@ -1,6 +1,9 @@
 //! End-to-end tests of the `runner` binary: pipelines run for real with
 //! bash, signals sent for real, processes checked by pid.
 
+// Test set-up that cannot work (no temp dir, no binary) should panic loudly.
+#![allow(clippy::unwrap_used)]
+
 mod corpus;
 mod masking;
 mod parallel;
@@ -13,30 +16,30 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A temp workspace with a pipeline file.
-pub struct Work {
-    pub dir: tempfile::TempDir,
+pub(crate) struct Work {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Work {
-    pub fn new(yaml: &str) -> Work {
+    pub(crate) fn new(yaml: &str) -> Work {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("stepwise.yml"), yaml).unwrap();
         Work { dir }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn file(&self, name: &str) -> PathBuf {
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    pub fn read(&self, name: &str) -> String {
+    pub(crate) fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.file(name)).unwrap_or_default()
     }
 
-    pub fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_runner"));
         c.args(args)
             .current_dir(self.path())
@@ -46,11 +49,11 @@ impl Work {
         c
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
     }
 
-    pub fn spawn(&self, args: &[&str]) -> Child {
+    pub(crate) fn spawn(&self, args: &[&str]) -> Child {
         self.cmd(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -59,7 +62,7 @@ impl Work {
     }
 }
 
-pub fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -68,7 +71,7 @@ pub fn text(out: &Output) -> String {
 }
 
 /// Whether a process is alive (a zombie counts as dead).
-pub fn alive(pid: i32) -> bool {
+pub(crate) fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
             let state = stat
@@ -80,7 +83,7 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
-pub fn pids_in(path: &Path) -> Vec<i32> {
+pub(crate) fn pids_in(path: &Path) -> Vec<i32> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .split_whitespace()
@@ -89,7 +92,7 @@ pub fn pids_in(path: &Path) -> Vec<i32> {
 }
 
 /// Waits until `cond` holds or `limit` passes.
-pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
         if cond() {
@@ -101,11 +104,11 @@ pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// Waits for the processes to go (the kernel may take a moment to reap).
-pub fn all_dead(pids: &[i32]) -> bool {
+pub(crate) fn all_dead(pids: &[i32]) -> bool {
     wait_for(Duration::from_secs(3), || pids.iter().all(|p| !alive(*p)))
 }
 
-pub fn signal(child: &Child, sig: rustix::process::Signal) {
+pub(crate) fn signal(child: &Child, sig: rustix::process::Signal) {
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, sig).unwrap();
 }

@@ -25,13 +25,7 @@ build:
     let secret = "hunter2-very-secret";
     let multi = "first-line-of-key\nsecond-line-of-key";
     let out = w
-        .cmd(&[
-            "run",
-            "--events",
-            "events.jsonl",
-            "--junit",
-            "junit.xml",
-        ])
+        .cmd(&["run", "--events", "events.jsonl", "--junit", "junit.xml"])
         .env("DEPLOY_PASS", secret)
         .env("MULTI_TOKEN", multi)
         .output()
@@ -46,7 +40,13 @@ build:
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
     for (name, content) in [("terminal", &term), ("events", &events), ("junit", &junit)] {
-        for needle in [secret, "first-line-of-key", "second-line-of-key", b64.as_str(), "hunter2-ve"] {
+        for needle in [
+            secret,
+            "first-line-of-key",
+            "second-line-of-key",
+            b64.as_str(),
+            "hunter2-ve",
+        ] {
             assert!(
                 !content.contains(needle),
                 "{name} output leaks `{needle}`:\n{content}"

@@ -56,7 +56,11 @@ build:
               code: echo "$ADDR ${{ target }}" > "use-$CLOUD.txt"
 "#,
     );
-    let out = w.cmd(&["run", "--junit", "junit.xml"]).env("CLOUDS", "aws, bad gcp").output().unwrap();
+    let out = w
+        .cmd(&["run", "--junit", "junit.xml"])
+        .env("CLOUDS", "aws, bad gcp")
+        .output()
+        .unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert_eq!(w.read("use-aws.txt").trim(), "addr-aws aws");

@@ -38,13 +38,20 @@ build:
     );
     std::fs::create_dir_all(w.file("packer")).unwrap();
     std::fs::create_dir_all(w.file("bootstrap/tests")).unwrap();
-    std::fs::write(w.file("bootstrap/tests/test.sh"), "echo tests ran; touch ran.txt\n").unwrap();
+    std::fs::write(
+        w.file("bootstrap/tests/test.sh"),
+        "echo tests ran; touch ran.txt\n",
+    )
+    .unwrap();
     let out = w.run(&["run", "build"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(t.contains("in packer"), "{t}");
     assert!(t.contains("second step sees: hello from step one"), "{t}");
-    assert!(t.contains("box"), "the ignored wercker key gets a notice: {t}");
+    assert!(
+        t.contains("box"),
+        "the ignored wercker key gets a notice: {t}"
+    );
     assert_eq!(w.read("lines.txt").trim(), "2");
     assert!(w.file("bootstrap/tests/ran.txt").exists());
     assert_eq!(w.read("result.txt").trim(), "runner=passed wercker=passed");
@@ -118,7 +125,11 @@ build:
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("timed out"), "{t}");
-    assert!(start.elapsed() < Duration::from_secs(15), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        start.elapsed()
+    );
     let pids = pids_in(&w.file("pids"));
     assert_eq!(pids.len(), 2, "{t}");
     assert!(all_dead(&pids), "a sleep survived: {pids:?}");
@@ -212,7 +223,10 @@ deploy:
     let out = w.run(&["validate"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert!(t.contains("pipeline build") && t.contains("pipeline deploy"), "{t}");
+    assert!(
+        t.contains("pipeline build") && t.contains("pipeline deploy"),
+        "{t}"
+    );
     assert!(t.contains("one (script)") && t.contains("parallel"), "{t}");
 }
 
@@ -221,12 +235,22 @@ fn steps_and_explain_describe_kinds() {
     let w = Work::new("build:\n  steps: []\n");
     let out = w.run(&["steps"]);
     let t = text(&out);
-    assert!(t.contains("script") && t.contains("install-packages") && t.contains("pip-install"), "{t}");
+    assert!(
+        t.contains("script") && t.contains("install-packages") && t.contains("pip-install"),
+        "{t}"
+    );
     let out = w.run(&["explain", "script"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0));
-    assert!(t.contains("code") && t.contains("required") && t.contains("teardown"), "{t}");
+    assert!(
+        t.contains("code") && t.contains("required") && t.contains("teardown"),
+        "{t}"
+    );
     let out = w.run(&["explain", "scirpt"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("did you mean `script`"), "{}", text(&out));
+    assert!(
+        text(&out).contains("did you mean `script`"),
+        "{}",
+        text(&out)
+    );
 }

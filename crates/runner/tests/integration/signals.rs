@@ -25,7 +25,8 @@ fn interrupt_with(sig: Signal) {
     let w = Work::new(PIPELINE);
     let child = w.spawn(&["run"]);
     assert!(
-        wait_for(Duration::from_secs(10), || pids_in(&w.file("pids")).len() == 2),
+        wait_for(Duration::from_secs(10), || pids_in(&w.file("pids")).len()
+            == 2),
         "the step did not start its processes"
     );
     let pids = pids_in(&w.file("pids"));
@@ -64,7 +65,11 @@ build:
 "#,
     );
     let child = w.spawn(&["run"]);
-    assert!(wait_for(Duration::from_secs(10), || pids_in(&w.file("pids")).len() == 2));
+    assert!(wait_for(Duration::from_secs(10), || pids_in(
+        &w.file("pids")
+    )
+    .len()
+        == 2));
     let pids = pids_in(&w.file("pids"));
     let start = Instant::now();
     signal(&child, Signal::INT);
@@ -72,6 +77,9 @@ build:
     signal(&child, Signal::INT);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
-    assert!(start.elapsed() < Duration::from_secs(8), "the second signal did not kill at once");
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "the second signal did not kill at once"
+    );
     assert!(all_dead(&pids), "{pids:?}");
 }

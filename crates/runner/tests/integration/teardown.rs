@@ -45,14 +45,19 @@ fn check_trial(w: &Work, label: &str) {
             assert!(all_dead(&[pid]), "{label}: process {pid} of {t} survived");
         }
     }
-    assert!(!w.read("after.txt").is_empty(), "{label}: after-steps did not run");
+    assert!(
+        !w.read("after.txt").is_empty(),
+        "{label}: after-steps did not run"
+    );
 }
 
 fn trials(sig: Signal, seed: u64) {
     // A small LCG: reproducible "random" moments between 0 and 1.6 s.
     let mut state = seed;
     for i in 0..20 {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let delay = Duration::from_millis(50 + (state >> 33) % 1550);
         let w = Work::new(TWO_TARGETS);
         let child = w.spawn(&["run"]);
@@ -61,14 +66,21 @@ fn trials(sig: Signal, seed: u64) {
         let out = child.wait_with_output().unwrap();
         let label = format!("trial {i} ({sig:?} after {delay:?})");
         let code = out.status.code();
-        assert!(code == Some(130) || code == Some(0), "{label}: exit {code:?}\n{}", text(&out));
+        assert!(
+            code == Some(130) || code == Some(0),
+            "{label}: exit {code:?}\n{}",
+            text(&out)
+        );
         check_trial(&w, &label);
         if code == Some(130) {
             assert_eq!(w.read("after.txt").trim(), "cancelled", "{label}");
         }
         assert!(
             !w.file(".stepwise/state").exists()
-                || std::fs::read_dir(w.file(".stepwise/state")).unwrap().next().is_none(),
+                || std::fs::read_dir(w.file(".stepwise/state"))
+                    .unwrap()
+                    .next()
+                    .is_none(),
             "{label}: state left behind although every teardown ran"
         );
     }
@@ -109,7 +121,9 @@ build:
 fn a_killed_runner_is_cleaned_up_later_exactly_once_and_live_runs_are_untouched() {
     let w = Work::new(CRASH);
     let mut child = w.spawn(&["run"]);
-    assert!(wait_for(Duration::from_secs(10), || w.file("holding").exists()));
+    assert!(wait_for(Duration::from_secs(10), || w
+        .file("holding")
+        .exists()));
     // While it runs, cleanup must not touch it.
     let out = w.run(&["cleanup"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -120,7 +134,10 @@ fn a_killed_runner_is_cleaned_up_later_exactly_once_and_live_runs_are_untouched(
     signal(&child, Signal::KILL);
     let _ = child.wait();
     let pid = pids_in(&w.file("proc-aws.pid"))[0];
-    assert!(alive(pid), "the resource should still be up after the crash");
+    assert!(
+        alive(pid),
+        "the resource should still be up after the crash"
+    );
     let out = w.run(&["state"]);
     assert!(text(&out).contains("not running"), "{}", text(&out));
     let out = w.run(&["cleanup"]);
@@ -130,7 +147,11 @@ fn a_killed_runner_is_cleaned_up_later_exactly_once_and_live_runs_are_untouched(
     let out = w.run(&["cleanup"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out).contains("nothing to clean up"), "{}", text(&out));
-    assert_eq!(w.read("torndown-aws").trim(), "once", "a second cleanup ran the teardown again");
+    assert_eq!(
+        w.read("torndown-aws").trim(),
+        "once",
+        "a second cleanup ran the teardown again"
+    );
     // The killed runner's hold step is an orphan now: end it.
     for pid in pids_in(&w.file("hold.pid")) {
         let _ = rustix::process::kill_process(
@@ -142,7 +163,11 @@ fn a_killed_runner_is_cleaned_up_later_exactly_once_and_live_runs_are_untouched(
 
 #[test]
 fn keep_leaves_targets_up_until_cleanup() {
-    let w = Work::new(CRASH.replace("echo $$ > hold.pid; touch holding; exec sleep 300", "true").as_str());
+    let w = Work::new(
+        CRASH
+            .replace("echo $$ > hold.pid; touch holding; exec sleep 300", "true")
+            .as_str(),
+    );
     let out = w.run(&["run", "--keep"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!w.file("torndown-aws").exists());
@@ -162,12 +187,19 @@ fn a_corrupt_state_file_is_an_error_naming_it_and_is_kept() {
     let w = Work::new("build:\n  steps: []\n");
     std::fs::create_dir_all(w.file(".stepwise/state")).unwrap();
     let bad = w.file(".stepwise/state/123-1.json");
-    std::fs::write(&bad, "{\"version\": 1, \"run_id\": \"123-1\", \"pid\": 1, \"tear").unwrap();
+    std::fs::write(
+        &bad,
+        "{\"version\": 1, \"run_id\": \"123-1\", \"pid\": 1, \"tear",
+    )
+    .unwrap();
     for cmd in ["state", "cleanup"] {
         let out = w.run(&[cmd]);
         let t = text(&out);
         assert_eq!(out.status.code(), Some(1), "{cmd}: {t}");
-        assert!(t.contains("123-1.json") && t.contains("corrupted"), "{cmd}: {t}");
+        assert!(
+            t.contains("123-1.json") && t.contains("corrupted"),
+            "{cmd}: {t}"
+        );
     }
     assert!(bad.exists(), "the corrupt file was discarded");
 }
