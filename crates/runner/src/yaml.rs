@@ -129,7 +129,10 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             value: NodeValue::Null,
         });
     }
-    match serde_saphyr::from_str::<Spanned<Raw>>(text) {
+    // YAML 1.2 booleans only: `var: N` or `values: [y, n]` stay text.
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    match serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options) {
         Ok(spanned) => Ok(to_node(spanned, text)),
         Err(err) => {
             let pos = err

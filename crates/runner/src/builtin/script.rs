@@ -199,12 +199,73 @@ pub fn parse_export_p(text: &str) -> Vec<(String, String)> {
                 vars.push((name.to_string(), value));
             }
             rest = &q[consumed.min(q.len())..];
+        } else if let Some(q) = tail.strip_prefix("=$'") {
+            // ANSI-C quoting, which bash 5.2 uses for values with newlines,
+            // tabs or other control characters.
+            let (value, consumed) = parse_ansi_c(q);
+            if !name.is_empty() {
+                vars.push((name.to_string(), value));
+            }
+            rest = &q[consumed.min(q.len())..];
         } else {
             // `declare -x NAME` without a value: exported but unset.
             rest = tail;
         }
     }
     vars
+}
+
+/// Parses the body of a `$'…'` string up to its closing quote; returns the
+/// value and the number of bytes consumed (closing quote included).
+fn parse_ansi_c(q: &str) -> (String, usize) {
+    let bytes = q.as_bytes();
+    let mut out: Vec<u8> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' => return (String::from_utf8_lossy(&out).into_owned(), i + 1),
+            b'\\' if i + 1 < bytes.len() => {
+                let c = bytes[i + 1];
+                i += 2;
+                match c {
+                    b'n' => out.push(b'\n'),
+                    b't' => out.push(b'\t'),
+                    b'r' => out.push(b'\r'),
+                    b'a' => out.push(0x07),
+                    b'b' => out.push(0x08),
+                    b'e' | b'E' => out.push(0x1b),
+                    b'f' => out.push(0x0c),
+                    b'v' => out.push(0x0b),
+                    b'0'..=b'7' => {
+                        let mut v: u32 = u32::from(c - b'0');
+                        let mut n = 1;
+                        while n < 3 && i < bytes.len() && (b'0'..=b'7').contains(&bytes[i]) {
+                            v = v * 8 + u32::from(bytes[i] - b'0');
+                            i += 1;
+                            n += 1;
+                        }
+                        out.push(u8::try_from(v & 0xff).unwrap_or(0));
+                    }
+                    b'x' => {
+                        let mut v: u32 = 0;
+                        let mut n = 0;
+                        while n < 2 && i < bytes.len() && bytes[i].is_ascii_hexdigit() {
+                            v = v * 16 + char::from(bytes[i]).to_digit(16).unwrap_or(0);
+                            i += 1;
+                            n += 1;
+                        }
+                        out.push(u8::try_from(v).unwrap_or(0));
+                    }
+                    other => out.push(other),
+                }
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    (String::from_utf8_lossy(&out).into_owned(), bytes.len())
 }
 
 #[cfg(test)]
@@ -222,6 +283,18 @@ mod tests {
                 ("B".into(), "x \"q\" $y \\ z".into()),
                 ("C".into(), "line1\nline2".into()),
                 ("R".into(), "ro".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn ansi_c_quoted_values_are_decoded() {
+        let text = "declare -x M=$'a\\nb'\ndeclare -x T=$'t\\tab \\'q\\' \\\\ \\033x'\n";
+        assert_eq!(
+            parse_export_p(text),
+            vec![
+                ("M".into(), "a\nb".into()),
+                ("T".into(), "t\tab 'q' \\ \u{1b}x".into())
             ]
         );
     }

@@ -139,7 +139,7 @@ fn validate_reports_every_error_not_only_the_first() {
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
         t.contains("stepwise.yml:3:7")
-            && t.contains("stepwise.yml:4:15")
+            && t.contains("stepwise.yml:4:16")
             && t.contains("stepwise.yml:5:"),
         "{t}"
     );
