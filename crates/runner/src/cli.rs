@@ -38,6 +38,10 @@ pub struct FileArg {
     /// The pipeline file (default: stepwise.yml, then wercker.yml).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Where legacy wercker steps (`owner/name`) are looked for (default:
+    /// `.wercker/steps` next to the file, then `~/.stepwise/steps`).
+    #[arg(long = "steps-dir", value_name = "DIR")]
+    pub steps_dir: Option<PathBuf>,
 }
 
 /// The subcommands.
@@ -66,6 +70,12 @@ pub enum Command {
         /// The file whose directory holds `.stepwise/state`.
         #[command(flatten)]
         file: FileArg,
+    },
+    /// Check a legacy wercker step directory (manifest name, semver version,
+    /// property types, run.sh), as wercker's validate-wercker-step did.
+    ValidateStep {
+        /// The step directory.
+        dir: PathBuf,
     },
     /// Run the pending teardowns of runs that are no longer alive.
     Cleanup {
@@ -114,10 +124,17 @@ pub struct RunArgs {
 
 /// Runs the command line; returns the exit code.
 pub async fn main(cli: Cli) -> i32 {
-    let registry = Registry::standard();
+    let mut registry = Registry::standard();
     match cli.command {
-        Command::Run(args) => run(args, registry).await,
-        Command::Validate { file, vars } => validate(&file, &vars, &registry),
+        Command::Run(args) => {
+            add_legacy(&mut registry, &args.file);
+            run(args, registry).await
+        }
+        Command::Validate { file, vars } => {
+            add_legacy(&mut registry, &file);
+            validate(&file, &vars, &registry)
+        }
+        Command::ValidateStep { dir } => validate_step(&dir),
         Command::Steps => {
             steps(&registry);
             EXIT_PASSED
@@ -125,6 +142,50 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Explain { kind } => explain(&registry, &kind),
         Command::State { file } => state(&file),
         Command::Cleanup { run, file } => cleanup(&file, run.as_deref(), registry).await,
+    }
+}
+
+/// Registers the legacy step directories for a pipeline file.
+fn add_legacy(registry: &mut Registry, arg: &FileArg) {
+    let mut roots = Vec::new();
+    match &arg.steps_dir {
+        Some(d) => roots.push(d.clone()),
+        None => {
+            if let Ok(file) = find_file(arg) {
+                roots.push(root_of(&file).join(".wercker").join("steps"));
+            }
+        }
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        roots.push(PathBuf::from(home).join(".stepwise").join("steps"));
+    }
+    registry.add_legacy_steps(&roots);
+}
+
+fn validate_step(dir: &Path) -> i32 {
+    match crate::legacy::read_manifest(dir) {
+        Ok(m) => {
+            println!(
+                "{}: valid step `{}` version {}",
+                dir.display(),
+                m.name,
+                m.version
+            );
+            for (name, p) in &m.properties {
+                let req = if p.required { ", required" } else { "" };
+                let def = p
+                    .default
+                    .as_deref()
+                    .map(|d| format!(", default {d}"))
+                    .unwrap_or_default();
+                println!("  {name} ({}{req}{def})", p.ty);
+            }
+            EXIT_PASSED
+        }
+        Err(diags) => {
+            print_diags(&diags);
+            EXIT_CONFIG
+        }
     }
 }
 
@@ -334,7 +395,7 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
     events.finish();
     reports.print_locations();
     if report.config_error && report.result == step_core::RunResult::Failed {
-        return EXIT_FAILED;
+        return EXIT_CONFIG;
     }
     report.exit_code()
 }

@@ -1032,6 +1032,11 @@ impl Executor {
             .with_outputs(scope.outputs.clone())
             .with_run(run.clone());
             let result = run_with_timeout(step.as_ref(), &cx, &step_cancel, timeout).await;
+            if matches!(result, Err(StepError::Config(_))) {
+                // A property the step found wrong while running (a file it
+                // names does not exist): a configuration error, exit 2.
+                *lock(&inner.config_error) = true;
+            }
             let (status, outcome, message) = classify(result, &step_cancel, timeout);
             if matches!(status, Status::Failed | Status::Errored)
                 && attempt < entry.common.retries
@@ -1405,10 +1410,20 @@ fn git_facts(root: &std::path::Path) -> Vec<(&'static str, String)> {
     };
     let mut facts = Vec::new();
     if let Some(b) = git(&["rev-parse", "--abbrev-ref", "HEAD"]) {
-        facts.push(("WERCKER_GIT_BRANCH", b));
+        facts.push(("WERCKER_GIT_BRANCH", b.clone()));
+        facts.push(("STEPWISE_GIT_BRANCH", b));
     }
     if let Some(c) = git(&["rev-parse", "HEAD"]) {
-        facts.push(("WERCKER_GIT_COMMIT", c));
+        facts.push(("WERCKER_GIT_COMMIT", c.clone()));
+        facts.push(("STEPWISE_GIT_COMMIT", c));
+    }
+    if let Some(top) = git(&["rev-parse", "--show-toplevel"])
+        && let Some(name) = std::path::Path::new(&top).file_name()
+    {
+        facts.push((
+            "WERCKER_GIT_REPOSITORY",
+            name.to_string_lossy().into_owned(),
+        ));
     }
     facts
 }

@@ -447,7 +447,24 @@ impl Loader<'_> {
                     kind,
                     self.registry.names().chain(GROUP_KEYWORDS.iter().copied()),
                 );
-                self.error_suggest(pos, format!("unknown step kind `{kind}`"), suggestion);
+                let mut message = format!("unknown step kind `{kind}`");
+                if kind.contains('/') {
+                    let looked: Vec<String> = self
+                        .registry
+                        .legacy_roots()
+                        .iter()
+                        .map(|r| r.join(kind).display().to_string())
+                        .collect();
+                    message = format!(
+                        "unknown step `{kind}`: it is not built in and no step directory (wercker-step.yml + run.sh) was found; looked in: {}",
+                        if looked.is_empty() {
+                            "(no step directories configured)".to_string()
+                        } else {
+                            looked.join(", ")
+                        }
+                    );
+                }
+                self.error_suggest(pos, message, suggestion);
                 return None;
             }
         };

@@ -60,6 +60,7 @@ struct Entry {
 pub struct Registry {
     entries: Vec<Arc<Entry>>,
     index: HashMap<String, usize>,
+    legacy_roots: Vec<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -107,6 +108,23 @@ impl Registry {
             kind: Arc::from(kind),
             description,
         }));
+    }
+
+    /// Registers the legacy wercker steps found under `roots`
+    /// (`<root>/<owner>/<name>/wercker-step.yml` + `run.sh`); built-in
+    /// names win over step directories.
+    pub fn add_legacy_steps(&mut self, roots: &[std::path::PathBuf]) {
+        self.legacy_roots.extend(roots.iter().cloned());
+        for (id, dir) in crate::legacy::discover(roots) {
+            if !self.index.contains_key(&id) {
+                self.register(Box::new(crate::legacy::LegacyKind::new(id, dir)));
+            }
+        }
+    }
+
+    /// Where legacy step directories are looked for.
+    pub fn legacy_roots(&self) -> &[std::path::PathBuf] {
+        &self.legacy_roots
     }
 
     /// The kind registered under a name or alias.

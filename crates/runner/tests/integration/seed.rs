@@ -254,3 +254,18 @@ fn steps_and_explain_describe_kinds() {
         text(&out)
     );
 }
+
+#[test]
+fn a_file_a_property_names_that_does_not_exist_is_a_configuration_error() {
+    let w = Work::new(
+        "build:\n  steps:\n    - pip-install:\n        requirements_file: missing-requirements.txt\n",
+    );
+    let out = w.run(&["run"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("requirements_file") && t.contains("missing-requirements.txt"),
+        "{t}"
+    );
+    assert!(!t.contains("panicked"), "{t}");
+}
