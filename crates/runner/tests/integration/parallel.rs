@@ -145,3 +145,29 @@ build:
     assert!(start.elapsed() < Duration::from_millis(1900));
     assert!(w.file("a").exists() && w.file("b").exists() && w.file("cleaned").exists());
 }
+
+#[test]
+fn a_failing_finally_step_is_reported_and_fails_the_group() {
+    let w = Work::new(
+        r#"
+build:
+  steps:
+    - for_each:
+        var: T
+        values: [one, two]
+        steps:
+          - script: {name: work, code: "touch work-$T"}
+        finally:
+          - script: {name: cleanup, code: "touch cleanup-$T; test $T != two"}
+  after-steps:
+    - script: {code: "echo $RUNNER_RESULT $RUNNER_FAILED_STEP > after.txt"}
+"#,
+    );
+    let out = w.run(&["run"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    for f in ["work-one", "work-two", "cleanup-one", "cleanup-two"] {
+        assert!(w.file(f).exists(), "{f} missing\n{t}");
+    }
+    assert_eq!(w.read("after.txt").trim(), "failed cleanup");
+}

@@ -203,3 +203,75 @@ fn a_corrupt_state_file_is_an_error_naming_it_and_is_kept() {
     }
     assert!(bad.exists(), "the corrupt file was discarded");
 }
+
+#[test]
+fn teardown_policies_keep_or_run_teardowns() {
+    let w = Work::new(
+        r#"
+build:
+  steps:
+    - group:
+        name: kept on failure
+        teardown: on_success
+        steps:
+          - script:
+              name: make-a
+              code: touch made-a; false
+              teardown: touch gone-a
+    - group:
+        name: never torn down
+        teardown: never
+        steps:
+          - script:
+              name: make-b
+              code: touch made-b
+              teardown: touch gone-b
+    - group:
+        name: always
+        steps:
+          - script:
+              name: make-c
+              code: touch made-c
+              teardown: touch gone-c
+"#,
+    );
+    let out = w.run(&["run"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        w.file("made-a").exists() && !w.file("gone-a").exists(),
+        "{t}"
+    );
+    // The later groups did not run after the failure, so nothing of theirs exists.
+    assert!(
+        !w.file("made-b").exists() && !w.file("made-c").exists(),
+        "{t}"
+    );
+    let out = w.run(&["state"]);
+    assert!(
+        text(&out).contains("make-a") && text(&out).contains("Kept"),
+        "{}",
+        text(&out)
+    );
+    let out = w.run(&["cleanup"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(w.file("gone-a").exists());
+
+    let w = Work::new(
+        r#"
+build:
+  steps:
+    - group:
+        teardown: never
+        steps:
+          - script: {name: make-b, code: touch made-b, teardown: touch gone-b}
+    - group:
+        steps:
+          - script: {name: make-c, code: touch made-c, teardown: touch gone-c}
+"#,
+    );
+    let out = w.run(&["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!w.file("gone-b").exists() && w.file("gone-c").exists());
+    assert!(text(&w.run(&["state"])).contains("make-b"));
+}
