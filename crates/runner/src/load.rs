@@ -477,7 +477,9 @@ impl Loader<'_> {
                 ok = false;
                 continue;
             };
-            if is_common(&name) {
+            // A step that declares a property named like a common one
+            // (slack-notify's own `retries` and `timeout`) gets it itself.
+            if is_common(&name) && description.find_property(&name).is_none() {
                 ok &= self.common(&mut entry.common, &name, v, kind);
                 continue;
             }
