@@ -11,7 +11,7 @@ use crate::report::{JsonLinesReporter, JunitReporter, Shared, TerminalReporter};
 #[derive(Debug)]
 pub struct Reports {
     events_file: Option<(PathBuf, Shared<JsonLinesReporter>)>,
-    junit_file: Option<PathBuf>,
+    junit_file: Option<(PathBuf, Shared<JunitReporter>)>,
 }
 
 impl Reports {
@@ -23,8 +23,11 @@ impl Reports {
                 None => eprintln!("events: {}", path.display()),
             }
         }
-        if let Some(path) = &self.junit_file {
-            eprintln!("junit: {}", path.display());
+        if let Some((path, r)) = &self.junit_file {
+            match r.lock().error() {
+                Some(e) => eprintln!("error: writing JUnit to {}: {e}", path.display()),
+                None => eprintln!("junit: {}", path.display()),
+            }
         }
     }
 }
@@ -47,11 +50,13 @@ pub fn attach(
         }
         None => None,
     };
-    if let Some(p) = junit {
-        events.add_listener(Box::new(JunitReporter::new(p)));
-    }
+    let junit_file = junit.map(|p| {
+        let shared = Shared::new(JunitReporter::new(p));
+        events.add_listener(Box::new(shared.clone()));
+        (p.to_path_buf(), shared)
+    });
     Ok(Reports {
         events_file,
-        junit_file: junit.map(Path::to_path_buf),
+        junit_file,
     })
 }
