@@ -664,8 +664,8 @@ impl Executor {
         status
     }
 
-    /// Runs `finally` entries: every one of them, whatever happened, under
-    /// the cleanup cancellation.
+    /// Runs `finally` entries (or after-steps): every one of them, whatever
+    /// happened, under the cleanup cancellation.
     async fn run_finally(&self, entries: Vec<Entry>, scope: Scope) -> Status {
         let mut status = Status::Passed;
         let mut scope = scope;
@@ -771,18 +771,9 @@ impl Executor {
                 scope.env.set(k, v);
             }
         }
-        for entry in pipeline.after_steps.clone() {
-            let (_, sc) = self
-                .run_entry(
-                    entry,
-                    scope,
-                    self.inner.cleanup_cancel.child(),
-                    Frame::default(),
-                    Mode::Cleanup,
-                )
-                .await;
-            scope = sc;
-        }
+        // Like `finally`: each runs whatever happened; a failing after-step
+        // is reported but never changes the run's result.
+        self.run_finally(pipeline.after_steps.clone(), scope).await;
     }
 
     fn manifest(&self) -> Result<Arc<RunManifest>, String> {

@@ -882,14 +882,7 @@ fn check_entries(
                             ));
                             continue;
                         }
-                        for (name, has_default) in crate::expand::referenced_vars(&s) {
-                            if has_default
-                                || is_set(&name)
-                                || runner_provided(&name)
-                                || known.contains(&name)
-                            {
-                                continue;
-                            }
+                        for name in unset_vars(&s, known, is_set) {
                             let pos = step.property_pos.get(prop).copied().unwrap_or(step.pos);
                             diags.push(Diagnostic::error(
                                 &file.path,
@@ -903,21 +896,15 @@ fn check_entries(
                     }
                 }
                 if let Some(cwd) = &step.common.cwd {
-                    for (name, has_default) in crate::expand::referenced_vars(cwd) {
-                        if !(has_default
-                            || is_set(&name)
-                            || runner_provided(&name)
-                            || known.contains(&name))
-                        {
-                            diags.push(Diagnostic::error(
-                                &file.path,
-                                step.pos,
-                                format!(
-                                    "variable `{name}` is not set (used in `cwd` of step `{}`)",
-                                    step.display_name()
-                                ),
-                            ));
-                        }
+                    for name in unset_vars(cwd, known, is_set) {
+                        diags.push(Diagnostic::error(
+                            &file.path,
+                            step.pos,
+                            format!(
+                                "variable `{name}` is not set (used in `cwd` of step `{}`)",
+                                step.display_name()
+                            ),
+                        ));
                     }
                 }
                 if step.kind == "script"
@@ -930,18 +917,12 @@ fn check_entries(
                 let mut inner = known.clone();
                 if let GroupKind::ForEach(fe) = &group.kind {
                     if let Values::Expr(text) = &fe.values {
-                        for (name, has_default) in crate::expand::referenced_vars(text) {
-                            if !(has_default
-                                || is_set(&name)
-                                || runner_provided(&name)
-                                || known.contains(&name))
-                            {
-                                diags.push(Diagnostic::error(
-                                    &file.path,
-                                    group.pos,
-                                    format!("variable `{name}` is not set (used in `values` of `for_each`); set it or pass --var {name}=…"),
-                                ));
-                            }
+                        for name in unset_vars(text, known, is_set) {
+                            diags.push(Diagnostic::error(
+                                &file.path,
+                                group.pos,
+                                format!("variable `{name}` is not set (used in `values` of `for_each`); set it or pass --var {name}=…"),
+                            ));
                         }
                     }
                     inner.push(fe.var.clone());
@@ -954,6 +935,20 @@ fn check_entries(
             }
         }
     }
+}
+
+/// The variables `text` uses that nothing sets (and that have no default).
+fn unset_vars(text: &str, known: &[String], is_set: &dyn Fn(&str) -> bool) -> Vec<String> {
+    crate::expand::referenced_vars(text)
+        .into_iter()
+        .filter(|(name, has_default)| {
+            !(*has_default
+                || is_set(name)
+                || runner_provided(name)
+                || known.iter().any(|k| k == name))
+        })
+        .map(|(name, _)| name)
+        .collect()
 }
 
 fn collect_strings(v: &Value, out: &mut Vec<String>) {
