@@ -14,6 +14,15 @@ use crate::load;
 use crate::model::PipelineFile;
 use crate::registry::{COMMON_PROPERTIES, Registry};
 
+/// Prints a line to stdout; a closed pipe (`runner explain x | head`) is
+/// not an error worth a panic.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 /// Exit code: passed.
 pub const EXIT_PASSED: i32 = 0;
 /// Exit code: a step failed.
@@ -165,7 +174,7 @@ fn add_legacy(registry: &mut Registry, arg: &FileArg) {
 fn validate_step(dir: &Path) -> i32 {
     match crate::legacy::read_manifest(dir) {
         Ok(m) => {
-            println!(
+            out!(
                 "{}: valid step `{}` version {}",
                 dir.display(),
                 m.name,
@@ -178,7 +187,7 @@ fn validate_step(dir: &Path) -> i32 {
                     .as_deref()
                     .map(|d| format!(", default {d}"))
                     .unwrap_or_default();
-                println!("  {name} ({}{req}{def})", p.ty);
+                out!("  {name} ({}{req}{def})", p.ty);
             }
             EXIT_PASSED
         }
@@ -421,16 +430,16 @@ fn validate(arg: &FileArg, vars: &[String], registry: &Registry) -> i32 {
             for n in &file.notices {
                 eprintln!("{n}");
             }
-            println!("{}: valid", path.display());
+            out!("{}: valid", path.display());
             for p in file.pipelines.values() {
-                println!("pipeline {}:", p.name);
+                out!("pipeline {}:", p.name);
                 print_entries(&p.steps, "  ");
                 if !p.finally.is_empty() {
-                    println!("  finally:");
+                    out!("  finally:");
                     print_entries(&p.finally, "    ");
                 }
                 if !p.after_steps.is_empty() {
-                    println!("  after-steps:");
+                    out!("  after-steps:");
                     print_entries(&p.after_steps, "    ");
                 }
             }
@@ -451,9 +460,9 @@ fn print_entries(entries: &[crate::model::Entry], indent: &str) {
         match e {
             Entry::Step(s) => {
                 if s.common.name.is_some() {
-                    println!("{indent}- {} ({})", s.display_name(), s.kind);
+                    out!("{indent}- {} ({})", s.display_name(), s.kind);
                 } else {
-                    println!("{indent}- {}", s.kind);
+                    out!("{indent}- {}", s.kind);
                 }
             }
             Entry::Group(g) => {
@@ -462,10 +471,10 @@ fn print_entries(entries: &[crate::model::Entry], indent: &str) {
                     GroupKind::Parallel => "parallel".to_string(),
                     GroupKind::ForEach(f) => format!("for_each {}", f.var),
                 };
-                println!("{indent}- {what}:");
+                out!("{indent}- {what}:");
                 print_entries(&g.steps, &format!("{indent}    "));
                 if !g.finally.is_empty() {
-                    println!("{indent}  finally:");
+                    out!("{indent}  finally:");
                     print_entries(&g.finally, &format!("{indent}    "));
                 }
             }
@@ -482,7 +491,7 @@ fn steps(registry: &Registry) {
         } else {
             format!(" (alias: {})", d.aliases.join(", "))
         };
-        println!("{:width$}  {}{aliases}", d.kind, d.summary);
+        out!("{:width$}  {}{aliases}", d.kind, d.summary);
     }
 }
 
@@ -494,14 +503,14 @@ fn explain(registry: &Registry, kind: &str) -> i32 {
         eprintln!("error: unknown step kind `{kind}`{hint}; `runner steps` lists them");
         return EXIT_CONFIG;
     };
-    println!("{} — {}", d.kind, d.summary);
+    out!("{} — {}", d.kind, d.summary);
     if !d.aliases.is_empty() {
-        println!("aliases: {}", d.aliases.join(", "));
+        out!("aliases: {}", d.aliases.join(", "));
     }
     if !d.doc.is_empty() {
-        println!("\n{}", d.doc);
+        out!("\n{}", d.doc);
     }
-    println!("\nproperties:");
+    out!("\nproperties:");
     for p in &d.properties {
         let req = if p.required {
             "required".to_string()
@@ -511,20 +520,20 @@ fn explain(registry: &Registry, kind: &str) -> i32 {
                 None => "optional".into(),
             }
         };
-        println!("  {} ({}, {req})\n      {}", p.name, p.ty.as_str(), p.doc);
+        out!("  {} ({}, {req})\n      {}", p.name, p.ty.as_str(), p.doc);
     }
-    println!("\ncommon properties (every step):");
+    out!("\ncommon properties (every step):");
     for (n, t, doc) in COMMON_PROPERTIES {
-        println!("  {n} ({t})\n      {doc}");
+        out!("  {n} ({t})\n      {doc}");
     }
     if !d.outputs.is_empty() {
-        println!("\noutputs (with `id`, as ${{{{ outputs.<id>.<name> }}}}):");
+        out!("\noutputs (with `id`, as ${{{{ outputs.<id>.<name> }}}}):");
         for o in &d.outputs {
-            println!("  {}: {}", o.name, o.doc);
+            out!("  {}: {}", o.name, o.doc);
         }
     }
     if !d.example.is_empty() {
-        println!("\nexample:\n{}", d.example);
+        out!("\nexample:\n{}", d.example);
     }
     EXIT_PASSED
 }
@@ -555,7 +564,7 @@ fn state(arg: &FileArg) -> i32 {
                 }
                 shown += 1;
                 let alive = crate::state::is_alive(&dir, &run.run_id).unwrap_or(false);
-                println!(
+                out!(
                     "run {} ({}, pipeline {}, started {}, pid {}{})",
                     run.run_id,
                     path.display(),
@@ -574,7 +583,7 @@ fn state(arg: &FileArg) -> i32 {
                         .as_deref()
                         .map(|t| format!("[{t}] "))
                         .unwrap_or_default();
-                    println!(
+                    out!(
                         "  {target}{} → {} ({:?}{})",
                         t.step,
                         t.spec.kind,
@@ -589,7 +598,7 @@ fn state(arg: &FileArg) -> i32 {
         }
     }
     if shown == 0 && code == EXIT_PASSED {
-        println!("no pending teardowns in {}", dir.display());
+        out!("no pending teardowns in {}", dir.display());
     }
     code
 }
@@ -625,9 +634,10 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
         let lock = match crate::state::try_lock(&lock_path) {
             Ok(Some(l)) => l,
             Ok(None) => {
-                println!(
+                out!(
                     "run {} is still running (pid {}); not touched",
-                    run.run_id, run.pid
+                    run.run_id,
+                    run.pid
                 );
                 continue;
             }
@@ -640,7 +650,7 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
         let mut seqs: Vec<u64> = run.outstanding().map(|t| t.seq).collect();
         seqs.sort_unstable_by(|a, b| b.cmp(a));
         if !seqs.is_empty() {
-            println!("run {}: {} pending teardown(s)", run.run_id, seqs.len());
+            out!("run {}: {} pending teardown(s)", run.run_id, seqs.len());
         }
         for seq in seqs {
             let Some(entry) = run.teardowns.iter().find(|t| t.seq == seq).cloned() else {
@@ -674,7 +684,7 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
             let _ = std::fs::remove_file(&path);
             drop(lock);
             let _ = std::fs::remove_file(&lock_path);
-            println!("run {}: cleaned up", run.run_id);
+            out!("run {}: cleaned up", run.run_id);
         }
     }
     events.finish();
@@ -685,7 +695,7 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
                 eprintln!("error: no run `{id}` in {}", dir.display());
                 return EXIT_CONFIG;
             }
-            None => println!("nothing to clean up in {}", dir.display()),
+            None => out!("nothing to clean up in {}", dir.display()),
         }
     }
     code
