@@ -269,3 +269,24 @@ fn a_file_a_property_names_that_does_not_exist_is_a_configuration_error() {
     );
     assert!(!t.contains("panicked"), "{t}");
 }
+
+#[test]
+fn a_closed_stdout_pipe_is_not_a_panic() {
+    let w = Work::new("build:\n  steps:\n    - script: {code: 'seq 1 20000'}\n");
+    for args in [
+        &["explain", "terraform-apply"][..],
+        &["steps"][..],
+        &["run"][..],
+    ] {
+        let mut child = w.spawn(args);
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            matches!(out.status.code(), Some(0)),
+            "{args:?}: {:?} {err}",
+            out.status
+        );
+    }
+}
