@@ -20,6 +20,8 @@
 # Environment:
 #   STEPWISE_SKIP_INSTALL=1   do not run scripts/install-tools.sh
 #   STEPWISE_PROFILE=debug    build and use the debug runner (default: release)
+#   APOLLO_serverspec_run_tests  default true here: the serverspec suite runs
+#                             too (rspec comes with scripts/install-tools.sh)
 #   CLOUDS, APOLLO_*, SLACK_WEBHOOK_URL, ...   passed to the pipelines (see
 #                             examples/apollo/README.md)
 set -euo pipefail
@@ -48,6 +50,9 @@ target_dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
     || echo "$root/target")"
 runner="$target_dir/$profile/runner"
 [ -x "$runner" ] || die "no runner binary at $runner"
+
+# The seed's test toggle: on, unless the caller says otherwise.
+export APOLLO_serverspec_run_tests="${APOLLO_serverspec_run_tests:-true}"
 
 reports="$target_dir/reports"
 mkdir -p "$reports"
