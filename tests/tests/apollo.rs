@@ -456,31 +456,42 @@ fn alive(pid: i32) -> bool {
     }
 }
 
-/// Asserts that every stand-in service the deploy started for `target` is
-/// gone: its pid files were all renamed to *.pid.stopped by the destroy,
-/// those processes are dead and the target's ports are free again. Kills
-/// whatever survived, so a failing test leaves nothing behind either.
-fn assert_nothing_left(example: &Example, target: &str, base: u16) {
-    let dir = example.run_dir(target);
+/// What the deploy left behind for `target`, as problems (none: nothing).
+/// Every stand-in service it started must be gone: its pid files were all
+/// renamed to *.pid.stopped by the destroy, those processes are dead, the
+/// target's ports are free again and its container is removed. Kills and
+/// removes whatever survived, so a failing test leaves nothing behind
+/// either.
+fn leftovers(example: &Example, target: &str, base: u16) -> Vec<String> {
+    let mut problems = Vec::new();
     let mut stopped = Vec::new();
     let mut running = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.expect("dir entry").path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let pid = || -> i32 {
-            std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-                .unwrap_or_else(|| panic!("{} holds no pid", path.display()))
-        };
-        if name.ends_with(".pid.stopped") {
-            stopped.push((name, pid()));
-        } else if name.ends_with(".pid") {
-            running.push((name, pid()));
+    let dir = example.run_dir(target);
+    match std::fs::read_dir(&dir) {
+        Err(e) => problems.push(format!("{target}: no run directory {}: {e}", dir.display())),
+        Ok(entries) => {
+            for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                if !name.ends_with(".pid") && !name.ends_with(".pid.stopped") {
+                    continue;
+                }
+                let Some(pid) = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<i32>().ok())
+                else {
+                    problems.push(format!("{target}: {} holds no pid", path.display()));
+                    continue;
+                };
+                if name.ends_with(".pid") {
+                    running.push((name, pid));
+                } else {
+                    stopped.push((name, pid));
+                }
+            }
         }
     }
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -502,28 +513,54 @@ fn assert_nothing_left(example: &Example, target: &str, base: u16) {
             .arg(pid.to_string())
             .status();
     }
-    assert!(
-        survivors.is_empty(),
-        "{target}: processes left behind: {survivors:?}"
-    );
-    assert!(
-        running.is_empty(),
-        "{target}: pid files not cleaned up by the destroy: {running:?}"
-    );
-    let names: BTreeSet<&str> = stopped.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(
-        names,
-        BTreeSet::from([
-            "marathon.pid.stopped",
-            "zookeeper-1.pid.stopped",
-            "zookeeper-2.pid.stopped",
-            "zookeeper-3.pid.stopped"
-        ]),
-        "{target}: the services that were started and stopped"
-    );
-    for port in target_ports(base) {
-        assert!(port_free(port), "{target}: port {port} is still taken");
+    if !survivors.is_empty() {
+        problems.push(format!("{target}: processes left behind: {survivors:?}"));
     }
+    if !running.is_empty() {
+        problems.push(format!(
+            "{target}: pid files not cleaned up by the destroy: {running:?}"
+        ));
+    }
+    let names: BTreeSet<&str> = stopped.iter().map(|(n, _)| n.as_str()).collect();
+    let want = BTreeSet::from([
+        "marathon.pid.stopped",
+        "zookeeper-1.pid.stopped",
+        "zookeeper-2.pid.stopped",
+        "zookeeper-3.pid.stopped",
+    ]);
+    if names != want {
+        problems.push(format!(
+            "{target}: services started and stopped: {names:?}, expected {want:?}"
+        ));
+    }
+    for port in target_ports(base) {
+        if !port_free(port) {
+            problems.push(format!("{target}: port {port} is still taken"));
+        }
+    }
+    let container = format!("apollo-{target}-{base}-haproxy");
+    if let Ok(out) = Command::new("docker")
+        .args(["ps", "-a", "-q", "--filter", &format!("name=^{container}$")])
+        .output()
+        && !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+    {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &container])
+            .output();
+        problems.push(format!("{target}: container {container} left behind"));
+    }
+    problems
+}
+
+/// Nothing of either target is left (see [`leftovers`]); cleans up first,
+/// asserts afterwards.
+fn assert_nothing_left(example: &Example, base: u16) {
+    let problems: Vec<String> = TARGETS
+        .iter()
+        .zip([base, base + 100])
+        .flat_map(|(t, b)| leftovers(example, t, b))
+        .collect();
+    assert!(problems.is_empty(), "left behind:\n{}", problems.join("\n"));
 }
 
 fn deploy_env(base: u16, webhook: &Webhook) -> Vec<(&'static str, String)> {
@@ -571,20 +608,6 @@ fn docker_ready() -> bool {
         );
     }
     ready
-}
-
-/// The container of a target is gone (removed if not, so nothing is left).
-fn assert_container_gone(target: &str, base: u16) {
-    let name = format!("apollo-{target}-{base}-haproxy");
-    let out = Command::new("docker")
-        .args(["ps", "-a", "-q", "--filter", &format!("name=^{name}$")])
-        .output();
-    let Ok(out) = out else { return };
-    let ids = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !ids.is_empty() {
-        let _ = Command::new("docker").args(["rm", "-f", &name]).output();
-    }
-    assert!(ids.is_empty(), "{target}: container {name} left behind");
 }
 
 fn assert_secret_masked(run: &Run) {
@@ -682,20 +705,14 @@ fn build_and_deploy_the_example_end_to_end() {
     env.push(("APOLLO_serverspec_run_tests", "true".into()));
     let docker = docker_ready();
     let deploy = example.run("deploy", &env);
+    // The run is over: everything it started must be gone (checked first,
+    // so that a failing assertion below leaves nothing behind either).
+    assert_nothing_left(&example, base);
+    assert_eq!(deploy.code, Some(0), "deploy failed:\n{}", deploy.output);
     let left = TARGETS.iter().zip([base, base + 100]);
-    let cleanup = || {
-        for (t, b) in left.clone() {
-            assert_nothing_left(&example, t, b);
-            assert_container_gone(t, b);
-        }
-    };
-    if deploy.code != Some(0) {
-        cleanup();
-        panic!("deploy failed (exit {:?}):\n{}", deploy.code, deploy.output);
-    }
     deploy.assert_status("install terraform", None, "skipped");
     assert!(deploy.message("install terraform", None).contains("1.11.4"));
-    for (t, b) in left.clone() {
+    for (t, b) in left {
         deploy.assert_status("terraform apply", Some(t), "passed");
         let msg = deploy.message("terraform apply", Some(t));
         assert!(
@@ -777,7 +794,6 @@ fn build_and_deploy_the_example_end_to_end() {
         "converges did not overlap: a {a_start}..{a_end}, b {b_start}..{b_end}"
     );
     assert_destroyed(&deploy, docker);
-    cleanup();
 
     // ---- Slack: one payload per pipeline, both "passed".
     deploy.assert_status("notify slack", None, "passed");
@@ -812,10 +828,7 @@ fn a_failing_host_check_fails_the_deploy_but_everything_is_destroyed() {
     env.push(("APOLLO_marathon_mesos_user", "nobody".into()));
     let docker = docker_ready();
     let deploy = example.run("deploy", &env);
-    for (t, b) in TARGETS.iter().zip([base, base + 100]) {
-        assert_nothing_left(&example, t, b);
-        assert_container_gone(t, b);
-    }
+    assert_nothing_left(&example, base);
     assert_eq!(
         deploy.code,
         Some(1),
