@@ -280,7 +280,7 @@ impl Executor {
             Ok(s) => s,
             Err(message) => {
                 inner.events.log(Level::Error, message);
-                *lock(&inner.config_error) = true;
+                self.note_config_error();
                 let report = self.report(RunResult::Failed);
                 self.emit_finished(report.result);
                 return report;
@@ -594,7 +594,7 @@ impl Executor {
                     .with_target(scope.target.clone())
                     .log(Level::Error, msg.clone());
                 self.note_failure(&group.display_name(), &msg);
-                *lock(&self.inner.config_error) = true;
+                self.note_config_error();
                 return Status::Errored;
             }
         };
@@ -793,6 +793,14 @@ impl Executor {
         Ok(created)
     }
 
+    /// A configuration problem found while running makes the exit code 2 —
+    /// unless something had already failed (then the run failed for that).
+    fn note_config_error(&self) {
+        if lock(&self.inner.first_failure).is_none() {
+            *lock(&self.inner.config_error) = true;
+        }
+    }
+
     fn note_failure(&self, step: &str, message: &str) {
         let mut f = lock(&self.inner.first_failure);
         if f.is_none() {
@@ -821,7 +829,11 @@ impl Executor {
         });
         let masked = message.map(|m| sink.masker().mask(&m).into_owned());
         if status.is_failure() {
-            self.note_failure(name, masked.as_deref().unwrap_or(status.as_str()));
+            let label = match &scope.target {
+                Some(t) => format!("[{t}] {name}"),
+                None => name.to_string(),
+            };
+            self.note_failure(&label, masked.as_deref().unwrap_or(status.as_str()));
         }
         lock(&self.inner.records).push(StepRecord {
             target: scope.target.clone(),
@@ -876,16 +888,13 @@ impl Executor {
                 &entry.kind,
                 Status::Skipped,
                 Duration::ZERO,
-                Some(format!(
-                    "skipped: `when: {}` does not hold",
-                    when.describe()
-                )),
+                Some(format!("`when: {}` does not hold", when.describe())),
             );
             return Status::Skipped;
         }
         let started = Instant::now();
         let errored = |this: &Self, scope: &Scope, msg: String| {
-            *lock(&this.inner.config_error) = true;
+            this.note_config_error();
             this.finish_step(
                 scope,
                 &name,
@@ -1026,7 +1035,7 @@ impl Executor {
             if matches!(result, Err(StepError::Config(_))) {
                 // A property the step found wrong while running (a file it
                 // names does not exist): a configuration error, exit 2.
-                *lock(&inner.config_error) = true;
+                self.note_config_error();
             }
             let (status, outcome, message) = classify(result, &step_cancel, timeout);
             if matches!(status, Status::Failed | Status::Errored)

@@ -863,6 +863,10 @@ fn check_entries(
 ) {
     for entry in entries {
         match entry {
+            // A step with `when:` may refer to variables that are only set
+            // when it runs (`webhook_url: $SLACK_WEBHOOK_URL` with
+            // `when: SLACK_WEBHOOK_URL`): it is checked when it runs.
+            Entry::Step(step) if step.common.when.is_some() => {}
             Entry::Step(step) => {
                 for (prop, value) in &step.properties {
                     if step.kind == "script" && (prop == "code" || prop == "teardown") {

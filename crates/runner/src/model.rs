@@ -181,7 +181,7 @@ impl When {
             When::Always(b) => b.to_string(),
             When::Truthy { var, negate } => format!("{}{var}", if *negate { "!" } else { "" }),
             When::Equals { var, value, negate } => {
-                format!("{var} {} {value}", if *negate { "!=" } else { "==" })
+                format!("{var} {} \"{value}\"", if *negate { "!=" } else { "==" })
             }
         }
     }

@@ -169,5 +169,5 @@ build:
     for f in ["work-one", "work-two", "cleanup-one", "cleanup-two"] {
         assert!(w.file(f).exists(), "{f} missing\n{t}");
     }
-    assert_eq!(w.read("after.txt").trim(), "failed cleanup");
+    assert_eq!(w.read("after.txt").trim(), "failed [two] cleanup");
 }
