@@ -16,4 +16,4 @@ bash scripts/start-dockerd.sh || echo "warning: no Docker engine; docker tests w
 bash scripts/build-test-image.sh || echo "warning: could not build the test image" >&2
 
 cargo build --workspace --all-targets --locked
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"
