@@ -24,6 +24,8 @@ IPROUTE2_VERSION="6.1.0-3"
 PROCPS_VERSION="2:4.0.2-3"
 CURL_VERSION="7.88.1-10+deb12u15"
 PYTHON3_VENV_VERSION="3.11.2-1+b1"
+JQ_VERSION="1.6-2.1+deb12u1"         # bench/ scripts read hyperfine's JSON
+TIME_VERSION="1.9-0.2"               # GNU time: peak RSS in bench/masking.sh
 
 APT_PINS=(
   "packer=${PACKER_VERSION}"
@@ -40,6 +42,8 @@ APT_PINS=(
   "procps=${PROCPS_VERSION}"
   "curl=${CURL_VERSION}"
   "python3-venv=${PYTHON3_VENV_VERSION}"
+  "jq=${JQ_VERSION}"
+  "time=${TIME_VERSION}"
 )
 
 # ---------------------------------------------------------------- pins (Python venv)
