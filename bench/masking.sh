@@ -11,9 +11,8 @@
 # pipe, which is what the runner reads through).
 #
 # Peak RSS (goal <= 30 MB): GNU time's maximum resident set size of the
-# runner's process tree (the largest of runner, bash and cat: an upper
-# bound of the runner's), plus the runner's own VmHWM read from /proc while
-# it runs.
+# runner's process tree (the largest of runner, bash and cat, which is the
+# runner), plus the runner's own VmHWM polled from /proc while it runs.
 #
 # Before timing, a 4 MiB sample goes through the runner and the output is
 # checked: the secret must be absent and `***` present once per occurrence.
