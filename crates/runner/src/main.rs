@@ -4,10 +4,15 @@ use clap::Parser;
 
 fn main() {
     let cli = runner::cli::Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // Only `run` and `cleanup` run steps concurrently; the other commands
+    // start faster on a current-thread runtime.
+    let mut builder = match cli.command {
+        runner::cli::Command::Run(_) | runner::cli::Command::Cleanup { .. } => {
+            tokio::runtime::Builder::new_multi_thread()
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -471,6 +471,11 @@ pub fn kill_group(pgid: u32, signal: Signal) {
 }
 
 fn resolve_program(program: &OsStr, env: &[(String, String)], cwd: &std::path::Path) -> OsString {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    // Every script step resolves `bash` on the same PATH: remember the
+    // answer (per program and PATH) instead of searching PATH each time.
+    static CACHE: OnceLock<Mutex<HashMap<(OsString, String), OsString>>> = OnceLock::new();
     let as_path = std::path::Path::new(program);
     if as_path.components().count() > 1 {
         return program.to_os_string();
@@ -478,9 +483,30 @@ fn resolve_program(program: &OsStr, env: &[(String, String)], cwd: &std::path::P
     let path = env
         .iter()
         .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone());
-    match which::which_in(program, path, cwd) {
-        Ok(p) => p.into_os_string(),
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    if path.split(':').any(|d| !d.starts_with('/')) {
+        // A relative PATH entry depends on the working directory: no cache.
+        return which::which_in(program, Some(path), cwd)
+            .map(|p| p.into_os_string())
+            .unwrap_or_else(|_| program.to_os_string());
+    }
+    let key = (program.to_os_string(), path.clone());
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Ok(map) = cache.lock()
+        && let Some(found) = map.get(&key)
+        && std::path::Path::new(found).is_file()
+    {
+        return found.clone();
+    }
+    match which::which_in(program, Some(path), cwd) {
+        Ok(p) => {
+            let found = p.into_os_string();
+            if let Ok(mut map) = cache.lock() {
+                map.insert(key, found.clone());
+            }
+            found
+        }
         Err(_) => program.to_os_string(),
     }
 }

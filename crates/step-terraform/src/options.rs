@@ -183,7 +183,7 @@ impl TerraformOptions {
             .iter()
             .enumerate()
             .map(|(i, pattern)| {
-                Regex::new(pattern).map_err(|e| {
+                compile_cached(pattern).map_err(|e| {
                     ConfigError::property(
                         format!("retry_on[{i}]"),
                         format!("not a regular expression: {e}"),
@@ -192,6 +192,27 @@ impl TerraformOptions {
             })
             .collect()
     }
+}
+
+/// Compiles a `retry_on` pattern once per process: the default set is the
+/// same for every terraform step, and compiling its case-insensitive
+/// patterns costs about a millisecond per step (it showed in `runner
+/// validate`). `Regex` clones share the compiled program.
+fn compile_cached(pattern: &str) -> Result<Regex, regex::Error> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Ok(map) = cache.lock()
+        && let Some(re) = map.get(pattern)
+    {
+        return Ok(re.clone());
+    }
+    let re = Regex::new(pattern)?;
+    if let Ok(mut map) = cache.lock() {
+        map.insert(pattern.to_string(), re.clone());
+    }
+    Ok(re)
 }
 
 /// Parses the properties of a config that flattens [`TerraformOptions`]
