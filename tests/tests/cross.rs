@@ -253,3 +253,33 @@ fn install_packages_without_apt_get_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("apt-get") && t.contains("not found"), "{t}");
 }
+
+#[test]
+fn the_legacy_step_fixture_passes_and_fails_as_wercker_would() {
+    let steps_dir = workspace_root().join("tests/tests/fixtures");
+    let steps_dir = steps_dir.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (target, code, expect) in [
+        ("web", 0, "info: checking web in fast mode"),
+        ("bad", 1, "target must not be empty"),
+    ] {
+        std::fs::write(
+            dir.path().join("wercker.yml"),
+            format!("build:\n  steps:\n    - legacy-step/owner-check:\n        target: {target}\n"),
+        )
+        .unwrap();
+        let out = run(dir.path(), &["run", "--steps-dir", steps_dir], &[]);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(code), "{t}");
+        assert!(t.contains(expect), "{t}");
+    }
+    let out = run(
+        dir.path(),
+        &[
+            "validate-step",
+            &format!("{steps_dir}/legacy-step/owner-check"),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
