@@ -56,8 +56,15 @@ impl Masker {
         let automaton = if patterns.is_empty() {
             None
         } else {
+            // A DFA without a prefilter: its cost per byte is flat. The
+            // prefilter picks rare-looking bytes of the secrets; when those
+            // bytes are common in the output it fires on nearly every line
+            // and costs more than it saves (measured: 41% of the time of a
+            // 1 GiB masking run).
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .prefilter(false)
                 .build(&patterns)
                 .ok()
         };
