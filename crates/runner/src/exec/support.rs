@@ -1,0 +1,195 @@
+//! The executor's small helpers: running a step under a timeout, turning
+//! its result into a status, combining statuses, scopes and templates,
+//! and the git facts wercker scripts read.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use step_core::{Cancel, CancelReason, Outcome, Status, StepContext, StepError};
+
+use super::{ABANDON_AFTER, Scope};
+use crate::diag::Pos;
+
+pub(super) async fn run_with_timeout(
+    step: &dyn step_core::Step,
+    cx: &StepContext,
+    cancel: &Cancel,
+    timeout: Option<Duration>,
+) -> Result<Outcome, StepError> {
+    let fut = step.run(cx);
+    tokio::pin!(fut);
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut abandon_at: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            r = &mut fut => return r,
+            _ = sleep_until(deadline), if !cancel.is_cancelled() => {
+                cancel.cancel(CancelReason::TimedOut);
+            }
+            _ = cancel.cancelled(), if abandon_at.is_none() => {
+                abandon_at = Some(tokio::time::Instant::now() + ABANDON_AFTER);
+            }
+            _ = sleep_until(abandon_at) => return Err(StepError::Cancelled),
+        }
+    }
+}
+
+pub(super) async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+pub(super) fn classify(
+    result: Result<Outcome, StepError>,
+    cancel: &Cancel,
+    timeout: Option<Duration>,
+) -> (Status, Option<Outcome>, Option<String>) {
+    match result {
+        Ok(outcome) => {
+            let status: Status = outcome.status.into();
+            let message = outcome.message.clone();
+            (status, Some(outcome), message)
+        }
+        Err(StepError::Cancelled) => match cancel.reason() {
+            Some(CancelReason::TimedOut) => (
+                Status::TimedOut,
+                None,
+                Some(format!(
+                    "timed out after {}",
+                    humantime::format_duration(timeout.unwrap_or_default())
+                )),
+            ),
+            Some(CancelReason::FailFast) => (
+                Status::Cancelled,
+                None,
+                Some("cancelled: another target failed (fail_fast)".into()),
+            ),
+            _ => (Status::Cancelled, None, Some("cancelled".into())),
+        },
+        Err(e @ StepError::TimedOut { .. }) => (Status::TimedOut, None, Some(e.to_string())),
+        Err(e) => (Status::Errored, None, Some(e.to_string())),
+    }
+}
+
+/// The worse of two statuses (failures win; the first failure kind is kept).
+pub(super) fn combine(a: Status, b: Status) -> Status {
+    if a.is_failure() {
+        return a;
+    }
+    if b.is_failure() {
+        return b;
+    }
+    if a == Status::Warned || b == Status::Warned {
+        return Status::Warned;
+    }
+    Status::Passed
+}
+
+pub(super) fn merge_scope(into: &mut Scope, base: &Scope, child: &Scope) {
+    for (k, v) in child.env.iter() {
+        if base.env.get(k) != Some(v) {
+            into.env
+                .insert(k.to_string(), v.to_string(), child.env.is_secret(k));
+        }
+    }
+    for (k, v) in &child.outputs {
+        if base.outputs.get(k) != Some(v) {
+            into.outputs.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+pub(super) fn template_context(scope: &Scope) -> Value {
+    let env: Map<String, Value> = scope
+        .env
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
+    let mut root = scope.vars.clone();
+    root.insert("env".into(), Value::Object(env));
+    root.insert("outputs".into(), Value::Object(scope.outputs.clone()));
+    root.insert(
+        "target".into(),
+        scope
+            .target
+            .clone()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
+    );
+    Value::Object(root)
+}
+
+/// Replaces `from` with `to` in every string of a JSON value; true if any changed.
+pub(super) fn replace_in_json(v: &mut Value, from: &str, to: &str) -> bool {
+    match v {
+        Value::String(s) if s.contains(from) => {
+            *s = s.replace(from, to);
+            true
+        }
+        Value::Array(items) => {
+            // Every element is visited: no short-circuit.
+            let mut changed = false;
+            for i in items {
+                changed |= replace_in_json(i, from, to);
+            }
+            changed
+        }
+        Value::Object(m) => {
+            let mut changed = false;
+            for i in m.values_mut() {
+                changed |= replace_in_json(i, from, to);
+            }
+            changed
+        }
+        _ => false,
+    }
+}
+
+pub(super) fn location(path: &std::path::Path, pos: Pos) -> String {
+    if pos.is_known() {
+        format!("{}:{}:{}", path.display(), pos.line, pos.column)
+    } else {
+        path.display().to_string()
+    }
+}
+
+pub(super) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Branch and commit of the repository at `root`, as wercker's variables.
+pub(super) fn git_facts(root: &std::path::Path) -> Vec<(&'static str, String)> {
+    let git = |args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let mut facts = Vec::new();
+    if let Some(b) = git(&["rev-parse", "--abbrev-ref", "HEAD"]) {
+        facts.push(("WERCKER_GIT_BRANCH", b.clone()));
+        facts.push(("STEPWISE_GIT_BRANCH", b));
+    }
+    if let Some(c) = git(&["rev-parse", "HEAD"]) {
+        facts.push(("WERCKER_GIT_COMMIT", c.clone()));
+        facts.push(("STEPWISE_GIT_COMMIT", c));
+    }
+    if let Some(top) = git(&["rev-parse", "--show-toplevel"])
+        && let Some(name) = std::path::Path::new(&top).file_name()
+    {
+        facts.push((
+            "WERCKER_GIT_REPOSITORY",
+            name.to_string_lossy().into_owned(),
+        ));
+    }
+    facts
+}

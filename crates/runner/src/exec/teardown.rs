@@ -1,0 +1,237 @@
+//! Teardowns: recording what undoes a step in the durable manifest before
+//! it starts, and running recorded teardowns — at the end of their target,
+//! group or pipeline, or later from `runner cleanup`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Map;
+use step_core::{Cancel, Env, EventKind, EventSink, Level, RunInfo, Status, StepContext, StepSpec};
+
+use super::support::{classify, combine, millis, replace_in_json, run_with_timeout};
+use super::{Executor, Frame, Scope, lock};
+use crate::model::TeardownPolicy;
+use crate::registry::Registry;
+use crate::state::{RunManifest, TeardownEntry, TeardownStatus};
+
+impl Executor {
+    /// Runs the teardowns registered in a frame, newest first.
+    pub(super) async fn run_teardowns(
+        &self,
+        frame: &Frame,
+        policy: TeardownPolicy,
+        status: Status,
+        scope: &Scope,
+    ) -> Status {
+        let seqs = frame.take();
+        if seqs.is_empty() {
+            return Status::Passed;
+        }
+        let Some(manifest) = lock(&self.inner.manifest).clone() else {
+            return Status::Passed;
+        };
+        let keep_reason = if self.inner.opts.keep {
+            Some("--keep")
+        } else if policy == TeardownPolicy::Never {
+            Some("teardown: never")
+        } else if policy == TeardownPolicy::OnSuccess && status.is_failure() {
+            Some("teardown: on_success and the group failed")
+        } else {
+            None
+        };
+        let mut result = Status::Passed;
+        for seq in seqs.into_iter().rev() {
+            let Some(entry) = manifest.entry(seq) else {
+                continue;
+            };
+            if let Some(why) = keep_reason {
+                let _ = manifest.mark(seq, TeardownStatus::Kept, Some(why.into()));
+                self.inner.events.with_target(entry.target.clone()).log(
+                    Level::Warn,
+                    format!(
+                        "kept (not torn down, {why}): {} — `runner cleanup` removes it",
+                        entry.step
+                    ),
+                );
+                continue;
+            }
+            let s = run_teardown(
+                &self.inner.registry,
+                &entry,
+                &scope.env,
+                &self.inner.events,
+                self.inner.cleanup_cancel.child(),
+                self.inner.opts.cleanup_timeout,
+                Some(self),
+            )
+            .await;
+            let (st, msg) = s;
+            let _ = manifest.mark(
+                seq,
+                if st.is_failure() {
+                    TeardownStatus::Failed
+                } else {
+                    TeardownStatus::Done
+                },
+                msg,
+            );
+            result = combine(result, st);
+        }
+        result
+    }
+
+    pub(super) fn manifest(&self) -> Result<Arc<RunManifest>, String> {
+        let mut m = lock(&self.inner.manifest);
+        if let Some(m) = m.as_ref() {
+            return Ok(m.clone());
+        }
+        let created = RunManifest::create(
+            &self.inner.opts.state_dir,
+            &self.inner.opts.run_id,
+            &lock(&self.inner.pipeline),
+            &self.inner.file.path,
+        )
+        .map_err(|e| format!("cannot record the teardown: {e}"))?;
+        let created = Arc::new(created);
+        *m = Some(created.clone());
+        Ok(created)
+    }
+
+    pub(super) fn record_teardown(
+        &self,
+        spec: StepSpec,
+        step: &str,
+        workdir: &std::path::Path,
+        scope: &Scope,
+    ) -> Result<u64, String> {
+        let manifest = self.manifest()?;
+        let mut secret_vars = Vec::new();
+        let mut properties = spec.properties;
+        for name in scope.env.secret_names() {
+            if let Some(value) = scope.env.get(name)
+                && value.len() >= step_core::mask::MIN_SECRET_LEN
+                && replace_in_json(&mut properties, value, &format!("${{{name}}}"))
+            {
+                secret_vars.push(name.to_string());
+            }
+        }
+        let env: BTreeMap<String, String> = scope
+            .env
+            .iter()
+            .filter(|(k, v)| {
+                !scope.env.is_secret(k)
+                    && self.inner.process_env.get(*k).map(String::as_str) != Some(*v)
+            })
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        manifest
+            .record(TeardownEntry {
+                seq: 0,
+                target: scope.target.clone(),
+                step: step.to_string(),
+                workdir: workdir.to_path_buf(),
+                spec: StepSpec {
+                    kind: spec.kind,
+                    properties,
+                },
+                env,
+                secret_vars,
+                status: TeardownStatus::Pending,
+                recorded_at: String::new(),
+                message: None,
+            })
+            .map_err(|e| format!("cannot record the teardown of `{step}`: {e}"))
+    }
+}
+
+/// Runs one recorded teardown. `env` supplies the values of its secret
+/// variables (the run's env, or `runner cleanup`'s own environment).
+pub async fn run_teardown(
+    registry: &Registry,
+    entry: &TeardownEntry,
+    env: &Env,
+    events: &EventSink,
+    cancel: Cancel,
+    timeout: Duration,
+    executor: Option<&Executor>,
+) -> (Status, Option<String>) {
+    let name = format!("teardown: {}", entry.step);
+    let sink = events.with_target(entry.target.clone()).scoped(&name);
+    let started = Instant::now();
+    let finish = |status: Status, message: Option<String>| {
+        match executor {
+            Some(ex) => {
+                let scope = Scope {
+                    env: Env::new(),
+                    outputs: Map::new(),
+                    target: entry.target.clone(),
+                    vars: Map::new(),
+                };
+                ex.finish_step(
+                    &scope,
+                    &name,
+                    &entry.spec.kind,
+                    status,
+                    started.elapsed(),
+                    message.clone(),
+                );
+            }
+            None => sink.emit(EventKind::StepFinished {
+                status,
+                duration_ms: millis(started.elapsed()),
+                message: message.clone(),
+            }),
+        }
+        (status, message)
+    };
+    let mut properties = entry.spec.properties.clone();
+    for name in &entry.secret_vars {
+        match env.get(name) {
+            Some(v) => {
+                replace_in_json(&mut properties, &format!("${{{name}}}"), v);
+            }
+            None => {
+                return finish(
+                    Status::Errored,
+                    Some(format!(
+                        "the secret variable `{name}` this teardown needs is not set"
+                    )),
+                );
+            }
+        }
+    }
+    let Some((kind, _)) = registry.get(&entry.spec.kind) else {
+        return finish(
+            Status::Errored,
+            Some(format!("unknown step kind `{}`", entry.spec.kind)),
+        );
+    };
+    let step = match kind.build(properties) {
+        Ok(s) => s,
+        Err(e) => return finish(Status::Errored, Some(e.to_string())),
+    };
+    let mut step_env = env.clone();
+    for (k, v) in &entry.env {
+        if step_env.get(k).is_none() || !env.is_secret(k) {
+            step_env.set(k.clone(), v.clone());
+        }
+    }
+    sink.emit(EventKind::StepStarted {
+        kind: entry.spec.kind.clone(),
+    });
+    let step_cancel = cancel.child();
+    let cx = StepContext::new(
+        entry.workdir.clone(),
+        step_env,
+        sink.clone(),
+        step_cancel.clone(),
+    )
+    .with_run(RunInfo {
+        target: entry.target.clone(),
+        ..RunInfo::default()
+    });
+    let result = run_with_timeout(step.as_ref(), &cx, &step_cancel, Some(timeout)).await;
+    let (status, _, message) = classify(result, &step_cancel, Some(timeout));
+    finish(status, message)
+}

@@ -1,0 +1,278 @@
+//! Checks that need more than the file's structure: variables that nothing
+//! sets, and each step's own config checks (its `build`), run before
+//! anything starts so a typo costs seconds, not a deploy.
+
+use serde_json::{Map, Value};
+
+use crate::diag::Diagnostic;
+use crate::model::{Entry, GroupKind, PipelineFile, Values};
+use crate::registry::Registry;
+
+/// Variables the runner sets for every step (so they count as set).
+fn runner_provided(name: &str) -> bool {
+    name.starts_with("RUNNER_") || name.starts_with("WERCKER_") || name == "WERCKER"
+}
+
+/// Names a script's code exports (`export NAME=…`, `export NAME`), so later
+/// steps may use them.
+fn exported_names(code: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in code.lines() {
+        let mut words = line.split_whitespace().peekable();
+        while let Some(w) = words.next() {
+            if w == "export" || w == "declare" && words.peek().is_some_and(|n| n.starts_with("-x"))
+            {
+                for arg in words.by_ref() {
+                    if arg.starts_with('-') {
+                        continue;
+                    }
+                    let name = arg.split('=').next().unwrap_or_default();
+                    if !name.is_empty()
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        names.push(name.to_string());
+                    }
+                    if arg.contains(';') || arg.contains('&') {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Finds `$VAR` references in step properties that nothing sets: not the
+/// environment (`is_set`), not the file's or pipeline's `env`, not a
+/// `for_each` variable in scope, not the runner's own variables, and not
+/// exported by an earlier `script` step. Each is an error with the
+/// property's position.
+pub fn check_variables(
+    file: &PipelineFile,
+    pipeline: &str,
+    is_set: &dyn Fn(&str) -> bool,
+) -> Vec<Diagnostic> {
+    let Some(p) = file.pipelines.get(pipeline) else {
+        return Vec::new();
+    };
+    let mut known: Vec<String> = file.env.keys().chain(p.env.keys()).cloned().collect();
+    let mut diags = Vec::new();
+    for list in [&p.steps, &p.finally, &p.after_steps] {
+        check_entries(file, list, &mut known, is_set, &mut diags);
+    }
+    diags
+}
+
+fn check_entries(
+    file: &PipelineFile,
+    entries: &[Entry],
+    known: &mut Vec<String>,
+    is_set: &dyn Fn(&str) -> bool,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for entry in entries {
+        match entry {
+            // A step with `when:` may refer to variables that are only set
+            // when it runs (`webhook_url: $SLACK_WEBHOOK_URL` with
+            // `when: SLACK_WEBHOOK_URL`): it is checked when it runs.
+            Entry::Step(step) if step.common.when.is_some() => {}
+            Entry::Step(step) => {
+                for (prop, value) in &step.properties {
+                    if step.kind == "script" && (prop == "code" || prop == "teardown") {
+                        continue;
+                    }
+                    let mut strings = Vec::new();
+                    collect_strings(value, &mut strings);
+                    for s in strings {
+                        if let Err(e @ crate::expand::ExpandError::Malformed { .. }) =
+                            crate::expand::expand_vars(&s, &|_| Some(String::new()))
+                        {
+                            let pos = step.property_pos.get(prop).copied().unwrap_or(step.pos);
+                            diags.push(Diagnostic::error(
+                                &file.path,
+                                pos,
+                                format!("property `{prop}` of step `{}`: {e}", step.display_name()),
+                            ));
+                            continue;
+                        }
+                        for name in unset_vars(&s, known, is_set) {
+                            let pos = step.property_pos.get(prop).copied().unwrap_or(step.pos);
+                            diags.push(Diagnostic::error(
+                                &file.path,
+                                pos,
+                                format!(
+                                    "variable `{name}` is not set (used in property `{prop}` of step `{}`); set it, pass --var {name}=…, or write ${{{name}:-default}}",
+                                    step.display_name()
+                                ),
+                            ));
+                        }
+                    }
+                }
+                if let Some(cwd) = &step.common.cwd {
+                    for name in unset_vars(cwd, known, is_set) {
+                        diags.push(Diagnostic::error(
+                            &file.path,
+                            step.pos,
+                            format!(
+                                "variable `{name}` is not set (used in `cwd` of step `{}`)",
+                                step.display_name()
+                            ),
+                        ));
+                    }
+                }
+                if step.kind == "script"
+                    && let Some(Value::String(code)) = step.properties.get("code")
+                {
+                    known.extend(exported_names(code));
+                }
+            }
+            Entry::Group(group) => {
+                let mut inner = known.clone();
+                if let GroupKind::ForEach(fe) = &group.kind {
+                    if let Values::Expr(text) = &fe.values {
+                        for name in unset_vars(text, known, is_set) {
+                            diags.push(Diagnostic::error(
+                                &file.path,
+                                group.pos,
+                                format!("variable `{name}` is not set (used in `values` of `for_each`); set it or pass --var {name}=…"),
+                            ));
+                        }
+                    }
+                    inner.push(fe.var.clone());
+                }
+                check_entries(file, &group.steps, &mut inner, is_set, diags);
+                check_entries(file, &group.finally, &mut inner, is_set, diags);
+                if !matches!(group.kind, GroupKind::ForEach(_)) {
+                    *known = inner;
+                }
+            }
+        }
+    }
+}
+
+/// The variables `text` uses that nothing sets (and that have no default).
+fn unset_vars(text: &str, known: &[String], is_set: &dyn Fn(&str) -> bool) -> Vec<String> {
+    crate::expand::referenced_vars(text)
+        .into_iter()
+        .filter(|(name, has_default)| {
+            !(*has_default
+                || is_set(name)
+                || runner_provided(name)
+                || known.iter().any(|k| k == name))
+        })
+        .map(|(name, _)| name)
+        .collect()
+}
+
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        Value::Object(m) => m.values().for_each(|i| collect_strings(i, out)),
+        _ => {}
+    }
+}
+
+/// Builds every step once with its properties as written (variables that
+/// are set substituted, the rest left as they are) to catch what only the
+/// step knows is wrong (an enum value, a bad combination) before anything
+/// runs. Errors on properties that still hold `$` or `${{` are not
+/// reported: their values are only known at run time.
+pub fn check_steps(
+    file: &PipelineFile,
+    registry: &Registry,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for p in file.pipelines.values() {
+        for list in [&p.steps, &p.finally, &p.after_steps] {
+            check_build(file, registry, list, lookup, &mut diags);
+        }
+    }
+    diags
+}
+
+fn check_build(
+    file: &PipelineFile,
+    registry: &Registry,
+    entries: &[Entry],
+    lookup: &dyn Fn(&str) -> Option<String>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for entry in entries {
+        match entry {
+            Entry::Step(step) => {
+                let Some((kind, _)) = registry.get(&step.kind) else {
+                    continue;
+                };
+                let raw: &[&str] = if step.kind == "script" {
+                    &["code", "teardown"]
+                } else {
+                    &[]
+                };
+                let mut props = Map::new();
+                for (k, v) in &step.properties {
+                    props.insert(k.clone(), lenient(v, !raw.contains(&k.as_str()), lookup));
+                }
+                if let Err(e) = kind.build(Value::Object(props)) {
+                    let top = e
+                        .property
+                        .as_deref()
+                        .map(|p| p.split(['.', '[']).next().unwrap_or(p).to_string());
+                    let dynamic = top
+                        .as_ref()
+                        .and_then(|t| step.properties.get(t))
+                        .is_some_and(|v| v.to_string().contains('$'));
+                    if dynamic {
+                        continue;
+                    }
+                    let pos = top
+                        .as_ref()
+                        .and_then(|t| step.property_pos.get(t).copied())
+                        .unwrap_or(step.pos);
+                    diags.push(Diagnostic::error(
+                        &file.path,
+                        pos,
+                        format!("step `{}`: {e}", step.display_name()),
+                    ));
+                }
+            }
+            Entry::Group(g) => {
+                check_build(file, registry, &g.steps, lookup, diags);
+                check_build(file, registry, &g.finally, lookup, diags);
+            }
+        }
+    }
+}
+
+fn lenient(v: &Value, vars: bool, lookup: &dyn Fn(&str) -> Option<String>) -> Value {
+    match v {
+        Value::String(s) if vars && s.contains('$') && !s.contains("${{") => {
+            crate::expand::expand_vars(s, lookup)
+                .map(Value::String)
+                .unwrap_or_else(|_| v.clone())
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|i| lenient(i, vars, lookup)).collect())
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, i)| (k.clone(), lenient(i, vars, lookup)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_are_found() {
+        assert_eq!(
+            exported_names("export A=1\nfoo; export B\ndeclare -x C=2\necho export"),
+            vec!["A", "B", "C"]
+        );
+    }
+}
