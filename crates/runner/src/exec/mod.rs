@@ -22,7 +22,9 @@ use step_core::{
 };
 
 use crate::expand::{ExpandError, expand_properties, expand_vars};
-use crate::model::{Entry, ForEach, Group, GroupKind, Pipeline, PipelineFile, StepEntry, Values};
+use crate::model::{
+    Entry, ForEach, Group, GroupKind, Pipeline, PipelineFile, StepEntry, TeardownPolicy, Values,
+};
 use crate::registry::Registry;
 use crate::state::RunManifest;
 
@@ -302,13 +304,15 @@ impl Executor {
                 Mode::Normal,
             )
             .await;
-        let fin = self
-            .run_finally(pipeline.finally.clone(), scope.clone())
+        let status = self
+            .close(
+                status,
+                pipeline.finally.clone(),
+                &scope,
+                &frame,
+                pipeline.teardown,
+            )
             .await;
-        let td = self
-            .run_teardowns(&frame, pipeline.teardown, combine(status, fin), &scope)
-            .await;
-        let status = combine(combine(status, fin), td);
         let result = if inner.run_cancel.reason() == Some(CancelReason::Interrupted) {
             RunResult::Cancelled
         } else if status.is_failure() {
@@ -499,11 +503,10 @@ impl Executor {
                 let (s, scope) = self
                     .run_seq(group.steps.clone(), scope, cancel, frame.clone(), mode)
                     .await;
-                let fin = self.run_finally(group.finally.clone(), scope.clone()).await;
-                let td = self
-                    .run_teardowns(&frame, group.teardown, combine(s, fin), &scope)
+                let status = self
+                    .close(s, group.finally.clone(), &scope, &frame, group.teardown)
                     .await;
-                (combine(combine(s, fin), td), scope)
+                (status, scope)
             }
             GroupKind::Parallel => {
                 let frame = Frame::default();
@@ -528,13 +531,16 @@ impl Executor {
                     status = combine(status, s);
                     merge_scope(&mut merged, &scope, &child);
                 }
-                let fin = self
-                    .run_finally(group.finally.clone(), merged.clone())
+                let status = self
+                    .close(
+                        status,
+                        group.finally.clone(),
+                        &merged,
+                        &frame,
+                        group.teardown,
+                    )
                     .await;
-                let td = self
-                    .run_teardowns(&frame, group.teardown, combine(status, fin), &merged)
-                    .await;
-                (combine(combine(status, fin), td), merged)
+                (status, merged)
             }
             GroupKind::ForEach(fe) => {
                 let status = self.run_for_each(&group, fe, &scope, cancel, mode).await;
@@ -653,11 +659,7 @@ impl Executor {
                 if fail_fast && s.is_failure() {
                     gc.cancel(CancelReason::FailFast);
                 }
-                let fin = this.run_finally(finally, sc.clone()).await;
-                let td = this
-                    .run_teardowns(&frame, policy, combine(s, fin), &sc)
-                    .await;
-                combine(combine(s, fin), td)
+                this.close(s, finally, &sc, &frame, policy).await
             });
         }
         let mut status = Status::Passed;
@@ -668,6 +670,24 @@ impl Executor {
             }
         }
         status
+    }
+
+    /// Ends a target, group or pipeline whose steps ended with `status`:
+    /// its `finally` steps, then its recorded teardowns (per `policy`);
+    /// returns the combined status.
+    async fn close(
+        &self,
+        status: Status,
+        finally: Vec<Entry>,
+        scope: &Scope,
+        frame: &Frame,
+        policy: TeardownPolicy,
+    ) -> Status {
+        let status = combine(status, self.run_finally(finally, scope.clone()).await);
+        combine(
+            status,
+            self.run_teardowns(frame, policy, status, scope).await,
+        )
     }
 
     /// Runs `finally` entries (or after-steps): every one of them, whatever

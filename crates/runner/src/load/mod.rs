@@ -337,7 +337,7 @@ impl Loader<'_> {
 
     fn entry(&mut self, node: &Node) -> Option<Entry> {
         match &node.value {
-            NodeValue::Str(kind) => self.step(kind, node.pos, &[], node.pos).map(Entry::Step),
+            NodeValue::Str(kind) => self.step(kind, node.pos, &[]).map(Entry::Step),
             NodeValue::Map(entries) => {
                 if entries.is_empty() {
                     self.error(node.pos, "empty step entry; expected a step kind");
@@ -360,10 +360,8 @@ impl Loader<'_> {
                         return None;
                     };
                     return match &v.value {
-                        NodeValue::Map(props) => {
-                            self.step(kind, k.pos, props, v.pos).map(Entry::Step)
-                        }
-                        NodeValue::Null => self.step(kind, k.pos, &[], v.pos).map(Entry::Step),
+                        NodeValue::Map(props) => self.step(kind, k.pos, props).map(Entry::Step),
+                        NodeValue::Null => self.step(kind, k.pos, &[]).map(Entry::Step),
                         _ => {
                             self.error(
                                 v.pos,
@@ -382,14 +380,8 @@ impl Loader<'_> {
                     .position(|(k, _)| matches!(k.as_str(), Some("kind") | Some("step")))
                     && let Some(kind) = entries[idx].1.as_str()
                 {
-                    let props: Vec<(Node, Node)> = entries
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| *i != idx)
-                        .map(|(_, e)| e.clone())
-                        .collect();
                     return self
-                        .step(kind, entries[idx].1.pos, &props, node.pos)
+                        .step(kind, entries[idx].1.pos, &without(entries, idx))
                         .map(Entry::Step);
                 }
                 let nulls: Vec<usize> = entries
@@ -401,14 +393,8 @@ impl Loader<'_> {
                 if nulls.len() == 1 {
                     let idx = nulls[0];
                     let kind = entries[idx].0.as_str().unwrap_or_default().to_string();
-                    let props: Vec<(Node, Node)> = entries
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| *i != idx)
-                        .map(|(_, e)| e.clone())
-                        .collect();
                     return self
-                        .step(&kind, entries[idx].0.pos, &props, node.pos)
+                        .step(&kind, entries[idx].0.pos, &without(entries, idx))
                         .map(Entry::Step);
                 }
                 let keys: Vec<String> = entries
@@ -437,13 +423,7 @@ impl Loader<'_> {
         }
     }
 
-    fn step(
-        &mut self,
-        kind: &str,
-        pos: Pos,
-        props: &[(Node, Node)],
-        _props_pos: Pos,
-    ) -> Option<StepEntry> {
+    fn step(&mut self, kind: &str, pos: Pos, props: &[(Node, Node)]) -> Option<StepEntry> {
         let description = match self.registry.get(kind) {
             Some((_, d)) => d.clone(),
             None => {
@@ -727,6 +707,17 @@ impl Loader<'_> {
         };
         Some(group)
     }
+}
+
+/// The mapping's entries without the one at `idx` (the step kind's key in
+/// the flat forms).
+fn without(entries: &[(Node, Node)], idx: usize) -> Vec<(Node, Node)> {
+    entries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != idx)
+        .map(|(_, e)| e.clone())
+        .collect()
 }
 
 /// Checks a property's value against its documented type, converting it to
