@@ -71,3 +71,26 @@ pub fn runner_bin() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target/debug"));
     profile_dir.join("runner")
 }
+
+/// Whether a process is alive; a zombie (exited, not yet reaped) counts as
+/// dead. Tests use it to prove that no process a step started survives.
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next());
+            !matches!(state, Some('Z') | Some('X') | None)
+        }
+        Err(_) => false,
+    }
+}
+
+/// The pids written (whitespace-separated) to a file; none if it is missing.
+pub fn pids_in(path: &Path) -> Vec<i32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}

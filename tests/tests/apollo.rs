@@ -445,17 +445,6 @@ fn port_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-/// Whether a process runs (a zombie does not count).
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
-        Ok(status) => !status
-            .lines()
-            .find_map(|l| l.strip_prefix("State:"))
-            .is_some_and(|s| s.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
 /// What the deploy left behind for `target`, as problems (none: nothing).
 /// Every stand-in service it started must be gone: its pid files were all
 /// renamed to *.pid.stopped by the destroy, those processes are dead, the
@@ -499,7 +488,7 @@ fn leftovers(example: &Example, target: &str, base: u16) -> Vec<String> {
         let s: Vec<_> = stopped
             .iter()
             .chain(&running)
-            .filter(|(_, p)| alive(*p))
+            .filter(|(_, p)| stepwise_tests::alive(*p))
             .cloned()
             .collect();
         if s.is_empty() || Instant::now() > deadline {

@@ -71,26 +71,7 @@ pub(crate) fn text(out: &Output) -> String {
     )
 }
 
-/// Whether a process is alive (a zombie counts as dead).
-pub(crate) fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat
-                .rsplit_once(") ")
-                .and_then(|(_, rest)| rest.chars().next());
-            !matches!(state, Some('Z') | Some('X') | None)
-        }
-        Err(_) => false,
-    }
-}
-
-pub(crate) fn pids_in(path: &Path) -> Vec<i32> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
+pub(crate) use stepwise_tests::{alive, pids_in};
 
 /// Waits until `cond` holds or `limit` passes.
 pub(crate) fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
