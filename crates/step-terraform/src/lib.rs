@@ -4,7 +4,7 @@
 //!
 //! | kind | what it does |
 //! |------|--------------|
-//! | `terraform-install` | a pinned terraform, downloaded from a mirror, checksum-verified, cached, first on `PATH` ([`TerraformInstall`]) |
+//! | `terraform-install` | a pinned terraform, downloaded from a mirror, checksum-verified, cached, first on `PATH` (`TerraformInstall`; feature `install`, on by default) |
 //! | `terraform` | one command — init, validate, plan, apply, destroy, output, … ([`Terraform`]) |
 //! | `terraform-apply` | init + apply, outputs published, its destroy registered as teardown ([`TerraformApply`]) |
 //! | `terraform-destroy` | init + destroy ([`TerraformDestroy`]) |
@@ -20,6 +20,11 @@
 //! `TF_DATA_DIR` and workspace ([`isolation`]), so they never share state.
 //! Cancelling sends SIGINT first — terraform then stops gracefully and
 //! writes its state — and kills only after a grace period.
+//!
+//! The `install` feature (default) brings `terraform-install` and its HTTP
+//! and archive stack (reqwest, rustls, zip). A program that has terraform on
+//! `PATH` already depends on the crate with `default-features = false` and
+//! gets the other three kinds without that stack.
 //!
 //! Every kind is a typed config plus a step, usable without the runner:
 //!
@@ -64,6 +69,7 @@
 pub mod apply;
 mod cli;
 pub mod command;
+#[cfg(feature = "install")]
 pub mod install;
 pub mod isolation;
 pub mod json_ui;
@@ -71,6 +77,7 @@ pub mod options;
 
 pub use apply::{TerraformApply, TerraformApplyConfig, TerraformDestroy};
 pub use command::{Terraform, TerraformConfig};
+#[cfg(feature = "install")]
 pub use install::{TerraformInstall, TerraformInstallConfig};
 pub use options::{BackendConfig, TerraformOptions};
 
@@ -79,14 +86,16 @@ use step_core::{ConfigError, Step, StepKind};
 
 /// The step kinds this crate provides, for the runner's registry.
 pub fn kinds() -> Vec<Box<dyn StepKind>> {
-    vec![
-        FnKind::boxed(install::describe, build_install),
-        FnKind::boxed(command::describe, build_terraform),
-        FnKind::boxed(apply::describe_apply, build_apply),
-        FnKind::boxed(apply::describe_destroy, build_destroy),
-    ]
+    let mut kinds: Vec<Box<dyn StepKind>> = Vec::new();
+    #[cfg(feature = "install")]
+    kinds.push(FnKind::boxed(install::describe, build_install));
+    kinds.push(FnKind::boxed(command::describe, build_terraform));
+    kinds.push(FnKind::boxed(apply::describe_apply, build_apply));
+    kinds.push(FnKind::boxed(apply::describe_destroy, build_destroy));
+    kinds
 }
 
+#[cfg(feature = "install")]
 fn build_install(properties: serde_json::Value) -> Result<Box<dyn Step>, ConfigError> {
     Ok(Box::new(TerraformInstall::from_properties(properties)?))
 }
@@ -120,11 +129,38 @@ mod tests {
                 assert!(!p.doc.is_empty(), "{}.{} undocumented", d.kind, p.name);
             }
         }
-        let build = |i: usize, v: serde_json::Value| kinds()[i].build(v).map(|_| ());
-        build(0, serde_json::json!({"version": "~> 1.11"})).unwrap();
-        build(1, serde_json::json!({"command": "plan", "dir": "infra"})).unwrap();
-        build(2, serde_json::json!({"dir": "infra", "vars": {"nodes": 3}})).unwrap();
-        build(3, serde_json::json!({"dir": "infra"})).unwrap();
-        assert!(build(2, serde_json::json!({"dri": "infra"})).is_err());
+        let build = |name: &str, v: serde_json::Value| {
+            let kinds = kinds();
+            let kind = kinds
+                .iter()
+                .find(|k| k.description().kind == name)
+                .unwrap_or_else(|| panic!("no kind {name}"));
+            kind.build(v).map(|_| ())
+        };
+        #[cfg(feature = "install")]
+        build(
+            "terraform-install",
+            serde_json::json!({"version": "~> 1.11"}),
+        )
+        .unwrap();
+        build(
+            "terraform",
+            serde_json::json!({"command": "plan", "dir": "infra"}),
+        )
+        .unwrap();
+        build(
+            "terraform-apply",
+            serde_json::json!({"dir": "infra", "vars": {"nodes": 3}}),
+        )
+        .unwrap();
+        build("terraform-destroy", serde_json::json!({"dir": "infra"})).unwrap();
+        assert!(build("terraform-apply", serde_json::json!({"dri": "infra"})).is_err());
+    }
+
+    #[cfg(not(feature = "install"))]
+    #[test]
+    fn without_the_install_feature_there_is_no_install_kind() {
+        let names: Vec<String> = kinds().iter().map(|k| k.description().kind).collect();
+        assert_eq!(names, ["terraform", "terraform-apply", "terraform-destroy"]);
     }
 }

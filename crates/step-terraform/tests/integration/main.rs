@@ -8,6 +8,7 @@
 
 mod apply;
 mod diagnostics;
+#[cfg(feature = "install")]
 mod install;
 mod lifecycle;
 mod parallel;
