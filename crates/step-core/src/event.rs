@@ -162,6 +162,32 @@ pub trait EventListener: Send {
     fn finish(&mut self) {}
 }
 
+/// A closure is a listener: `sink.add_listener(Box::new(|e: &Event| …))`.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use step_core::{Event, EventSink, Level};
+///
+/// let seen = Arc::new(Mutex::new(0));
+/// let counter = Arc::clone(&seen);
+/// let sink = EventSink::new();
+/// sink.add_listener(Box::new(move |_e: &Event| {
+///     if let Ok(mut n) = counter.lock() {
+///         *n += 1;
+///     }
+/// }));
+/// sink.log(Level::Info, "hello");
+/// assert_eq!(*seen.lock().unwrap(), 1);
+/// ```
+impl<F> EventListener for F
+where
+    F: FnMut(&Event) + Send,
+{
+    fn event(&mut self, event: &Event) {
+        self(event)
+    }
+}
+
 struct Shared {
     masker: RwLock<Masker>,
     secrets: Mutex<Vec<String>>,

@@ -60,9 +60,16 @@ pub use context::{RunInfo, StepContext};
 pub use describe::{OutputDoc, PropertyDoc, PropertyType, StepDescription};
 pub use env::Env;
 pub use error::{ConfigError, StepError};
-pub use event::{Event, EventKind, EventListener, EventSink, Level, Stream};
+pub use event::{Event, EventKind, EventListener, EventSink, Level, MemoryListener, Stream};
 pub use mask::Masker;
-pub use outcome::{CheckResult, EnvChange, Finding, Location, Outcome, Severity, Status};
+pub use outcome::{
+    CheckResult, EnvChange, Finding, Location, Outcome, OutcomeStatus, Severity, Status,
+};
+// The types the API is made of, so an embedder needs no version-matched
+// direct dependency on them: `step_core::Value`, `step_core::serde_json`,
+// `step_core::serde::Deserialize`.
+pub use serde;
+pub use serde_json::{self, Value};
 pub use step::{Step, StepKind, StepSpec};
 pub use tool::{FoundTool, ToolError, ToolSpec};
 

@@ -57,26 +57,52 @@ pub trait StepKind: Send + Sync {
     fn build(&self, properties: Value) -> Result<Box<dyn Step>, ConfigError>;
 }
 
+/// The build half of a [`FnKind`]: properties in, a step out.
+type BuildFn = dyn Fn(Value) -> Result<Box<dyn Step>, ConfigError> + Send + Sync;
+
+/// The description half of a [`FnKind`].
+type DescribeFn = dyn Fn() -> StepDescription + Send + Sync;
+
 /// A [`StepKind`] made of a description function and a build function.
+/// Both may be plain functions or closures (a closure can capture the
+/// embedder's own state, such as a client or a configuration).
+///
+/// ```
+/// use step_core::step::FnKind;
+/// use step_core::{ConfigError, Step, StepDescription, StepKind};
+///
+/// let prefix = String::from("my-");
+/// let kind = FnKind::new(
+///     move || StepDescription::new(&format!("{prefix}step"), "does my thing"),
+///     |_properties| Err(ConfigError::new("not built in this example")),
+/// );
+/// assert_eq!(kind.description().kind, "my-step");
+/// assert!(kind.build(serde_json::json!({})).is_err());
+/// ```
 pub struct FnKind {
-    describe: fn() -> StepDescription,
-    build: fn(Value) -> Result<Box<dyn Step>, ConfigError>,
+    describe: Box<DescribeFn>,
+    build: Box<BuildFn>,
 }
 
 impl FnKind {
-    /// A kind from two functions.
-    pub fn new(
-        describe: fn() -> StepDescription,
-        build: fn(Value) -> Result<Box<dyn Step>, ConfigError>,
-    ) -> Self {
-        FnKind { describe, build }
+    /// A kind from two functions or closures.
+    pub fn new<D, B>(describe: D, build: B) -> Self
+    where
+        D: Fn() -> StepDescription + Send + Sync + 'static,
+        B: Fn(Value) -> Result<Box<dyn Step>, ConfigError> + Send + Sync + 'static,
+    {
+        FnKind {
+            describe: Box::new(describe),
+            build: Box::new(build),
+        }
     }
 
     /// Boxed, for a crate's `kinds()` list.
-    pub fn boxed(
-        describe: fn() -> StepDescription,
-        build: fn(Value) -> Result<Box<dyn Step>, ConfigError>,
-    ) -> Box<dyn StepKind> {
+    pub fn boxed<D, B>(describe: D, build: B) -> Box<dyn StepKind>
+    where
+        D: Fn() -> StepDescription + Send + Sync + 'static,
+        B: Fn(Value) -> Result<Box<dyn Step>, ConfigError> + Send + Sync + 'static,
+    {
         Box::new(FnKind::new(describe, build))
     }
 }
