@@ -86,12 +86,13 @@ use step_core::{ConfigError, Step, StepKind};
 
 /// The step kinds this crate provides, for the runner's registry.
 pub fn kinds() -> Vec<Box<dyn StepKind>> {
-    let mut kinds: Vec<Box<dyn StepKind>> = Vec::new();
-    #[cfg(feature = "install")]
-    kinds.push(FnKind::boxed(install::describe, build_install));
-    kinds.push(FnKind::boxed(command::describe, build_terraform));
-    kinds.push(FnKind::boxed(apply::describe_apply, build_apply));
-    kinds.push(FnKind::boxed(apply::describe_destroy, build_destroy));
+    let kinds: Vec<Box<dyn StepKind>> = vec![
+        #[cfg(feature = "install")]
+        FnKind::boxed(install::describe, build_install),
+        FnKind::boxed(command::describe, build_terraform),
+        FnKind::boxed(apply::describe_apply, build_apply),
+        FnKind::boxed(apply::describe_destroy, build_destroy),
+    ];
     kinds
 }
 
