@@ -61,6 +61,8 @@ pub struct Registry {
     entries: Vec<Arc<Entry>>,
     index: HashMap<String, usize>,
     legacy_roots: Vec<std::path::PathBuf>,
+    /// Step directories' ids → their manifest version (when readable).
+    legacy: HashMap<String, Option<String>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -117,9 +119,21 @@ impl Registry {
         self.legacy_roots.extend(roots.iter().cloned());
         for (id, dir) in crate::legacy::discover(roots) {
             if !self.index.contains_key(&id) {
-                self.register(Box::new(crate::legacy::LegacyKind::new(id, dir)));
+                let kind = crate::legacy::LegacyKind::new(id.clone(), dir);
+                self.legacy.insert(id, kind.version().map(str::to_string));
+                self.register(Box::new(kind));
             }
         }
+    }
+
+    /// Whether `name` is a step directory (not a built-in kind).
+    pub fn is_legacy(&self, name: &str) -> bool {
+        self.legacy.contains_key(name)
+    }
+
+    /// The manifest version of the step directory `name`.
+    pub fn legacy_version(&self, name: &str) -> Option<&str> {
+        self.legacy.get(name)?.as_deref()
     }
 
     /// Where legacy step directories are looked for.
