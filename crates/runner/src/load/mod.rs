@@ -250,8 +250,13 @@ impl Loader<'_> {
                 "env" => p.env = self.env_map(value),
                 "teardown" => p.teardown = self.teardown_policy(value),
                 k if IGNORED_KEYS.contains(&k) => self.no_effect.note(k, key.pos),
-                // wercker's deploy targets: any other list of steps.
-                other if matches!(value.value, NodeValue::Seq(_)) => {
+                // wercker's deploy targets: any other list of steps (but
+                // not a near-miss of a keyword: `stpes:` is a typo).
+                other
+                    if matches!(value.value, NodeValue::Seq(_))
+                        && closest(other, PIPELINE_KEYS.iter().copied().chain(["after_steps"]))
+                            .is_none() =>
+                {
                     has_steps = true;
                     let list = self.entries(value, other);
                     p.targets.insert(other.to_string(), list);

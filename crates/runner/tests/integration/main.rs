@@ -10,7 +10,9 @@ mod masking;
 mod parallel;
 mod seed;
 mod signals;
+mod stepadd;
 mod teardown;
+mod wercker;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
