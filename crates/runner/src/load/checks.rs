@@ -90,23 +90,15 @@ pub fn check_variables_at(
     for list in lists {
         // Each target starts from what the pipeline's env sets.
         let mut known = known.clone();
-        check_entries(file, list, &mut known, is_set, levels.steps, &mut diags);
-        check_entries(
-            file,
-            &p.finally,
-            &mut known,
-            is_set,
-            levels.steps,
-            &mut diags,
-        );
-        check_entries(
-            file,
-            &p.after_steps,
-            &mut known,
-            is_set,
-            levels.after_steps,
-            &mut diags,
-        );
+        let in_steps = if levels.steps == DiagLevel::Error {
+            (levels.steps, "")
+        } else {
+            (levels.steps, "; `runner run` stops on it")
+        };
+        let after = (levels.after_steps, "; in after-steps it expands to empty");
+        check_entries(file, list, &mut known, is_set, in_steps, &mut diags);
+        check_entries(file, &p.finally, &mut known, is_set, in_steps, &mut diags);
+        check_entries(file, &p.after_steps, &mut known, is_set, after, &mut diags);
     }
     for d in &mut diags {
         d.pipeline = Some(pipeline.to_string());
@@ -120,14 +112,9 @@ fn check_entries(
     entries: &[Entry],
     known: &mut Vec<String>,
     is_set: &dyn Fn(&str) -> bool,
-    level: DiagLevel,
+    (level, after): (DiagLevel, &str),
     diags: &mut Vec<Diagnostic>,
 ) {
-    let after = if level == DiagLevel::Error {
-        ""
-    } else {
-        "; it expands to empty"
-    };
     for entry in entries {
         match entry {
             // A step with `when:` may refer to variables that are only set
@@ -201,8 +188,22 @@ fn check_entries(
                     }
                     inner.push(fe.var.clone());
                 }
-                check_entries(file, &group.steps, &mut inner, is_set, level, diags);
-                check_entries(file, &group.finally, &mut inner, is_set, level, diags);
+                check_entries(
+                    file,
+                    &group.steps,
+                    &mut inner,
+                    is_set,
+                    (level, after),
+                    diags,
+                );
+                check_entries(
+                    file,
+                    &group.finally,
+                    &mut inner,
+                    is_set,
+                    (level, after),
+                    diags,
+                );
                 if !matches!(group.kind, GroupKind::ForEach(_)) {
                     *known = inner;
                 }

@@ -13,6 +13,7 @@ mod signals;
 mod stepadd;
 mod teardown;
 mod wercker;
+mod wercker_corpus;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -151,7 +151,7 @@ fn seed_deploy_runs_its_step_dir_and_skips_slack_without_a_webhook() {
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("cloud must be set"), "{t}");
     assert!(
-        t.contains("variable `SLACK_WEBHOOK_URL` is not set; it expands to empty"),
+        t.contains("after-steps: variable `SLACK_WEBHOOK_URL` is not set; it expands to empty"),
         "{t}"
     );
     assert!(
