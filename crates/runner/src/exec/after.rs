@@ -68,11 +68,13 @@ fn skip_empty_slack(step: &mut StepEntry, env: &Env, registry: &Registry) -> Opt
     if kind != step_slack::describe::KIND && kind != step_slack::describe::PRETTY_KIND {
         return None;
     }
-    // The old form (`team` + `token`) builds its URL itself.
-    if step.properties.contains_key("token") {
-        return None;
-    }
-    let Some(Value::String(url)) = step.properties.get("webhook_url") else {
+    // The old form (`team` + `token`): the token is what may be missing.
+    let prop = if step.properties.contains_key("token") {
+        "token"
+    } else {
+        "webhook_url"
+    };
+    let Some(Value::String(url)) = step.properties.get(prop) else {
         return None;
     };
     let expanded = crate::expand::expand_vars(url, &|n| env.get(n).map(str::to_string)).ok()?;
@@ -93,7 +95,7 @@ fn skip_empty_slack(step: &mut StepEntry, env: &Env, registry: &Registry) -> Opt
         None => When::Always(false),
     });
     Some(format!(
-        "{} skipped: webhook_url is empty ({why}); set it to notify Slack",
+        "{} skipped: {prop} is empty ({why}); set it to notify Slack",
         step.display_name()
     ))
 }

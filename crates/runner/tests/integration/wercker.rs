@@ -353,3 +353,53 @@ fn versions_and_bare_names_resolve_as_wercker_resolved_them() {
     assert_eq!(w.read("hello.txt").trim(), "hello world");
     assert_eq!(w.read("checked.txt").trim(), "checked");
 }
+
+#[test]
+fn pip_install_takes_wercker_properties_and_defaults_to_requirements_txt() {
+    let w = wercker_work(
+        "build:\n  steps:\n    - pip-install:\n        packages_list: \"requests six\"\n        pip_command: pip2\n        extra_args: \"--no-cache-dir --quiet\"\n        auto_run_wheel: true\n        cleanup_wheel_cache: false\n        extra_wheel_args: \"--no-deps\"\n    - pip-install:\n        pip_command: pip2\n",
+    );
+    let bin = w.file("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let pip = bin.join("pip2");
+    std::fs::write(
+        &pip,
+        "#!/bin/sh\necho \"$*\" >> \"$WERCKER_ROOT/pip-args.txt\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pip, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(w.file("requirements.txt"), "six\n").unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = w.cmd(&["run"]).env("PATH", path).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let log = w.read("pip-args.txt");
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        lines[0], "install requests six --no-cache-dir --quiet",
+        "{log}"
+    );
+    assert!(
+        lines[1].starts_with("install -r ") && lines[1].ends_with("/requirements.txt"),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_old_slack_form_without_a_token_is_skipped_with_a_notice() {
+    let w = wercker_work(
+        "build:\n  steps:\n    - script: {code: echo ok}\n  after-steps:\n    - wantedly/pretty-slack-notify:\n        team: acme\n        token: $SLACK_TOKEN\n        channel: ci\n",
+    );
+    let out = w.cmd(&["run"]).env_remove("SLACK_TOKEN").output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("skipped: token is empty (`SLACK_TOKEN` is not set or empty)"),
+        "{t}"
+    );
+}
