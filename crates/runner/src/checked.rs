@@ -37,22 +37,28 @@ pub enum Selection {
 }
 
 /// The pipelines a selection names, or a usage error.
-fn select(file: &PipelineFile, path: &Path, sel: &Selection) -> Result<Vec<String>, Diagnostic> {
+fn select(
+    file: &PipelineFile,
+    path: &Path,
+    sel: &Selection,
+) -> Result<Vec<String>, Box<Diagnostic>> {
     let names: Vec<&str> = file.pipelines.keys().map(String::as_str).collect();
     let missing = |what: &str, name: &str, have: Vec<&str>| {
-        Diagnostic::error(
-            path,
-            Pos::default(),
-            format!(
-                "no {what} `{name}` in this file; it has: {}",
-                if have.is_empty() {
-                    "none".to_string()
-                } else {
-                    have.join(", ")
-                }
-            ),
+        Box::new(
+            Diagnostic::error(
+                path,
+                Pos::default(),
+                format!(
+                    "no {what} `{name}` in this file; it has: {}",
+                    if have.is_empty() {
+                        "none".to_string()
+                    } else {
+                        have.join(", ")
+                    }
+                ),
+            )
+            .suggest(crate::diag::closest(name, have.iter().copied())),
         )
-        .suggest(crate::diag::closest(name, have.iter().copied()))
     };
     match sel {
         Selection::Pipeline(p) if file.pipelines.contains_key(p) => Ok(vec![p.clone()]),
@@ -86,7 +92,7 @@ pub fn for_run(
         Err(d) => {
             let mut all: Vec<Diagnostic> =
                 diags.into_iter().filter(|d| d.pipeline.is_none()).collect();
-            all.push(d);
+            all.push(*d);
             return Err(all);
         }
     };
@@ -120,7 +126,7 @@ pub fn for_run(
     }
     for name in pipelines {
         if let Err(d) = choose_target(&mut file, path, name, target) {
-            mine.push(d);
+            mine.push(*d);
             return Err(mine);
         }
     }
@@ -152,7 +158,7 @@ fn choose_target(
     path: &Path,
     name: &str,
     target: Option<&str>,
-) -> Result<(), Diagnostic> {
+) -> Result<(), Box<Diagnostic>> {
     let Some(p) = file.pipelines.get_mut(name) else {
         return Ok(());
     };
@@ -163,28 +169,30 @@ fn choose_target(
             if let Some(list) = targets.get(t) {
                 p.steps = list.clone();
             } else if p.steps.is_empty() && !targets.is_empty() {
-                return Err(Diagnostic::error(
-                    path,
-                    p.pos,
-                    format!(
-                        "pipeline `{name}` has no deploy target `{t}` and no `steps:`; its targets: {}",
-                        listed()
-                    ),
-                )
-                .suggest(crate::diag::closest(t, targets.keys().map(String::as_str))));
+                return Err(Box::new(
+                    Diagnostic::error(
+                        path,
+                        p.pos,
+                        format!(
+                            "pipeline `{name}` has no deploy target `{t}` and no `steps:`; its targets: {}",
+                            listed()
+                        ),
+                    )
+                    .suggest(crate::diag::closest(t, targets.keys().map(String::as_str))),
+                ));
             }
             p.env
                 .insert("WERCKER_DEPLOYTARGET_NAME".to_string(), t.to_string());
         }
         None if p.steps.is_empty() && !targets.is_empty() => {
-            return Err(Diagnostic::error(
+            return Err(Box::new(Diagnostic::error(
                 path,
                 p.pos,
                 format!(
                     "pipeline `{name}` has only deploy targets ({}); choose one with --target NAME",
                     listed()
                 ),
-            ));
+            )));
         }
         None => {}
     }

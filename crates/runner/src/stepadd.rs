@@ -218,8 +218,7 @@ fn git(args: &[&str], target: Option<&Path>, cwd: Option<&Path>) -> Result<(), S
     let reason = stderr
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .last()
+        .rfind(|l| !l.is_empty())
         .unwrap_or("git failed")
         .trim_start_matches("fatal: ")
         .to_string();

@@ -467,12 +467,19 @@ impl Loader<'_> {
         }
     }
 
-    fn step(&mut self, written: &str, pos: Pos, props: &[(Node, Node)]) -> Option<StepEntry> {
-        let (kind, version) = match wercker::resolve(self.registry, written) {
-            wercker::Resolution::Found { kind, version } => (kind, version),
+    /// A step id as wercker resolved it, or an error (not installed,
+    /// `internal/*`) with a hint.
+    fn resolve(
+        &mut self,
+        written: &str,
+        pos: Pos,
+        props: &[(Node, Node)],
+    ) -> Option<(String, Option<String>)> {
+        match wercker::resolve(self.registry, written) {
+            wercker::Resolution::Found { kind, version } => Some((kind, version)),
             wercker::Resolution::Internal(message) => {
                 self.error(pos, message);
-                return None;
+                None
             }
             wercker::Resolution::Missing(id) => {
                 let names: Vec<String> =
@@ -483,13 +490,15 @@ impl Loader<'_> {
                     d.suggestion = closest(written, GROUP_KEYWORDS.iter().copied());
                 }
                 self.push(d);
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    fn step(&mut self, written: &str, pos: Pos, props: &[(Node, Node)]) -> Option<StepEntry> {
+        let (kind, version) = self.resolve(written, pos, props)?;
         let kind = kind.as_str();
-        let Some(description) = self.registry.description(kind).cloned() else {
-            return None;
-        };
+        let description = self.registry.description(kind).cloned()?;
         self.check_version(kind, version.as_deref(), pos);
         let mut entry = StepEntry::new(kind, Map::new());
         entry.pos = pos;

@@ -190,7 +190,7 @@ fn property_difference(registry: &Registry, kind: &str, props: &[String]) -> Opt
     let required: Vec<&str> = d
         .properties
         .iter()
-        .filter(|p| p.required && !props.iter().any(|w| *w == p.name))
+        .filter(|p| p.required && !props.contains(&p.name))
         .map(|p| p.name.as_str())
         .collect();
     let mut parts = Vec::new();
