@@ -121,13 +121,11 @@ pub fn for_run(
             ),
         ));
     }
-    if mine.iter().any(Diagnostic::is_error) {
-        return Err(mine);
-    }
+    // Not staged: a structural error does not hide the variable and
+    // property errors of the steps that did load.
     for name in pipelines {
         if let Err(d) = choose_target(&mut file, path, name, target) {
             mine.push(*d);
-            return Err(mine);
         }
     }
     let is_set = |n: &str| env.get(n).is_some();

@@ -327,10 +327,13 @@ pub fn plain_yaml_message(message: &str) -> String {
         let key = rest.split(',').next().unwrap_or(rest).trim();
         return format!("the key `{key}` appears twice in the same mapping; keep one");
     }
-    if let Some(i) = m.find(", set ") {
-        m.truncate(i);
+    if m.starts_with("duplicate mapping key") {
+        return "a key appears twice in the same mapping; keep one".to_string();
     }
-    m.replace("Options", "").trim().to_string()
+    if m.starts_with("budget breached") {
+        return "the document is too large or too deeply nested to read safely".to_string();
+    }
+    m.trim().to_string()
 }
 
 #[cfg(test)]

@@ -403,3 +403,20 @@ fn the_old_slack_form_without_a_token_is_skipped_with_a_notice() {
         "{t}"
     );
 }
+
+#[test]
+fn run_reports_structural_and_variable_errors_of_its_pipeline_together() {
+    let w = wercker_work(
+        "build:\n  steps:\n    - terraform-install:\n        version: $STEPWISE_SURELY_UNSET_V\n    - scirpt: {code: echo}\n",
+    );
+    let out = w.run(&["run"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    let v = t
+        .find("STEPWISE_SURELY_UNSET_V` is not set")
+        .expect("the variable error");
+    let k = t
+        .find("unknown step kind `scirpt`")
+        .expect("the structural error");
+    assert!(v < k, "sorted by position: {t}");
+}
