@@ -504,6 +504,7 @@ impl Loader<'_> {
         entry.pos = pos;
         entry.version = version;
         let legacy = self.registry.is_legacy(kind);
+        let mut typos: Vec<String> = Vec::new();
         let mut ok = true;
         for (k, v) in props {
             let Some(name) = k.scalar_text() else {
@@ -535,6 +536,7 @@ impl Loader<'_> {
                     .map(|p| p.name.as_str())
                     .chain(COMMON_PROPERTIES.iter().map(|(n, _, _)| *n));
                 let suggestion = closest(&name, candidates);
+                typos.extend(suggestion.clone());
                 self.error_suggest(
                     k.pos,
                     format!("unknown property `{name}` for step `{kind}`"),
@@ -561,7 +563,8 @@ impl Loader<'_> {
             }
         }
         for p in description.properties.iter().filter(|p| p.required) {
-            if !entry.properties.contains_key(&p.name) {
+            // `cod:` for `code:` is one error (the typo), not two.
+            if !entry.properties.contains_key(&p.name) && !typos.contains(&p.name) {
                 self.error(
                     pos,
                     format!("step `{kind}` needs the property `{}` ({})", p.name, p.doc),
