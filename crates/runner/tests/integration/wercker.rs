@@ -205,6 +205,22 @@ fn workflows_run_pipelines_in_order_and_stop_at_a_failure() {
         !w.file("log.txt").exists(),
         "deploy ran after a failure: {t}"
     );
+    let out = w.run(&["validate"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("workflow ship: build → deploy"), "{t}");
+    let bad = std::fs::read_to_string(w.file("wercker.yml"))
+        .unwrap()
+        .replace("[build, deploy]", "[build, deplyo]");
+    std::fs::write(w.file("wercker.yml"), bad).unwrap();
+    let out = w.run(&["validate"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("workflow `ship` names pipeline `deplyo`")
+            && t.contains("did you mean `deploy`"),
+        "{t}"
+    );
     let out = w.run(&["run", "--workflow", "shp"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
@@ -324,13 +340,13 @@ fn suggestions_are_close_and_say_when_properties_differ() {
 #[test]
 fn versions_and_bare_names_resolve_as_wercker_resolved_them() {
     let w = wercker_work(
-        "build:\n  steps:\n    - hello@1.0.0:\n        who: world\n    - acme/owner-check@0.2.0\n  after-steps:\n    - wantedly/pretty-slack-notify@0.2.7:\n        webhook_url: $SLACK_WEBHOOK_URL\n",
+        "build:\n  steps:\n    - hello@1.0.0:\n        who: world\n        greeting: hi\n    - acme/owner-check@0.2.0\n  after-steps:\n    - wantedly/pretty-slack-notify@0.2.7:\n        webhook_url: $SLACK_WEBHOOK_URL\n",
     );
     step_dir(
         &w,
         "wercker/hello",
         "name: hello\nversion: 1.0.0\nproperties:\n  who:\n    type: string\n",
-        "echo \"hello $WERCKER_HELLO_WHO\" > hello.txt\n",
+        "echo \"$WERCKER_HELLO_GREETING $WERCKER_HELLO_WHO\" > hello.txt\n",
     );
     step_dir(
         &w,
@@ -350,7 +366,8 @@ fn versions_and_bare_names_resolve_as_wercker_resolved_them() {
     let out = run_clean(&w, &["run"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert_eq!(w.read("hello.txt").trim(), "hello world");
+    // The undeclared `greeting` reached the step, as on wercker.
+    assert_eq!(w.read("hello.txt").trim(), "hi world");
     assert_eq!(w.read("checked.txt").trim(), "checked");
 }
 
