@@ -162,13 +162,16 @@ pub fn missing_step(
         (None, Some(_)) => format!("unknown step kind `{written}`"),
         _ => format!("step {shown} is not installed"),
     };
-    let mut d = Diagnostic::error(file, pos, message)
-        .hint(format!("runner step add {canonical}"))
-        .detail(if looked.is_empty() {
-            "no step directories are configured".to_string()
-        } else {
-            format!("looked in: {}", looked.join(", "))
-        });
+    let mut d = Diagnostic::error(file, pos, message);
+    // A near-miss of a built-in name is a typo, not a registry step to fetch.
+    if id.owner.is_some() || suggestion.is_none() {
+        d = d.hint(format!("runner step add {canonical}"));
+    }
+    d = d.detail(if looked.is_empty() {
+        "no step directories are configured".to_string()
+    } else {
+        format!("looked in: {}", looked.join(", "))
+    });
     if let Some(s) = &suggestion {
         let differ = property_difference(registry, s, props);
         d = d.suggest(Some(s.clone()));

@@ -317,7 +317,7 @@ fn wercker_keys_get_one_notice() {
 #[test]
 fn suggestions_are_close_and_say_when_properties_differ() {
     let w = wercker_work(
-        "build:\n  steps:\n    - npm-install\n    - capgemini/terraform-install:\n        terraform_version: 0.5.3\n    - internal/docker-push:\n        repository: x\n",
+        "build:\n  steps:\n    - npm-install\n    - capgemini/terraform-install:\n        terraform_version: 0.5.3\n    - internal/docker-push:\n        repository: x\n    - scirpt: {code: echo}\n",
     );
     let out = w.run(&["validate"]);
     let t = text(&out);
@@ -327,6 +327,12 @@ fn suggestions_are_close_and_say_when_properties_differ() {
         "{t}"
     );
     assert!(!t.contains("pip-install"), "{t}");
+    // A near-miss of a built-in is a typo: a suggestion, no `step add` hint.
+    assert!(
+        t.contains("unknown step kind `scirpt` (did you mean `script`?)"),
+        "{t}"
+    );
+    assert!(!t.contains("runner step add wercker/scirpt"), "{t}");
     assert!(
         t.contains("step `capgemini/terraform-install` is not installed; `terraform-install` takes other properties (it has no `terraform_version`; it needs `version`) (did you mean `terraform-install`?)"),
         "{t}"
