@@ -284,9 +284,11 @@ impl LegacyKind {
 }
 
 impl LegacyKind {
-    /// The manifest's version, when the manifest is valid.
-    pub fn version(&self) -> Option<&str> {
-        self.manifest.as_ref().map(|m| m.version.as_str())
+    /// The manifest's name and version, when the manifest is valid.
+    pub fn name_version(&self) -> Option<(String, String)> {
+        self.manifest
+            .as_ref()
+            .map(|m| (m.name.clone(), m.version.clone()))
     }
 }
 

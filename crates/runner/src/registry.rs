@@ -61,8 +61,8 @@ pub struct Registry {
     entries: Vec<Arc<Entry>>,
     index: HashMap<String, usize>,
     legacy_roots: Vec<std::path::PathBuf>,
-    /// Step directories' ids → their manifest version (when readable).
-    legacy: HashMap<String, Option<String>>,
+    /// Step directories' ids → their manifest's (name, version), when readable.
+    legacy: HashMap<String, Option<(String, String)>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -120,7 +120,7 @@ impl Registry {
         for (id, dir) in crate::legacy::discover(roots) {
             if !self.index.contains_key(&id) {
                 let kind = crate::legacy::LegacyKind::new(id.clone(), dir);
-                self.legacy.insert(id, kind.version().map(str::to_string));
+                self.legacy.insert(id, kind.name_version());
                 self.register(Box::new(kind));
             }
         }
@@ -133,7 +133,13 @@ impl Registry {
 
     /// The manifest version of the step directory `name`.
     pub fn legacy_version(&self, name: &str) -> Option<&str> {
-        self.legacy.get(name)?.as_deref()
+        self.legacy.get(name)?.as_ref().map(|(_, v)| v.as_str())
+    }
+
+    /// The manifest `name` of the step directory `name` (its variables are
+    /// `WERCKER_<NAME>_<PROPERTY>`).
+    pub fn legacy_step_name(&self, name: &str) -> Option<&str> {
+        self.legacy.get(name)?.as_ref().map(|(n, _)| n.as_str())
     }
 
     /// Where legacy step directories are looked for.

@@ -595,7 +595,10 @@ impl Loader<'_> {
     /// as `WERCKER_<STEP>_<PROP>`, as wercker did, with a warning.
     fn undeclared(&mut self, kind: &str, name: &str, pos: Pos, d: &StepDescription) {
         let suggestion = closest(name, d.properties.iter().map(|p| p.name.as_str()));
-        let step = kind.rsplit('/').next().unwrap_or(kind);
+        let step = self
+            .registry
+            .legacy_step_name(kind)
+            .unwrap_or_else(|| kind.rsplit('/').next().unwrap_or(kind));
         self.push(
             Diagnostic::warning(
                 self.path,
