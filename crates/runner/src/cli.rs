@@ -10,7 +10,6 @@ use step_core::{Env, EventSink, Level};
 
 use crate::diag::{Diagnostic, closest};
 use crate::exec::{Executor, RunOptions};
-use crate::load;
 use crate::model::PipelineFile;
 use crate::registry::{COMMON_PROPERTIES, Registry};
 
@@ -51,6 +50,9 @@ pub struct FileArg {
     /// `.wercker/steps` next to the file, then `~/.stepwise/steps`).
     #[arg(long = "steps-dir", value_name = "DIR")]
     pub steps_dir: Option<PathBuf>,
+    /// Say more (where step directories were looked for).
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }
 
 /// The subcommands.
@@ -66,7 +68,13 @@ pub enum Command {
         /// Set a variable (NAME=VALUE), as for `run`.
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
+        /// Unset variables are errors, not warnings (a CI pre-flight).
+        #[arg(long)]
+        strict: bool,
     },
+    /// Get and list wercker registry steps (step directories).
+    #[command(subcommand)]
+    Step(crate::stepadd::StepCommand),
     /// List the step kinds.
     Steps,
     /// Describe a step kind: its properties, outputs and an example.
@@ -129,6 +137,14 @@ pub struct RunArgs {
     /// Run only this for_each value (NAME=VALUE; repeatable).
     #[arg(long = "only", value_name = "NAME=VALUE")]
     pub only: Vec<String>,
+    /// Run the deploy target NAME (the pipeline's `NAME:` step list, else
+    /// its `steps:`), with WERCKER_DEPLOYTARGET_NAME set.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// Run a workflow's pipelines in order (from `workflows:`); a failed
+    /// pipeline stops the chain.
+    #[arg(long, value_name = "NAME", conflicts_with = "pipeline")]
+    pub workflow: Option<String>,
 }
 
 /// Runs the command line; returns the exit code.
@@ -136,13 +152,16 @@ pub async fn main(cli: Cli) -> i32 {
     let mut registry = Registry::standard();
     match cli.command {
         Command::Run(args) => {
+            crate::diag::set_verbose(args.file.verbose);
             add_legacy(&mut registry, &args.file);
             run(args, registry).await
         }
-        Command::Validate { file, vars } => {
+        Command::Validate { file, vars, strict } => {
+            crate::diag::set_verbose(file.verbose);
             add_legacy(&mut registry, &file);
-            validate(&file, &vars, &registry)
+            validate(&file, &vars, strict, &registry)
         }
+        Command::Step(cmd) => crate::stepadd::main(cmd, &mut registry),
         Command::ValidateStep { dir } => validate_step(&dir),
         Command::Steps => {
             steps(&registry);
@@ -155,7 +174,7 @@ pub async fn main(cli: Cli) -> i32 {
 }
 
 /// Registers the legacy step directories for a pipeline file.
-fn add_legacy(registry: &mut Registry, arg: &FileArg) {
+pub(crate) fn add_legacy(registry: &mut Registry, arg: &FileArg) {
     let mut roots = Vec::new();
     match &arg.steps_dir {
         Some(d) => roots.push(d.clone()),
@@ -198,7 +217,7 @@ fn validate_step(dir: &Path) -> i32 {
     }
 }
 
-fn find_file(arg: &FileArg) -> Result<PathBuf, String> {
+pub(crate) fn find_file(arg: &FileArg) -> Result<PathBuf, String> {
     if let Some(f) = &arg.file {
         return Ok(f.clone());
     }
@@ -210,7 +229,7 @@ fn find_file(arg: &FileArg) -> Result<PathBuf, String> {
     Err("no pipeline file: neither stepwise.yml nor wercker.yml is here; pass -f FILE".into())
 }
 
-fn root_of(file: &Path) -> PathBuf {
+pub(crate) fn root_of(file: &Path) -> PathBuf {
     let dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -218,7 +237,7 @@ fn root_of(file: &Path) -> PathBuf {
     std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
-fn print_diags(diags: &[Diagnostic]) {
+pub(crate) fn print_diags(diags: &[Diagnostic]) {
     for d in diags {
         eprintln!("{d}");
     }
@@ -235,34 +254,6 @@ fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, String> {
             _ => Err(format!("`{v}` is not NAME=VALUE")),
         })
         .collect()
-}
-
-/// Loads and checks a file: structure, variables of `pipeline` (or of
-/// every pipeline), and each step's own config checks.
-fn load_checked(
-    path: &Path,
-    registry: &Registry,
-    env: &Env,
-    pipeline: Option<&str>,
-) -> Result<PipelineFile, Vec<Diagnostic>> {
-    let file = load::load_file(path, registry)?;
-    let mut diags = Vec::new();
-    let is_set = |n: &str| env.get(n).is_some();
-    let names: Vec<String> = match pipeline {
-        Some(p) => vec![p.to_string()],
-        None => file.pipelines.keys().cloned().collect(),
-    };
-    for name in &names {
-        diags.extend(load::check_variables(&file, name, &is_set));
-    }
-    diags.extend(load::check_steps(&file, registry, &|n| {
-        env.get(n).map(str::to_string)
-    }));
-    if diags.is_empty() {
-        Ok(file)
-    } else {
-        Err(diags)
-    }
 }
 
 fn base_env(vars: &[(String, String)], secrets: &[String]) -> Env {
@@ -318,35 +309,26 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
         }
     };
     let mut env = base_env(&vars, &args.secrets);
-    let pipeline = args.pipeline.clone().unwrap_or_else(|| "build".into());
-    let file = match load::load_file(&path, &registry) {
-        Ok(f) => f,
+    let selection = match &args.workflow {
+        Some(w) => crate::checked::Selection::Workflow(w.clone()),
+        None => crate::checked::Selection::Pipeline(
+            args.pipeline.clone().unwrap_or_else(|| "build".into()),
+        ),
+    };
+    let prepared =
+        crate::checked::for_run(&path, &registry, &env, &selection, args.target.as_deref());
+    let (file, pipelines) = match prepared {
+        Ok(p) => {
+            print_diags(&p.shown);
+            (p.file, p.pipelines)
+        }
         Err(diags) => {
             print_diags(&diags);
             return EXIT_CONFIG;
         }
     };
-    if !file.pipelines.contains_key(&pipeline) {
-        let names: Vec<&str> = file.pipelines.keys().map(String::as_str).collect();
-        let hint = closest(&pipeline, names.iter().copied())
-            .map(|s| format!(" (did you mean `{s}`?)"))
-            .unwrap_or_default();
-        eprintln!(
-            "{}: error: no pipeline `{pipeline}` in this file; it has: {}{hint}",
-            path.display(),
-            names.join(", ")
-        );
-        return EXIT_CONFIG;
-    }
     for name in &file.secrets {
         env.mark_secret(name.clone());
-    }
-    if let Err(diags) = load_checked(&path, &registry, &env, Some(&pipeline)) {
-        print_diags(&diags);
-        return EXIT_CONFIG;
-    }
-    for n in &file.notices {
-        eprintln!("{n}");
     }
     let root = root_of(&path);
     let mut opts = RunOptions::new(root);
@@ -372,7 +354,38 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
             format!("{short} secret value(s) are shorter than 4 characters and are not masked"),
         );
     }
-    let executor = Executor::new(Arc::new(registry), Arc::new(file), opts, events.clone());
+    let (registry, file) = (Arc::new(registry), Arc::new(file));
+    let mut code = EXIT_PASSED;
+    for (i, pipeline) in pipelines.iter().enumerate() {
+        let mut opts = opts.clone();
+        if i > 0 {
+            opts.run_id = format!("{}-{i}", opts.run_id);
+        }
+        code = run_one(&registry, &file, opts, &events, pipeline).await;
+        if code != EXIT_PASSED {
+            if i + 1 < pipelines.len() {
+                eprintln!(
+                    "runner: pipeline `{pipeline}` did not pass; the workflow stops here ({} pipeline(s) not run)",
+                    pipelines.len() - i - 1
+                );
+            }
+            break;
+        }
+    }
+    events.finish();
+    reports.print_locations();
+    code
+}
+
+/// Runs one pipeline with signal handling; returns its exit code.
+async fn run_one(
+    registry: &Arc<Registry>,
+    file: &Arc<PipelineFile>,
+    opts: RunOptions,
+    events: &EventSink,
+    pipeline: &str,
+) -> i32 {
+    let executor = Executor::new(registry.clone(), file.clone(), opts, events.clone());
     let interrupter = executor.interrupter();
     let signals = tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -399,17 +412,15 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
             }
         }
     });
-    let report = executor.run(&pipeline).await;
+    let report = executor.run(pipeline).await;
     signals.abort();
-    events.finish();
-    reports.print_locations();
     if report.config_error && report.result == step_core::RunResult::Failed {
         return EXIT_CONFIG;
     }
     report.exit_code()
 }
 
-fn validate(arg: &FileArg, vars: &[String], registry: &Registry) -> i32 {
+fn validate(arg: &FileArg, vars: &[String], strict: bool, registry: &Registry) -> i32 {
     let path = match find_file(arg) {
         Ok(p) => p,
         Err(e) => {
@@ -425,33 +436,34 @@ fn validate(arg: &FileArg, vars: &[String], registry: &Registry) -> i32 {
         }
     };
     let env = base_env(&vars, &[]);
-    match load_checked(&path, registry, &env, None) {
-        Ok(file) => {
-            for n in &file.notices {
-                eprintln!("{n}");
-            }
-            out!("{}: valid", path.display());
-            for p in file.pipelines.values() {
-                out!("pipeline {}:", p.name);
-                print_entries(&p.steps, "  ");
-                if !p.finally.is_empty() {
-                    out!("  finally:");
-                    print_entries(&p.finally, "    ");
-                }
-                if !p.after_steps.is_empty() {
-                    out!("  after-steps:");
-                    print_entries(&p.after_steps, "    ");
-                }
-            }
-            EXIT_PASSED
+    let (file, diags) = crate::checked::for_validate(&path, registry, &env, strict);
+    print_diags(&diags);
+    let n = diags.iter().filter(|d| d.is_error()).count();
+    let Some(file) = file.filter(|_| n == 0) else {
+        eprintln!("{}: {n} error(s)", path.display());
+        return EXIT_CONFIG;
+    };
+    out!("{}: valid", path.display());
+    for p in file.pipelines.values() {
+        out!("pipeline {}:", p.name);
+        print_entries(&p.steps, "  ");
+        for (target, list) in &p.targets {
+            out!("  target {target}:");
+            print_entries(list, "    ");
         }
-        Err(diags) => {
-            print_diags(&diags);
-            let n = diags.iter().filter(|d| d.is_error()).count();
-            eprintln!("{}: {n} error(s)", path.display());
-            EXIT_CONFIG
+        if !p.finally.is_empty() {
+            out!("  finally:");
+            print_entries(&p.finally, "    ");
+        }
+        if !p.after_steps.is_empty() {
+            out!("  after-steps:");
+            print_entries(&p.after_steps, "    ");
         }
     }
+    for (w, names) in &file.workflows {
+        out!("workflow {w}: {}", names.join(" → "));
+    }
+    EXIT_PASSED
 }
 
 fn print_entries(entries: &[crate::model::Entry], indent: &str) {
@@ -459,10 +471,14 @@ fn print_entries(entries: &[crate::model::Entry], indent: &str) {
     for e in entries {
         match e {
             Entry::Step(s) => {
+                let kind = match &s.version {
+                    Some(v) => format!("{}@{v}", s.kind),
+                    None => s.kind.clone(),
+                };
                 if s.common.name.is_some() {
-                    out!("{indent}- {} ({})", s.display_name(), s.kind);
+                    out!("{indent}- {} ({kind})", s.display_name());
                 } else {
-                    out!("{indent}- {}", s.kind);
+                    out!("{indent}- {kind}");
                 }
             }
             Entry::Group(g) => {

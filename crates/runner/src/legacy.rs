@@ -283,6 +283,15 @@ impl LegacyKind {
     }
 }
 
+impl LegacyKind {
+    /// The manifest's name and version, when the manifest is valid.
+    pub fn name_version(&self) -> Option<(String, String)> {
+        self.manifest
+            .as_ref()
+            .map(|m| (m.name.clone(), m.version.clone()))
+    }
+}
+
 impl StepKind for LegacyKind {
     fn description(&self) -> StepDescription {
         let mut d =
@@ -342,11 +351,15 @@ impl StepKind for LegacyKind {
                 None => {}
             }
         }
-        if let Some(unknown) = given.keys().find(|k| !m.properties.contains_key(*k)) {
-            return Err(ConfigError::property(
-                unknown.clone(),
-                "is not a property of this step",
-            ));
+        // As wercker did: a property the manifest does not declare still
+        // reaches the step (the loader warns about it).
+        for (name, value) in given.iter().filter(|(k, _)| !m.properties.contains_key(*k)) {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            env.push((format!("{prefix}{}", env_name(name)), value));
         }
         Ok(Box::new(LegacyStep {
             name: m.name.clone(),
@@ -356,7 +369,9 @@ impl StepKind for LegacyKind {
     }
 }
 
-fn env_name(s: &str) -> String {
+/// A name as wercker put it in a variable: upper case, `-` and other
+/// non-alphanumerics as `_`.
+pub fn env_name(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {

@@ -16,6 +16,7 @@
 
 pub mod builder;
 pub mod builtin;
+pub mod checked;
 pub mod cli;
 pub mod diag;
 pub mod exec;
@@ -27,5 +28,6 @@ pub mod registry;
 pub mod report;
 pub mod report_setup;
 pub mod state;
+pub mod stepadd;
 pub mod tools;
 pub mod yaml;

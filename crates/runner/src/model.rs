@@ -24,6 +24,8 @@ pub struct PipelineFile {
     pub env: IndexMap<String, String>,
     /// Notices found while loading (keys accepted but ignored).
     pub notices: Vec<Diagnostic>,
+    /// wercker's `workflows:`: a name → the pipelines it runs, in order.
+    pub workflows: IndexMap<String, Vec<String>>,
 }
 
 /// One pipeline (`build`, `deploy`, …).
@@ -43,6 +45,9 @@ pub struct Pipeline {
     pub finally: Vec<Entry>,
     /// Whether recorded teardowns run when the pipeline ends.
     pub teardown: TeardownPolicy,
+    /// wercker's deploy targets: any other key holding a list of steps
+    /// (`production:`), run instead of `steps` with `--target NAME`.
+    pub targets: IndexMap<String, Vec<Entry>>,
 }
 
 /// An entry of a step list: a step, or a group of steps.
@@ -204,6 +209,8 @@ pub struct StepEntry {
     pub common: Common,
     /// Where the step is.
     pub pos: Pos,
+    /// The version written after `@` in a wercker step id (`owner/name@1.2.3`).
+    pub version: Option<String>,
 }
 
 impl StepEntry {
@@ -215,6 +222,7 @@ impl StepEntry {
             property_pos: BTreeMap::new(),
             common: Common::default(),
             pos: Pos::default(),
+            version: None,
         }
     }
 

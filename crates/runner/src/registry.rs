@@ -61,6 +61,8 @@ pub struct Registry {
     entries: Vec<Arc<Entry>>,
     index: HashMap<String, usize>,
     legacy_roots: Vec<std::path::PathBuf>,
+    /// Step directories' ids → their manifest's (name, version), when readable.
+    legacy: HashMap<String, Option<(String, String)>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -117,9 +119,27 @@ impl Registry {
         self.legacy_roots.extend(roots.iter().cloned());
         for (id, dir) in crate::legacy::discover(roots) {
             if !self.index.contains_key(&id) {
-                self.register(Box::new(crate::legacy::LegacyKind::new(id, dir)));
+                let kind = crate::legacy::LegacyKind::new(id.clone(), dir);
+                self.legacy.insert(id, kind.name_version());
+                self.register(Box::new(kind));
             }
         }
+    }
+
+    /// Whether `name` is a step directory (not a built-in kind).
+    pub fn is_legacy(&self, name: &str) -> bool {
+        self.legacy.contains_key(name)
+    }
+
+    /// The manifest version of the step directory `name`.
+    pub fn legacy_version(&self, name: &str) -> Option<&str> {
+        self.legacy.get(name)?.as_ref().map(|(_, v)| v.as_str())
+    }
+
+    /// The manifest `name` of the step directory `name` (its variables are
+    /// `WERCKER_<NAME>_<PROPERTY>`).
+    pub fn legacy_step_name(&self, name: &str) -> Option<&str> {
+        self.legacy.get(name)?.as_ref().map(|(n, _)| n.as_str())
     }
 
     /// Where legacy step directories are looked for.

@@ -142,9 +142,24 @@ pub fn pretty_slack_notify() -> StepDescription {
         "build:\n  after-steps:\n    - wantedly/pretty-slack-notify:\n        webhook_url: $SLACK_WEBHOOK_URL\n        \
          channel: apollo\n        username: wercker-bot\n",
     );
-    properties(
+    let mut d = properties(
         description,
         "The name shown before the result (`wercker-bot Passed`); default `Wercker`.",
         "The channel to post to instead of the webhook's default; `#` is added when the name has no `#` or `@`.",
-    )
+    );
+    // The step's old form: `team` + `token` instead of `webhook_url`.
+    for p in d.properties.iter_mut().filter(|p| p.name == "webhook_url") {
+        p.required = false;
+        p.doc.push_str(" Or the old form: `team` and `token`.");
+    }
+    d.property(PropertyDoc::optional(
+        "team",
+        PropertyType::String,
+        "The old form: the Slack team (`<team>.slack.com`), with `token`; instead of webhook_url.",
+    ))
+    .property(PropertyDoc::optional(
+        "token",
+        PropertyType::String,
+        "The old form: the incoming-webhook token, with `team`. A secret, like webhook_url.",
+    ))
 }

@@ -76,8 +76,47 @@ fn build_slack_notify(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
 }
 
 fn build_pretty_slack_notify(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
-    let config = parse(properties)?;
+    let config = parse(old_form(properties)?)?;
     Ok(Box::new(SlackNotify::pretty(config)?))
+}
+
+/// The step's old form, `team` + `token`, as the webhook URL it stood for
+/// (`https://<team>.slack.com/services/hooks/incoming-webhook?token=<token>`).
+fn old_form(properties: Value) -> Result<Value, ConfigError> {
+    let Value::Object(mut map) = properties else {
+        return Ok(properties);
+    };
+    let text = |v: Option<Value>| match v {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    };
+    let team = text(map.remove("team"));
+    let token = text(map.remove("token"));
+    match (team, token) {
+        (None, None) => {}
+        (Some(team), Some(token)) => {
+            if map.contains_key("webhook_url") {
+                return Err(ConfigError::new(
+                    "set `webhook_url` or the old form's `team` and `token`, not both",
+                ));
+            }
+            let ok =
+                !team.is_empty() && team.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !ok {
+                return Err(ConfigError::property(
+                    "team",
+                    "must be a Slack team name (letters, digits, `-`)",
+                ));
+            }
+            let url =
+                format!("https://{team}.slack.com/services/hooks/incoming-webhook?token={token}");
+            map.insert("webhook_url".into(), Value::String(url));
+        }
+        (Some(_), None) => return Err(ConfigError::property("token", "is required with `team`")),
+        (None, Some(_)) => return Err(ConfigError::property("team", "is required with `token`")),
+    }
+    Ok(Value::Object(map))
 }
 
 /// [`step_core::parse_config`], plus the property's name for a missing
@@ -94,6 +133,30 @@ fn parse(properties: Value) -> Result<SlackNotifyConfig, ConfigError> {
         }
         err
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_old_form_becomes_a_webhook_url() {
+        let v = old_form(serde_json::json!({"team": "acme", "token": "t0ken", "channel": "x"}))
+            .unwrap();
+        assert_eq!(
+            v["webhook_url"],
+            "https://acme.slack.com/services/hooks/incoming-webhook?token=t0ken"
+        );
+        assert!(v.get("team").is_none() && v.get("token").is_none());
+        assert!(old_form(serde_json::json!({"team": "acme"})).is_err());
+        assert!(
+            old_form(serde_json::json!({"team": "a", "token": "b", "webhook_url": "c"})).is_err()
+        );
+        assert!(
+            build_pretty_slack_notify(serde_json::json!({"team": "acme", "token": "t0ken"}))
+                .is_ok()
+        );
+    }
 }
 
 /// Compiles the README's Rust example, so the documented API stays real.

@@ -42,7 +42,7 @@ pub struct InstallPackages {
 
 fn describe_install() -> StepDescription {
     StepDescription::new("install-packages", "Install Debian/Ubuntu packages with apt-get.")
-        .doc("Runs `apt-get update` (unless `update: false`) and `apt-get install -y --no-install-recommends`, through sudo when not root.")
+        .doc("Runs `apt-get update` (unless `update: false`) and `apt-get install -y --no-install-recommends`, through sudo when not root. Takes wercker's install-packages step as written: its one property, `packages`, a space-separated string, with version pins as `name=version`. wercker's apt cache between builds has no equivalent here; `update` is stepwise's own.")
         .property(PropertyDoc::required(
             "packages",
             PropertyType::StringOrList,
@@ -138,41 +138,69 @@ impl Step for InstallPackages {
     }
 }
 
-/// `pip-install` configuration.
+/// `pip-install` configuration: stepwise's properties plus those of
+/// wercker's registry step (`packages_list`, `pip_command`, `extra_args`
+/// as a string, and the wheel settings, which have no effect here).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipInstallConfig {
     /// Packages to install (a list or a space-separated string).
     #[serde(default)]
     pub packages: Option<OneOrMany<String>>,
-    /// A requirements file, relative to the step's working directory.
+    /// wercker's name for `packages`: a space-separated string.
+    #[serde(default)]
+    pub packages_list: Option<OneOrMany<String>>,
+    /// A requirements file, relative to the step's working directory
+    /// (default: `requirements.txt` when no packages are given and it exists).
     #[serde(default)]
     pub requirements_file: Option<String>,
     /// The pip program (default `pip3`, else `pip`).
     #[serde(default)]
     pub pip: Option<String>,
-    /// Extra arguments for `pip install` (a list).
+    /// wercker's name for `pip`.
     #[serde(default)]
-    pub extra_args: Vec<String>,
+    pub pip_command: Option<String>,
+    /// Extra arguments for `pip install`: a list, or a string split on spaces.
+    #[serde(default)]
+    pub extra_args: Option<OneOrMany<String>>,
+    /// wercker: build wheels first. No effect here.
+    #[serde(default)]
+    pub auto_run_wheel: Option<serde_json::Value>,
+    /// wercker: clear the wheel cache. No effect here.
+    #[serde(default)]
+    pub cleanup_wheel_cache: Option<serde_json::Value>,
+    /// wercker: arguments for `pip wheel`. No effect here.
+    #[serde(default)]
+    pub extra_wheel_args: Option<serde_json::Value>,
 }
 
 /// The `pip-install` step.
 #[derive(Clone, Debug)]
 pub struct PipInstall {
     config: PipInstallConfig,
+    packages: Vec<String>,
+    extra_args: Vec<String>,
 }
 
 fn describe_pip() -> StepDescription {
+    let no_effect =
+        "wercker's pip-install step property; accepted, no effect here (no wheel cache).";
     StepDescription::new("pip-install", "Install Python packages with pip.")
+        .doc("Takes wercker's pip-install properties too: `packages_list` (as `packages`), `pip_command` (as `pip`), `extra_args` as a string; `auto_run_wheel`, `cleanup_wheel_cache` and `extra_wheel_args` are accepted and have no effect. With no packages and no `requirements_file`, `requirements.txt` is installed when it exists, as wercker's step did.")
         .property(PropertyDoc::optional(
             "packages",
             PropertyType::StringOrList,
             "Package specifiers: a list or a space-separated string.",
         ))
         .property(PropertyDoc::optional(
+            "packages_list",
+            PropertyType::StringOrList,
+            "wercker's name for `packages` (a space-separated string).",
+        ))
+        .property(PropertyDoc::optional(
             "requirements_file",
             PropertyType::Path,
-            "A requirements file (`pip install -r`).",
+            "A requirements file (`pip install -r`); default requirements.txt when it exists.",
         ))
         .property(PropertyDoc::optional(
             "pip",
@@ -180,21 +208,51 @@ fn describe_pip() -> StepDescription {
             "The pip program (default: pip3, else pip).",
         ))
         .property(PropertyDoc::optional(
-            "extra_args",
-            PropertyType::List,
-            "Extra arguments for pip install.",
+            "pip_command",
+            PropertyType::String,
+            "wercker's name for `pip`.",
         ))
+        .property(PropertyDoc::optional(
+            "extra_args",
+            PropertyType::StringOrList,
+            "Extra arguments for pip install: a list, or a string split on spaces.",
+        ))
+        .property(PropertyDoc::optional("auto_run_wheel", PropertyType::Any, no_effect))
+        .property(PropertyDoc::optional("cleanup_wheel_cache", PropertyType::Any, no_effect))
+        .property(PropertyDoc::optional("extra_wheel_args", PropertyType::Any, no_effect))
         .example("- pip-install:\n    requirements_file: requirements.txt\n")
 }
 
 fn build_pip(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
     let config: PipInstallConfig = parse_config(properties)?;
-    if config.packages.is_none() && config.requirements_file.is_none() {
+    if config.pip.is_some() && config.pip_command.is_some() {
         return Err(ConfigError::new(
-            "pip-install needs `packages` or `requirements_file`",
+            "set `pip` or wercker's `pip_command`, not both",
         ));
     }
-    Ok(Box::new(PipInstall { config }))
+    let mut packages = Vec::new();
+    for list in [&config.packages, &config.packages_list]
+        .into_iter()
+        .flatten()
+    {
+        packages.extend(split_names(list.clone()));
+    }
+    if let Some(bad) = packages.iter().find(|p| p.starts_with('-')) {
+        return Err(ConfigError::property(
+            "packages",
+            format!("`{bad}` is not a package (put options in `extra_args`)"),
+        ));
+    }
+    let extra_args = config
+        .extra_args
+        .clone()
+        .map(split_names)
+        .unwrap_or_default();
+    Ok(Box::new(PipInstall {
+        config,
+        packages,
+        extra_args,
+    }))
 }
 
 /// The `pip-install` kind.
@@ -205,29 +263,46 @@ pub fn pip_install_kind() -> Box<dyn StepKind> {
 #[async_trait]
 impl Step for PipInstall {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
+        let requirements = match &self.config.requirements_file {
+            Some(req) => {
+                let path = cx.resolve(req);
+                if !path.is_file() {
+                    return Err(ConfigError::property(
+                        "requirements_file",
+                        format!("{} does not exist", path.display()),
+                    )
+                    .into());
+                }
+                Some(path)
+            }
+            None if self.packages.is_empty() => {
+                let path = cx.resolve("requirements.txt");
+                if !path.is_file() {
+                    return Ok(Outcome::passed().with_message(
+                        "nothing to install: no packages given and no requirements.txt",
+                    ));
+                }
+                Some(path)
+            }
+            None => None,
+        };
         let hint = "install Python 3 with pip (Debian package python3-pip)";
-        let pip = match &self.config.pip {
+        let program = self
+            .config
+            .pip
+            .as_ref()
+            .or(self.config.pip_command.as_ref());
+        let pip = match program {
             Some(p) => ToolSpec::new(p.clone(), hint).find(cx.env(), cx.workdir())?,
             None => ToolSpec::new("pip3", hint)
                 .find(cx.env(), cx.workdir())
                 .or_else(|_| ToolSpec::new("pip", hint).find(cx.env(), cx.workdir()))?,
         };
         let mut cmd = Cmd::new(&pip.path).arg("install");
-        if let Some(req) = &self.config.requirements_file {
-            let path = cx.resolve(req);
-            if !path.is_file() {
-                return Err(ConfigError::property(
-                    "requirements_file",
-                    format!("{} does not exist", path.display()),
-                )
-                .into());
-            }
+        if let Some(path) = requirements {
             cmd = cmd.arg("-r").arg(path);
         }
-        if let Some(pkgs) = &self.config.packages {
-            cmd = cmd.args(split_names(pkgs.clone()));
-        }
-        cmd = cmd.args(&self.config.extra_args);
+        cmd = cmd.args(&self.packages).args(&self.extra_args);
         let out = cmd.run(cx).await?;
         if !out.success() {
             return Ok(Outcome::failed(format!(

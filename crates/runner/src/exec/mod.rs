@@ -28,6 +28,7 @@ use crate::model::{
 use crate::registry::Registry;
 use crate::state::RunManifest;
 
+mod after;
 mod support;
 mod teardown;
 
@@ -732,9 +733,16 @@ impl Executor {
                 scope.env.set(k, v);
             }
         }
+        let prepared = after::prepare(&pipeline.after_steps, &mut scope.env, &self.inner.registry);
+        for w in prepared.warnings {
+            self.inner.events.log(Level::Warn, w);
+        }
+        for n in prepared.notices {
+            self.inner.events.log(Level::Info, n);
+        }
         // Like `finally`: each runs whatever happened; a failing after-step
         // is reported but never changes the run's result.
-        self.run_finally(pipeline.after_steps.clone(), scope).await;
+        self.run_finally(prepared.entries, scope).await;
     }
 
     /// A configuration problem found while running makes the exit code 2 —

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::diag::Diagnostic;
+use crate::diag::{DiagLevel, Diagnostic};
 use crate::model::{Entry, GroupKind, PipelineFile, Values};
 use crate::registry::Registry;
 
@@ -47,19 +47,63 @@ fn exported_names(code: &str) -> Vec<String> {
 /// `for_each` variable in scope, not the runner's own variables, and not
 /// exported by an earlier `script` step. Each is an error with the
 /// property's position.
+///
+/// Unset variables in steps are errors and in after-steps warnings (they
+/// expand to empty there), as `runner run` treats them; see
+/// [`check_variables_at`] for other levels.
 pub fn check_variables(
     file: &PipelineFile,
     pipeline: &str,
     is_set: &dyn Fn(&str) -> bool,
 ) -> Vec<Diagnostic> {
+    let levels = VarLevels {
+        steps: DiagLevel::Error,
+        after_steps: DiagLevel::Warning,
+    };
+    check_variables_at(file, pipeline, is_set, levels)
+}
+
+/// How serious an unset variable is, by where it is used.
+#[derive(Clone, Copy, Debug)]
+pub struct VarLevels {
+    /// In steps, `finally` steps and deploy-target lists.
+    pub steps: DiagLevel,
+    /// In after-steps.
+    pub after_steps: DiagLevel,
+}
+
+/// [`check_variables`] with the levels given (`validate` makes them
+/// warnings, `validate --strict` errors). Each diagnostic names its pipeline.
+pub fn check_variables_at(
+    file: &PipelineFile,
+    pipeline: &str,
+    is_set: &dyn Fn(&str) -> bool,
+    levels: VarLevels,
+) -> Vec<Diagnostic> {
     let Some(p) = file.pipelines.get(pipeline) else {
         return Vec::new();
     };
-    let mut known: Vec<String> = file.env.keys().chain(p.env.keys()).cloned().collect();
+    let known: Vec<String> = file.env.keys().chain(p.env.keys()).cloned().collect();
     let mut diags = Vec::new();
-    for list in [&p.steps, &p.finally, &p.after_steps] {
-        check_entries(file, list, &mut known, is_set, &mut diags);
+    let mut lists: Vec<&Vec<Entry>> = vec![&p.steps];
+    lists.extend(p.targets.values());
+    for list in lists {
+        // Each target starts from what the pipeline's env sets.
+        let mut known = known.clone();
+        let in_steps = if levels.steps == DiagLevel::Error {
+            (levels.steps, "")
+        } else {
+            (levels.steps, "; `runner run` stops on it")
+        };
+        let after = (levels.after_steps, "; in after-steps it expands to empty");
+        check_entries(file, list, &mut known, is_set, in_steps, &mut diags);
+        check_entries(file, &p.finally, &mut known, is_set, in_steps, &mut diags);
+        check_entries(file, &p.after_steps, &mut known, is_set, after, &mut diags);
     }
+    for d in &mut diags {
+        d.pipeline = Some(pipeline.to_string());
+    }
+    crate::diag::sort_dedup(&mut diags);
     diags
 }
 
@@ -68,6 +112,7 @@ fn check_entries(
     entries: &[Entry],
     known: &mut Vec<String>,
     is_set: &dyn Fn(&str) -> bool,
+    (level, after): (DiagLevel, &str),
     diags: &mut Vec<Diagnostic>,
 ) {
     for entry in entries {
@@ -101,23 +146,26 @@ fn check_entries(
                                 &file.path,
                                 pos,
                                 format!(
-                                    "variable `{name}` is not set (used in property `{prop}` of step `{}`); set it, pass --var {name}=…, or write ${{{name}:-default}}",
+                                    "variable `{name}` is not set (used in property `{prop}` of step `{}`){after}; set it, pass --var {name}=…, or write ${{{name}:-default}}",
                                     step.display_name()
                                 ),
-                            ));
+                            ).with_level(level));
                         }
                     }
                 }
                 if let Some(cwd) = &step.common.cwd {
                     for name in unset_vars(cwd, known, is_set) {
-                        diags.push(Diagnostic::error(
-                            &file.path,
-                            step.pos,
-                            format!(
-                                "variable `{name}` is not set (used in `cwd` of step `{}`)",
-                                step.display_name()
-                            ),
-                        ));
+                        diags.push(
+                            Diagnostic::error(
+                                &file.path,
+                                step.pos,
+                                format!(
+                                    "variable `{name}` is not set (used in `cwd` of step `{}`)",
+                                    step.display_name()
+                                ),
+                            )
+                            .with_level(level),
+                        );
                     }
                 }
                 if step.kind == "script"
@@ -135,13 +183,27 @@ fn check_entries(
                                 &file.path,
                                 group.pos,
                                 format!("variable `{name}` is not set (used in `values` of `for_each`); set it or pass --var {name}=…"),
-                            ));
+                            ).with_level(level));
                         }
                     }
                     inner.push(fe.var.clone());
                 }
-                check_entries(file, &group.steps, &mut inner, is_set, diags);
-                check_entries(file, &group.finally, &mut inner, is_set, diags);
+                check_entries(
+                    file,
+                    &group.steps,
+                    &mut inner,
+                    is_set,
+                    (level, after),
+                    diags,
+                );
+                check_entries(
+                    file,
+                    &group.finally,
+                    &mut inner,
+                    is_set,
+                    (level, after),
+                    diags,
+                );
                 if !matches!(group.kind, GroupKind::ForEach(_)) {
                     *known = inner;
                 }
@@ -183,10 +245,31 @@ pub fn check_steps(
     registry: &Registry,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<Diagnostic> {
+    let names: Vec<String> = file.pipelines.keys().cloned().collect();
+    check_steps_in(file, registry, lookup, &names)
+}
+
+/// [`check_steps`] for the named pipelines only; each diagnostic names its pipeline.
+pub fn check_steps_in(
+    file: &PipelineFile,
+    registry: &Registry,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    pipelines: &[String],
+) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    for p in file.pipelines.values() {
-        for list in [&p.steps, &p.finally, &p.after_steps] {
+    for name in pipelines {
+        let Some(p) = file.pipelines.get(name) else {
+            continue;
+        };
+        let start = diags.len();
+        let lists = [&p.steps, &p.finally, &p.after_steps]
+            .into_iter()
+            .chain(p.targets.values());
+        for list in lists {
             check_build(file, registry, list, lookup, &mut diags);
+        }
+        for d in &mut diags[start..] {
+            d.pipeline = Some(name.clone());
         }
     }
     diags

@@ -24,26 +24,25 @@ use crate::registry::{COMMON_PROPERTIES, Registry, is_common};
 use crate::yaml::{Node, NodeValue};
 
 mod checks;
+pub mod wercker;
 
-pub use checks::{check_steps, check_variables};
+pub use checks::{VarLevels, check_steps, check_steps_in, check_variables, check_variables_at};
 
-/// Wercker keys that make no sense here: accepted with a notice.
-const IGNORED_KEYS: &[&str] = &[
-    "box",
-    "services",
-    "no-response-timeout",
-    "command-timeout",
-    "source-dir",
-    "base-path",
-    "docker",
-];
+/// Wercker keys that make no sense here: accepted with one notice.
+const IGNORED_KEYS: &[&str] = wercker::NO_EFFECT_KEYS;
 
 const PIPELINE_KEYS: &[&str] = &["steps", "after-steps", "finally", "env", "teardown"];
 const GROUP_KEYWORDS: &[&str] = &["parallel", "for_each", "group"];
-const TOP_KEYS: &[&str] = &["secrets", "env"];
+const TOP_KEYS: &[&str] = &["secrets", "env", "workflows"];
 
 /// Reads and loads a pipeline file.
 pub fn load_file(path: &Path, registry: &Registry) -> Result<PipelineFile, Vec<Diagnostic>> {
+    let text = read_text(path)?;
+    load_str(path, &text, registry)
+}
+
+/// A pipeline file's text, or why it cannot be read as text.
+fn read_text(path: &Path) -> Result<String, Vec<Diagnostic>> {
     let bytes = std::fs::read(path).map_err(|e| {
         vec![Diagnostic::error(
             path,
@@ -65,7 +64,7 @@ pub fn load_file(path: &Path, registry: &Registry) -> Result<PipelineFile, Vec<D
             )]);
         }
     };
-    load_str(path, &text, registry)
+    Ok(text)
 }
 
 /// Loads pipeline YAML text (`path` names it in messages).
@@ -74,6 +73,34 @@ pub fn load_str(
     text: &str,
     registry: &Registry,
 ) -> Result<PipelineFile, Vec<Diagnostic>> {
+    let (file, diags) = load_str_all(path, text, registry)?;
+    if diags.iter().any(Diagnostic::is_error) {
+        Err(diags)
+    } else {
+        let mut file = file;
+        file.notices = diags;
+        Ok(file)
+    }
+}
+
+/// Reads a pipeline file and loads it with [`load_str_all`].
+pub fn load_file_all(
+    path: &Path,
+    registry: &Registry,
+) -> Result<(PipelineFile, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let text = read_text(path)?;
+    load_str_all(path, &text, registry)
+}
+
+/// Loads pipeline YAML text, keeping what loaded next to every diagnostic
+/// (sorted by position, each tagged with its pipeline), so a caller can
+/// run one pipeline while another has errors. `Err` only when nothing
+/// could be read (not YAML, not text).
+pub fn load_str_all(
+    path: &Path,
+    text: &str,
+    registry: &Registry,
+) -> Result<(PipelineFile, Vec<Diagnostic>), Vec<Diagnostic>> {
     if text.contains('\0') {
         let offset = text.find('\0').unwrap_or(0);
         let before = &text[..offset];
@@ -89,42 +116,45 @@ pub fn load_str(
         vec![Diagnostic::error(
             path,
             e.pos,
-            format!("invalid YAML: {}", e.message),
+            format!("invalid YAML: {}", wercker::plain_yaml_message(&e.message)),
         )]
     })?;
     let mut loader = Loader {
         path,
         registry,
         diags: Vec::new(),
+        pipeline: None,
+        no_effect: wercker::NoEffect::default(),
     };
     let file = loader.file(&root);
-    if loader.diags.iter().any(Diagnostic::is_error) {
-        Err(loader.diags)
-    } else {
-        let mut file = file;
-        file.notices = loader.diags;
-        Ok(file)
-    }
+    let mut diags = loader.diags;
+    diags.extend(loader.no_effect.notice(path));
+    crate::diag::sort_dedup(&mut diags);
+    Ok((file, diags))
 }
 
 struct Loader<'a> {
     path: &'a Path,
     registry: &'a Registry,
     diags: Vec<Diagnostic>,
+    /// The pipeline being read (diagnostics are tagged with it).
+    pipeline: Option<String>,
+    /// wercker keys with no effect, reported in one notice.
+    no_effect: wercker::NoEffect,
 }
 
 impl Loader<'_> {
+    fn push(&mut self, d: Diagnostic) {
+        let d = d.in_pipeline(self.pipeline.as_deref());
+        self.diags.push(d);
+    }
+
     fn error(&mut self, pos: Pos, message: impl Into<String>) {
-        self.diags.push(Diagnostic::error(self.path, pos, message));
+        self.push(Diagnostic::error(self.path, pos, message));
     }
 
     fn error_suggest(&mut self, pos: Pos, message: impl Into<String>, suggestion: Option<String>) {
-        self.diags
-            .push(Diagnostic::error(self.path, pos, message).suggest(suggestion));
-    }
-
-    fn notice(&mut self, pos: Pos, message: impl Into<String>) {
-        self.diags.push(Diagnostic::notice(self.path, pos, message));
+        self.push(Diagnostic::error(self.path, pos, message).suggest(suggestion));
     }
 
     fn file(&mut self, root: &Node) -> PipelineFile {
@@ -158,19 +188,19 @@ impl Loader<'_> {
                 continue;
             };
             match name.as_str() {
-                k if IGNORED_KEYS.contains(&k) => {
-                    self.notice(
-                        key.pos,
-                        format!("`{k}` is a wercker setting that has no effect here; ignored"),
-                    );
+                k if IGNORED_KEYS.contains(&k) => self.no_effect.note(k, key.pos),
+                "workflows" => {
+                    file.workflows = wercker::workflows(value, self.path, &mut self.diags)
                 }
                 "secrets" => file.secrets = self.string_list(value, "secrets"),
                 "env" => file.env = self.env_map(value),
                 _ => match &value.value {
                     NodeValue::Map(_) => {
+                        self.pipeline = Some(name.clone());
                         if let Some(p) = self.pipeline(&name, key.pos, value) {
                             file.pipelines.insert(name, p);
                         }
+                        self.pipeline = None;
                     }
                     _ => {
                         let suggestion = closest(&name, TOP_KEYS.iter().copied());
@@ -212,15 +242,24 @@ impl Loader<'_> {
                     has_steps = true;
                     p.steps = self.entries(value, "steps");
                 }
-                "after-steps" | "after_steps" => p.after_steps = self.entries(value, "after-steps"),
+                "after-steps" | "after_steps" => {
+                    has_steps = true;
+                    p.after_steps = self.entries(value, "after-steps");
+                }
                 "finally" => p.finally = self.entries(value, "finally"),
                 "env" => p.env = self.env_map(value),
                 "teardown" => p.teardown = self.teardown_policy(value),
-                k if IGNORED_KEYS.contains(&k) => {
-                    self.notice(
-                        key.pos,
-                        format!("`{k}` is a wercker setting that has no effect here; ignored"),
-                    );
+                k if IGNORED_KEYS.contains(&k) => self.no_effect.note(k, key.pos),
+                // wercker's deploy targets: any other list of steps (but
+                // not a near-miss of a keyword: `stpes:` is a typo).
+                other
+                    if matches!(value.value, NodeValue::Seq(_))
+                        && closest(other, PIPELINE_KEYS.iter().copied().chain(["after_steps"]))
+                            .is_none() =>
+                {
+                    has_steps = true;
+                    let list = self.entries(value, other);
+                    p.targets.insert(other.to_string(), list);
                 }
                 other => {
                     let suggestion =
@@ -237,7 +276,12 @@ impl Loader<'_> {
             }
         }
         if !has_steps {
-            self.error(pos, format!("pipeline `{name}` has no `steps:`"));
+            self.error(
+                pos,
+                format!(
+                    "pipeline `{name}` has no `steps:` (nor after-steps or deploy target lists)"
+                ),
+            );
         }
         Some(p)
     }
@@ -423,37 +467,44 @@ impl Loader<'_> {
         }
     }
 
-    fn step(&mut self, kind: &str, pos: Pos, props: &[(Node, Node)]) -> Option<StepEntry> {
-        let description = match self.registry.get(kind) {
-            Some((_, d)) => d.clone(),
-            None => {
-                let suggestion = closest(
-                    kind,
-                    self.registry.names().chain(GROUP_KEYWORDS.iter().copied()),
-                );
-                let mut message = format!("unknown step kind `{kind}`");
-                if kind.contains('/') {
-                    let looked: Vec<String> = self
-                        .registry
-                        .legacy_roots()
-                        .iter()
-                        .map(|r| r.join(kind).display().to_string())
-                        .collect();
-                    message = format!(
-                        "unknown step `{kind}`: it is not built in and no step directory (wercker-step.yml + run.sh) was found; looked in: {}",
-                        if looked.is_empty() {
-                            "(no step directories configured)".to_string()
-                        } else {
-                            looked.join(", ")
-                        }
-                    );
-                }
-                self.error_suggest(pos, message, suggestion);
-                return None;
+    /// A step id as wercker resolved it, or an error (not installed,
+    /// `internal/*`) with a hint.
+    fn resolve(
+        &mut self,
+        written: &str,
+        pos: Pos,
+        props: &[(Node, Node)],
+    ) -> Option<(String, Option<String>)> {
+        match wercker::resolve(self.registry, written) {
+            wercker::Resolution::Found { kind, version } => Some((kind, version)),
+            wercker::Resolution::Internal(message) => {
+                self.error(pos, message);
+                None
             }
-        };
+            wercker::Resolution::Missing(id) => {
+                let names: Vec<String> =
+                    props.iter().filter_map(|(k, _)| k.scalar_text()).collect();
+                let mut d =
+                    wercker::missing_step(self.registry, self.path, pos, written, &id, &names);
+                if d.suggestion.is_none() && id.owner.is_none() {
+                    d.suggestion = closest(written, GROUP_KEYWORDS.iter().copied());
+                }
+                self.push(d);
+                None
+            }
+        }
+    }
+
+    fn step(&mut self, written: &str, pos: Pos, props: &[(Node, Node)]) -> Option<StepEntry> {
+        let (kind, version) = self.resolve(written, pos, props)?;
+        let kind = kind.as_str();
+        let description = self.registry.description(kind).cloned()?;
+        self.check_version(kind, version.as_deref(), pos);
         let mut entry = StepEntry::new(kind, Map::new());
         entry.pos = pos;
+        entry.version = version;
+        let legacy = self.registry.is_legacy(kind);
+        let mut typos: Vec<String> = Vec::new();
         let mut ok = true;
         for (k, v) in props {
             let Some(name) = k.scalar_text() else {
@@ -467,6 +518,17 @@ impl Loader<'_> {
                 ok &= self.common(&mut entry.common, &name, v, kind);
                 continue;
             }
+            if name == "checkpoint" && description.find_property(&name).is_none() {
+                self.no_effect.note("checkpoint", k.pos);
+                continue;
+            }
+            if legacy && description.find_property(&name).is_none() {
+                // wercker passed every property to the step's environment.
+                self.undeclared(kind, &name, k.pos, &description);
+                entry.property_pos.insert(name.clone(), v.pos);
+                entry.properties.insert(name, v.to_json());
+                continue;
+            }
             let Some(doc) = description.find_property(&name) else {
                 let candidates = description
                     .properties
@@ -474,6 +536,7 @@ impl Loader<'_> {
                     .map(|p| p.name.as_str())
                     .chain(COMMON_PROPERTIES.iter().map(|(n, _, _)| *n));
                 let suggestion = closest(&name, candidates);
+                typos.extend(suggestion.clone());
                 self.error_suggest(
                     k.pos,
                     format!("unknown property `{name}` for step `{kind}`"),
@@ -500,7 +563,8 @@ impl Loader<'_> {
             }
         }
         for p in description.properties.iter().filter(|p| p.required) {
-            if !entry.properties.contains_key(&p.name) {
+            // `cod:` for `code:` is one error (the typo), not two.
+            if !entry.properties.contains_key(&p.name) && !typos.contains(&p.name) {
                 self.error(
                     pos,
                     format!("step `{kind}` needs the property `{}` ({})", p.name, p.doc),
@@ -509,6 +573,44 @@ impl Loader<'_> {
             }
         }
         ok.then_some(entry)
+    }
+
+    /// A step directory's manifest version that differs from `@version`.
+    fn check_version(&mut self, kind: &str, written: Option<&str>, pos: Pos) {
+        let (Some(written), Some(found)) = (written, self.registry.legacy_version(kind)) else {
+            return;
+        };
+        if written != found {
+            self.push(Diagnostic::warning(
+                self.path,
+                pos,
+                format!(
+                    "`{kind}@{written}`: the step directory holds version {found}; running that"
+                ),
+            ));
+        }
+    }
+
+    /// A property a step directory's manifest does not declare: passed on
+    /// as `WERCKER_<STEP>_<PROP>`, as wercker did, with a warning.
+    fn undeclared(&mut self, kind: &str, name: &str, pos: Pos, d: &StepDescription) {
+        let suggestion = closest(name, d.properties.iter().map(|p| p.name.as_str()));
+        let step = self
+            .registry
+            .legacy_step_name(kind)
+            .unwrap_or_else(|| kind.rsplit('/').next().unwrap_or(kind));
+        self.push(
+            Diagnostic::warning(
+                self.path,
+                pos,
+                format!(
+                    "property `{name}` is not declared by step `{kind}`; passed on as WERCKER_{}_{}",
+                    crate::legacy::env_name(step),
+                    crate::legacy::env_name(name)
+                ),
+            )
+            .suggest(suggestion),
+        );
     }
 
     fn common(&mut self, c: &mut Common, name: &str, v: &Node, kind: &str) -> bool {

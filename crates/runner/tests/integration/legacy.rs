@@ -47,27 +47,41 @@ fn a_legacy_step_that_calls_fail_fails_with_its_message() {
 }
 
 #[test]
-fn legacy_properties_are_checked_at_load_time() {
+fn an_undeclared_property_is_passed_on_with_a_warning_as_wercker_did() {
+    let w = with_step(
+        "build:\n  steps:\n    - acme/owner-check:\n        target: web\n        targt: x\n",
+    );
+    let out = w.run(&["validate"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("stepwise.yml:5:9: warning: property `targt` is not declared")
+            && t.contains("WERCKER_OWNER_CHECK_TARGT")
+            && t.contains("did you mean `target`"),
+        "{t}"
+    );
+    // The typo still leaves a required property missing: an error.
     let w = with_step("build:\n  steps:\n    - acme/owner-check:\n        targt: x\n");
     let out = w.run(&["validate"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
-    assert!(
-        t.contains("unknown property `targt`") && t.contains("did you mean `target`"),
-        "{t}"
-    );
+    assert!(t.contains("needs the property `target`"), "{t}");
 }
 
 #[test]
-fn an_unknown_step_id_lists_where_it_looked() {
+fn an_unknown_step_id_is_one_line_with_a_hint_and_paths_only_when_verbose() {
     let w = Work::new("build:\n  steps:\n    - nobody/nothing\n");
     let out = w.run(&["validate"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
-        t.contains("nobody/nothing") && t.contains(".wercker/steps/nobody/nothing"),
+        t.contains("stepwise.yml:3:7: error: step `nobody/nothing` is not installed\n  hint: runner step add nobody/nothing"),
         "{t}"
     );
+    assert!(!t.contains(".wercker/steps/nobody/nothing"), "{t}");
+    let out = w.run(&["validate", "--verbose"]);
+    let t = text(&out);
+    assert!(t.contains(".wercker/steps/nobody/nothing"), "{t}");
     assert!(t.contains(".stepwise/steps/nobody/nothing"), "{t}");
 }
 

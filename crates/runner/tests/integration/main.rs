@@ -10,7 +10,10 @@ mod masking;
 mod parallel;
 mod seed;
 mod signals;
+mod stepadd;
 mod teardown;
+mod wercker;
+mod wercker_corpus;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
