@@ -26,6 +26,8 @@ CURL_VERSION="7.88.1-10+deb12u15"
 PYTHON3_VENV_VERSION="3.11.2-1+b1"
 JQ_VERSION="1.6-2.1+deb12u1"         # bench/ scripts read hyperfine's JSON
 TIME_VERSION="1.9-0.2"               # GNU time: peak RSS in bench/masking.sh
+LIBXML2_UTILS_VERSION="2.9.14+dfsg-1.3~deb12u6"   # xmllint: JUnit report checked against the xunit XSD
+CHROMIUM_VERSION="156.0.8078.108-1~deb12u1"       # chromium + chromium-driver: the HTML report test
 
 APT_PINS=(
   "packer=${PACKER_VERSION}"
@@ -44,6 +46,9 @@ APT_PINS=(
   "python3-venv=${PYTHON3_VENV_VERSION}"
   "jq=${JQ_VERSION}"
   "time=${TIME_VERSION}"
+  "libxml2-utils=${LIBXML2_UTILS_VERSION}"
+  "chromium=${CHROMIUM_VERSION}"
+  "chromium-driver=${CHROMIUM_VERSION}"
 )
 
 # ---------------------------------------------------------------- pins (Python venv)
@@ -308,6 +313,8 @@ verify() {
   check ip                ip -V
   check ps                ps --version
   check curl              sh -c 'curl --version | head -n1'
+  check xmllint           sh -c 'xmllint --version 2>&1 | head -n1'
+  check chromium          chromium --version
   log "docker on PATH: $(command -v docker) (also /usr/bin/docker from docker.io)"
 }
 

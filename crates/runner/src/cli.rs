@@ -57,7 +57,7 @@ pub struct FileArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a pipeline.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check a pipeline file and list its pipelines and steps.
     Validate {
         /// The file.
@@ -129,6 +129,9 @@ pub struct RunArgs {
     /// Run only this for_each value (NAME=VALUE; repeatable).
     #[arg(long = "only", value_name = "NAME=VALUE")]
     pub only: Vec<String>,
+    /// CI log dialect and report files (SARIF, Code Quality, HTML).
+    #[command(flatten)]
+    pub reports: crate::report_setup::CiArgs,
 }
 
 /// Runs the command line; returns the exit code.
@@ -137,7 +140,7 @@ pub async fn main(cli: Cli) -> i32 {
     match cli.command {
         Command::Run(args) => {
             add_legacy(&mut registry, &args.file);
-            run(args, registry).await
+            run(*args, registry).await
         }
         Command::Validate { file, vars } => {
             add_legacy(&mut registry, &file);
@@ -355,9 +358,15 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
     opts.keep = args.keep;
     opts.partition = partition;
     opts.only = only;
+    opts.paths_root = args.reports.root.clone();
     let events = EventSink::new();
-    let reports =
-        crate::report_setup::attach(&events, args.events.as_deref(), args.junit.as_deref());
+    let reports = crate::report_setup::attach_run(
+        &events,
+        args.events.as_deref(),
+        args.junit.as_deref(),
+        &args.reports,
+        &opts.env.secret_values(),
+    );
     let reports = match reports {
         Ok(r) => r,
         Err(e) => {

@@ -28,6 +28,7 @@ use crate::model::{
 use crate::registry::Registry;
 use crate::state::RunManifest;
 
+mod paths;
 mod support;
 mod teardown;
 
@@ -65,6 +66,9 @@ pub struct RunOptions {
     pub cleanup_timeout: Duration,
     /// The run's id.
     pub run_id: String,
+    /// The repository root that findings' paths are made relative to
+    /// (`--root`; default: [`RunOptions::root`]).
+    pub paths_root: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -81,6 +85,7 @@ impl RunOptions {
             state_dir,
             cleanup_timeout: Duration::from_secs(30 * 60),
             run_id: new_run_id(),
+            paths_root: None,
         }
     }
 }
@@ -932,8 +937,10 @@ impl Executor {
                 Err(msg) => return errored(self, scope, msg),
             }
         }
+        let paths_root = inner.opts.paths_root.as_ref().unwrap_or(&inner.opts.root);
         sink.emit(EventKind::StepStarted {
             kind: entry.kind.clone(),
+            cwd: Some(paths::relative_to(paths_root, &workdir)),
         });
         let failure = lock(&inner.first_failure).clone();
         let run = RunInfo {
@@ -1001,11 +1008,28 @@ impl Executor {
         };
         let mut status = status;
         if let Some(outcome) = outcome {
+            let here = paths::entry_location(
+                paths_root,
+                &inner.file.path,
+                entry.pos.line,
+                entry.pos.column,
+            );
             for f in &outcome.findings {
-                sink.emit(EventKind::Finding { finding: f.clone() });
+                let mut finding = f.clone();
+                match &mut finding.location {
+                    Some(l) => paths::rebase(l, paths_root, &workdir),
+                    None => finding.location = Some(here.clone()),
+                }
+                sink.emit(EventKind::Finding { finding });
             }
             for c in &outcome.checks {
-                sink.emit(EventKind::Check { check: c.clone() });
+                let mut check = c.clone();
+                match &mut check.location {
+                    Some(l) => paths::rebase(l, paths_root, &workdir),
+                    None if check.status.is_failure() => check.location = Some(here.clone()),
+                    None => {}
+                }
+                sink.emit(EventKind::Check { check });
             }
             for w in &outcome.warnings {
                 sink.log(Level::Warn, w.clone());

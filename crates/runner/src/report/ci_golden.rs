@@ -1,0 +1,261 @@
+//! Golden tests of the CI logs (GitHub, GitLab, plain) and the files built
+//! from the same run (job summary, SARIF, Code Quality, HTML).
+//!
+//! The run has a finding of every tool kind, a failed host check, a secret
+//! that the event sink masks, and a `for_each` over two targets whose steps
+//! interleave.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use step_core::event::{Event, EventKind, EventListener, EventSink, Level, MemoryListener, Stream};
+use step_core::outcome::{CheckResult, Finding, Location, RunResult, Severity, Status};
+
+use super::ci::{CiDialect, CiReporter};
+use super::github;
+
+/// The secret of the run (what `::add-mask::` announces).
+pub(crate) const SECRET: &str = "hunter2-s3cret";
+
+/// A writer the test can read after the reporter is done with it.
+#[derive(Clone, Default)]
+pub(crate) struct Captured(pub(crate) Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut v) => v.extend_from_slice(buf),
+            Err(p) => p.into_inner().extend_from_slice(buf),
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    pub(crate) fn text(&self) -> String {
+        match self.0.lock() {
+            Ok(v) => String::from_utf8_lossy(&v).into_owned(),
+            Err(p) => String::from_utf8_lossy(&p.into_inner()).into_owned(),
+        }
+    }
+}
+
+fn step(sink: &EventSink, target: Option<&str>, name: &str) -> EventSink {
+    sink.with_target(target.map(str::to_owned)).scoped(name)
+}
+
+fn start(s: &EventSink, kind: &str, cwd: &str) {
+    s.emit(EventKind::StepStarted {
+        kind: kind.into(),
+        cwd: Some(cwd.into()),
+    });
+}
+
+fn end(s: &EventSink, status: Status, ms: u64, message: Option<&str>) {
+    s.emit(EventKind::StepFinished {
+        status,
+        duration_ms: ms,
+        message: message.map(str::to_owned),
+    });
+}
+
+fn finding(s: &EventSink, f: Finding) {
+    s.emit(EventKind::Finding { finding: f });
+}
+
+fn build_steps(sink: &EventSink) {
+    let p = step(sink, None, "packer validate");
+    start(&p, "packer-validate", "packer");
+    p.output(Stream::Stdout, "Template validated: apollo.json");
+    finding(
+        &p,
+        Finding::new(
+            "packer-validate",
+            Severity::Error,
+            "unknown variable \"region\"",
+        )
+        .at(Location::at("packer/apollo.json", 14, Some(21))),
+    );
+    end(&p, Status::Failed, 900, Some("1 template(s) invalid"));
+    let t = step(sink, None, "terraform plan");
+    start(&t, "terraform", "terraform");
+    t.output(Stream::Stdout, format!("login with token={SECRET}"));
+    t.output(Stream::Stdout, "  # terraform_data.cluster will be created");
+    finding(
+        &t,
+        Finding::new(
+            "deprecated-attribute",
+            Severity::Medium,
+            "Argument is deprecated",
+        )
+        .at(Location::at("terraform/main.tf", 12, Some(3))),
+    );
+    end(&t, Status::Passed, 2100, None);
+    let a = step(sink, None, "ansible-lint");
+    start(&a, "ansible-lint", "ansible");
+    finding(
+        &a,
+        Finding::new(
+            "yaml[truthy]",
+            Severity::Low,
+            "Truthy value should be one of [false, true]",
+        )
+        .at(Location::at("ansible/site.yml", 9, None)),
+    );
+    finding(
+        &a,
+        Finding::new(
+            "name[missing]",
+            Severity::Medium,
+            "All tasks should be named",
+        )
+        .at(Location::at("ansible/roles/web/tasks/main.yml", 4, Some(3))),
+    );
+    end(&a, Status::Passed, 1500, None);
+}
+
+fn parallel_steps(sink: &EventSink) {
+    let aws = step(sink, Some("aws"), "verify");
+    let gcp = step(sink, Some("gcp"), "verify");
+    start(&aws, "host-checks", ".");
+    start(&gcp, "host-checks", ".");
+    aws.output(Stream::Stdout, "aws: checking 10.0.0.1");
+    gcp.output(Stream::Stdout, "gcp: checking 10.1.0.1");
+    aws.output(Stream::Stdout, "aws: 2 checks");
+    gcp.output(Stream::Stderr, "gcp: connection refused on 443");
+    aws.emit(EventKind::Check {
+        check: CheckResult::new("port 443 is listening", Status::Passed),
+    });
+    gcp.emit(EventKind::Check {
+        check: CheckResult::new("port 443 is listening", Status::Failed)
+            .with_message("expected: listening\nactual: closed")
+            .at(Location::at("checks/web.yml", 7, Some(5))),
+    });
+    end(&aws, Status::Passed, 800, None);
+    let bench = step(sink, Some("aws"), "docker-bench");
+    start(&bench, "dockerbench", ".");
+    gcp.log(Level::Error, "1 of 1 checks failed");
+    end(&gcp, Status::Failed, 1200, Some("1 of 1 checks failed"));
+    finding(
+        &bench,
+        Finding::new(
+            "5.4",
+            Severity::High,
+            "Ensure that privileged containers are not used",
+        )
+        .at(Location::at("reports/docker-bench.log", 120, None)),
+    );
+    end(
+        &bench,
+        Status::Warned,
+        3000,
+        Some("1 WARN over the threshold (continue_on_error)"),
+    );
+}
+
+/// The events of the golden run, masked by a real sink, with fixed times
+/// (one second apart) so the output does not depend on the clock.
+pub(crate) fn golden_run() -> Vec<Event> {
+    let sink = EventSink::new();
+    let memory = MemoryListener::new();
+    sink.add_listener(Box::new(memory.clone()));
+    sink.add_secrets([SECRET]);
+    sink.emit(EventKind::RunStarted {
+        run_id: "run-1".into(),
+        pipeline: "deploy".into(),
+    });
+    build_steps(&sink);
+    parallel_steps(&sink);
+    let td = step(&sink, Some("aws"), "teardown: terraform apply");
+    start(&td, "terraform-destroy", "terraform");
+    end(&td, Status::Passed, 700, None);
+    sink.emit(EventKind::RunFinished {
+        result: RunResult::Failed,
+        duration_ms: 9000,
+    });
+    let mut events = memory.events();
+    for (i, e) in events.iter_mut().enumerate() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_735_689_600 + i as u64);
+        e.time = humantime::format_rfc3339_millis(t).to_string();
+    }
+    events
+}
+
+/// The log of the golden run in `dialect` (GitHub: the masks first).
+pub(crate) fn log_of(dialect: CiDialect, stream: bool) -> String {
+    let out = Captured::default();
+    if dialect == CiDialect::Github {
+        let mut w = out.clone();
+        github::add_masks(&mut w, [SECRET]).unwrap_or_default();
+    }
+    let mut r = CiReporter::new(Box::new(out.clone()), dialect).with_stream(stream);
+    for e in golden_run() {
+        r.event(&e);
+    }
+    r.finish();
+    out.text()
+}
+
+#[test]
+fn github_log() {
+    let log = log_of(CiDialect::Github, false);
+    assert!(log.starts_with(&format!("::add-mask::{SECRET}\n")), "{log}");
+    assert_eq!(
+        log.matches(SECRET).count(),
+        1,
+        "only the mask names the secret"
+    );
+    insta::assert_snapshot!(log);
+}
+
+#[test]
+fn gitlab_log() {
+    let log = log_of(CiDialect::Gitlab, false);
+    assert!(!log.contains(SECRET));
+    assert_eq!(
+        log.matches("section_start:").count(),
+        log.matches("section_end:").count()
+    );
+    insta::assert_snapshot!(log.replace('\x1b', "<ESC>").replace('\r', "<CR>"));
+}
+
+#[test]
+fn plain_log_keeps_each_parallel_step_together() {
+    let log = log_of(CiDialect::Plain, false);
+    let lines: Vec<&str> = log.lines().collect();
+    let pos = |needle: &str| lines.iter().position(|l| l.contains(needle));
+    // aws's verify is live; gcp's lines come together after it ended.
+    let aws_end = pos("<-- [aws] verify passed").unwrap_or(usize::MAX);
+    let gcp_first = pos("[gcp] verify | gcp: checking").unwrap_or(0);
+    let gcp_second = pos("[gcp] verify | gcp: connection refused").unwrap_or(0);
+    assert!(gcp_first > aws_end, "{log}");
+    assert_eq!(gcp_second, gcp_first + 1, "{log}");
+    insta::assert_snapshot!(log);
+}
+
+#[test]
+fn stream_prints_lines_as_they_happen() {
+    let log = log_of(CiDialect::Github, true);
+    let lines: Vec<&str> = log.lines().collect();
+    let aws = lines.iter().position(|l| l.contains("aws: checking"));
+    let gcp = lines.iter().position(|l| l.contains("gcp: checking"));
+    assert_eq!(gcp, aws.map(|a| a + 1), "{log}");
+    assert!(
+        !log.contains("::group::"),
+        "groups cannot interleave: {log}"
+    );
+}
+
+#[test]
+fn github_job_summary() {
+    let mut summary = super::Summary::new();
+    for e in golden_run() {
+        summary.record(&e);
+    }
+    let md = github::step_summary(&summary);
+    assert!(!md.contains(SECRET));
+    insta::assert_snapshot!(md);
+}
