@@ -259,3 +259,151 @@ fn github_job_summary() {
     assert!(!md.contains(SECRET));
     insta::assert_snapshot!(md);
 }
+
+/// The golden run's summary.
+fn golden_summary(keep_output: usize) -> super::Summary {
+    let mut summary = super::Summary::new().keep_output(keep_output);
+    for e in golden_run() {
+        summary.record(&e);
+    }
+    summary
+}
+
+#[test]
+fn sarif_is_valid_against_the_schema_with_one_run_per_tool() {
+    let sarif = super::sarif::sarif(&golden_summary(0));
+    let tools: Vec<&str> = sarif["runs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["tool"]["driver"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            "packer",
+            "terraform",
+            "ansible-lint",
+            "host-checks",
+            "dockerbench"
+        ]
+    );
+    let host = &sarif["runs"][3]["results"][0];
+    assert_eq!(host["level"], "error");
+    let region = &host["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(
+        (&region["startLine"], &region["startColumn"]),
+        (&7.into(), &5.into())
+    );
+    let Some(path) = stepwise_tests::shared_schema("sarif-schema-2.1.0.json") else {
+        stepwise_tests::skip_or_fail("../shared/schemas/sarif-schema-2.1.0.json is missing");
+        return;
+    };
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
+            .expect("the SARIF schema parses");
+    let validator = jsonschema::validator_for(&schema).expect("the SARIF schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The schema is strict enough to catch a wrong level.
+    let mut broken = sarif.clone();
+    broken["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(!validator.is_valid(&broken));
+}
+
+#[test]
+fn code_quality_issues_have_gitlab_s_required_fields() {
+    let issues = super::codequality::code_quality(&golden_summary(0));
+    let issues = issues.as_array().cloned().unwrap_or_default();
+    // 5 findings and 1 failed check.
+    assert_eq!(issues.len(), 6);
+    let mut fingerprints = std::collections::BTreeSet::new();
+    for i in &issues {
+        for field in ["description", "check_name", "fingerprint"] {
+            assert!(
+                i[field].as_str().is_some_and(|s| !s.is_empty()),
+                "{field}: {i}"
+            );
+        }
+        let severity = i["severity"].as_str().unwrap_or_default();
+        assert!(
+            ["info", "minor", "major", "critical", "blocker"].contains(&severity),
+            "{i}"
+        );
+        assert!(
+            i["location"]["path"]
+                .as_str()
+                .is_some_and(|p| !p.is_empty()),
+            "{i}"
+        );
+        assert!(
+            i["location"]["lines"]["begin"]
+                .as_u64()
+                .is_some_and(|l| l >= 1),
+            "{i}"
+        );
+        assert!(
+            fingerprints.insert(i["fingerprint"].to_string()),
+            "unique: {i}"
+        );
+        assert!(!i.to_string().contains(SECRET));
+    }
+    assert_eq!(issues[0]["check_name"], "packer/packer-validate");
+    assert_eq!(issues[0]["location"]["path"], "packer/apollo.json");
+    assert_eq!(issues[0]["location"]["lines"]["begin"], 14);
+    assert_eq!(issues[4]["check_name"], "host-checks/port 443 is listening");
+    assert_eq!(issues[4]["location"]["path"], "checks/web.yml");
+}
+
+/// Runs `xmllint --schema` on `xml`; `Err` holds what it said.
+fn xmllint(xsd: &std::path::Path, xml: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let file = dir.path().join("junit.xml");
+    std::fs::write(&file, xml).map_err(|e| e.to_string())?;
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(xsd)
+        .arg(&file)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn junit_is_valid_against_the_xunit_schema() {
+    let mut junit = super::JunitReporter::new("unused.xml");
+    for e in golden_run() {
+        junit.event(&e);
+    }
+    let xml = junit.xml().expect("serialize");
+    // Multi-line text is in the body, the first line in `message`.
+    assert!(
+        xml.contains(
+            "<failure message=\"expected: listening\" type=\"failed\">checks/web.yml:7:5: expected: listening\nactual: closed</failure>"
+        ),
+        "{xml}"
+    );
+    assert!(xml.contains("classname=\"deploy.gcp\""));
+    assert!(!xml.contains(SECRET));
+    if !stepwise_tests::tool_available("xmllint") {
+        return;
+    }
+    let Some(xsd) = stepwise_tests::shared_schema("junit-10.xsd") else {
+        stepwise_tests::skip_or_fail("../shared/schemas/junit-10.xsd is missing");
+        return;
+    };
+    if let Err(e) = xmllint(&xsd, &xml) {
+        panic!("xmllint: {e}\n{xml}");
+    }
+    // The check is real: the attribute quick-junit writes fails it.
+    let raw = junit.report().to_string().expect("serialize");
+    assert!(xmllint(&xsd, &raw).is_err());
+}
