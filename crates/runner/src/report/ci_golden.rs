@@ -407,3 +407,93 @@ fn junit_is_valid_against_the_xunit_schema() {
     let raw = junit.report().to_string().expect("serialize");
     assert!(xmllint(&xsd, &raw).is_err());
 }
+
+/// The flags the HTML report test runs Chromium with: headless, no
+/// sandbox (root in CI), nothing that reaches the network.
+const CHROMIUM_FLAGS: [&str; 7] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+];
+
+/// Runs headless Chromium with a fresh profile on `args`; its stdout.
+fn chromium(args: &[String]) -> String {
+    let profile = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new("chromium")
+        .args(CHROMIUM_FLAGS)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("chromium runs");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The workspace's `target/` directory.
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| stepwise_tests::workspace_root().join("target"))
+}
+
+#[test]
+fn html_report_renders_in_headless_chromium() {
+    let dir = target_dir().join("reports");
+    std::fs::create_dir_all(&dir).expect("target/reports");
+    let page = dir.join("golden-run.html");
+    let mut reporter = super::files::FileReporter::new(&page, super::files::FileFormat::Html);
+    for e in golden_run() {
+        reporter.event(&e);
+    }
+    reporter.finish();
+    assert!(reporter.error().is_none());
+    let html = std::fs::read_to_string(&page).expect("report written");
+    assert!(!html.contains(SECRET) && html.contains("token=***"));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "self-contained"
+    );
+    if !stepwise_tests::tool_available("chromium") {
+        return;
+    }
+    let url = format!("file://{}", page.display());
+    let dom = chromium(&["--dump-dom".into(), url.clone()]);
+    assert!(
+        dom.contains("data-rendered=\"yes\""),
+        "the script ran: {dom}"
+    );
+    // Lanes: the pipeline's own steps, aws, gcp.
+    assert_eq!(dom.matches("class=\"lane\"").count(), 3, "{dom}");
+    assert_eq!(dom.matches("class=\"bar ").count(), 7);
+    assert_eq!(dom.matches("class=\"bar failed\"").count(), 2);
+    assert!(dom.contains("data-lane=\"gcp\""));
+    assert_eq!(dom.matches("class=\"finding\"").count(), 5);
+    assert!(dom.contains("Findings (5)"));
+    assert!(dom.contains("data-tool=\"dockerbench\""));
+    assert!(dom.contains("Host checks (2 checks, 1 failed)"));
+    assert!(dom.contains("expected: listening\nactual: closed"));
+    assert_eq!(dom.matches("class=\"teardown\"").count(), 1);
+    assert_eq!(
+        dom.matches("<details class=\"log\">").count(),
+        7,
+        "logs collapsed"
+    );
+    let png = dir.join("golden-run.png");
+    let _ = std::fs::remove_file(&png);
+    chromium(&[
+        format!("--screenshot={}", png.display()),
+        "--window-size=1280,1400".into(),
+        url,
+    ]);
+    let bytes = std::fs::read(&png).expect("screenshot written");
+    assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
+}

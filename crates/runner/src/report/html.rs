@@ -101,6 +101,7 @@ h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
 .bar.failed{background:#cf222e}.bar.errored{background:#8250df}.bar.unfinished{background:#57606a}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #d0d7de;padding:.2em .5em;text-align:left;vertical-align:top}
 .sev-error,.sev-high,.st-failed,.st-errored{color:#cf222e;font-weight:600}.sev-medium,.sev-low,.st-warned{color:#9a6700}
+td.expect{white-space:pre-line}
 pre{background:#f6f8fa;padding:.5em;overflow:auto;max-height:30em}
 "#;
 
@@ -224,7 +225,7 @@ fn checks(summary: &Summary, h: &mut String) {
         };
         let _ = writeln!(
             h,
-            "<tr class=\"check {st}\"><td class=\"st-{st}\">{}</td><td>{}</td><td>{}</td>\
+            "<tr class=\"check {st}\"><td class=\"st-{st}\">{}</td><td>{}</td><td class=\"expect\">{}</td>\
              <td><code>{}</code></td><td>{}</td></tr>",
             c.status,
             escape(&c.name),
