@@ -359,6 +359,7 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
     opts.partition = partition;
     opts.only = only;
     opts.paths_root = args.reports.root.clone();
+    opts.output_file = args.reports.output_file(|n| std::env::var(n).ok());
     let events = EventSink::new();
     let reports = crate::report_setup::attach_run(
         &events,

@@ -80,6 +80,17 @@ impl ColorChoice {
 }
 
 impl CiArgs {
+    /// The file steps with `export_output: true` write to: GitHub's
+    /// `$GITHUB_OUTPUT`, in the GitHub dialect.
+    pub fn output_file(&self, var: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+        if self.dialect(&var) != Some(CiDialect::Github) {
+            return None;
+        }
+        var("GITHUB_OUTPUT")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    }
+
     /// The dialect to print in, `None` for the terminal reporter.
     pub fn dialect(&self, var: impl Fn(&str) -> Option<String>) -> Option<CiDialect> {
         match self.ci {

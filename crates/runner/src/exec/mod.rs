@@ -69,6 +69,9 @@ pub struct RunOptions {
     /// The repository root that findings' paths are made relative to
     /// (`--root`; default: [`RunOptions::root`]).
     pub paths_root: Option<PathBuf>,
+    /// Where steps with `export_output: true` append their outputs
+    /// (GitHub's `$GITHUB_OUTPUT`); `None`: nowhere.
+    pub output_file: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -86,6 +89,7 @@ impl RunOptions {
             cleanup_timeout: Duration::from_secs(30 * 60),
             run_id: new_run_id(),
             paths_root: None,
+            output_file: None,
         }
     }
 }
@@ -1050,6 +1054,21 @@ impl Executor {
                     scope
                         .outputs
                         .insert(id.clone(), Value::Object(outcome.outputs.clone()));
+                }
+                if entry.common.export_output
+                    && let Some(file) = &inner.opts.output_file
+                {
+                    let prefix = entry.common.id.as_deref().unwrap_or(&name);
+                    let masker = inner.events.masker();
+                    let target = scope.target.as_deref();
+                    if let Err(e) =
+                        paths::export_outputs(file, target, prefix, &outcome.outputs, &masker)
+                    {
+                        sink.log(
+                            Level::Warn,
+                            format!("cannot write the outputs to {}: {e}", file.display()),
+                        );
+                    }
                 }
             }
         }

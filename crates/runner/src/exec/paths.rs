@@ -52,6 +52,43 @@ pub(crate) fn entry_location(root: &Path, file: &Path, line: u64, column: u64) -
     }
 }
 
+/// Appends a step's outputs to a CI output file (GitHub's
+/// `$GITHUB_OUTPUT`) as `<target>_<prefix>_<name>` (no target outside a
+/// `for_each`), names reduced to letters, digits, `_` and `-`; strings as
+/// they are, other values as JSON; secrets masked.
+pub(crate) fn export_outputs(
+    file: &Path,
+    target: Option<&str>,
+    prefix: &str,
+    outputs: &serde_json::Map<String, serde_json::Value>,
+    masker: &step_core::Masker,
+) -> std::io::Result<()> {
+    let mut text = String::new();
+    for (name, value) in outputs {
+        let full = match target {
+            Some(t) => format!("{t}_{prefix}_{name}"),
+            None => format!("{prefix}_{name}"),
+        };
+        let full: String = full
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let mut value = match value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        masker.mask_in_place(&mut value);
+        text.push_str(&crate::report::github::output_lines(&full, &value));
+    }
+    crate::report::github::append(file, &text)
+}
+
 /// Resolves `.` and `..` without touching the file system (the file may
 /// not exist, and symlinks are the tool's business).
 fn clean(path: &Path) -> PathBuf {
