@@ -168,3 +168,120 @@ fn color_follows_force_color_and_no_color() {
     assert!(colored(&[("NO_COLOR", "1")], &["--color", "always"]));
     assert!(!colored(&[("FORCE_COLOR", "1")], &["--color", "never"]));
 }
+
+/// An example CI file of `examples/ci`, parsed.
+fn example(name: &str) -> (std::path::PathBuf, serde_json::Value) {
+    let path = stepwise_tests::workspace_root()
+        .join("examples/ci")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let value: serde_json::Value = serde_saphyr::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
+    (path, value)
+}
+
+/// The `run:` / `script:` text of a job, joined.
+fn commands(steps: &serde_json::Value, key: &str) -> String {
+    steps
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get(key).or(Some(s)).and_then(|v| v.as_str()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_github_actions_recipe_is_a_valid_workflow() {
+    let (path, wf) = example("github-actions.yml");
+    let deploy = &wf["jobs"]["deploy"];
+    let partitions = deploy["strategy"]["matrix"]["partition"]
+        .as_array()
+        .unwrap();
+    assert_eq!(partitions.len(), 2);
+    let steps = &deploy["steps"];
+    let run = commands(steps, "run");
+    assert!(
+        run.contains("--partition \"${{ matrix.partition }}\""),
+        "{run}"
+    );
+    assert!(run.contains("--state-dir \"$STEPWISE_STATE_DIR\""), "{run}");
+    assert!(
+        run.contains("STEPWISE_STATE_DIR=$RUNNER_TEMP/stepwise-state"),
+        "{run}"
+    );
+    let cleanup = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["run"]
+                .as_str()
+                .is_some_and(|r| r.contains("runner cleanup"))
+        })
+        .expect("a cleanup step");
+    assert_eq!(cleanup["if"], "always()");
+    let artifact = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["with"]["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("stepwise-state"))
+        })
+        .expect("the state kept as an artifact");
+    assert_eq!(artifact["if"], "always()");
+    assert!(
+        artifact["uses"]
+            .as_str()
+            .unwrap()
+            .starts_with("actions/upload-artifact@")
+    );
+    assert!(commands(&wf["jobs"]["cleanup"]["steps"], "run").contains("runner cleanup"));
+    if !stepwise_tests::tool_available("actionlint") {
+        return;
+    }
+    let out = std::process::Command::new("actionlint")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "actionlint: {}", text(&out));
+}
+
+#[test]
+fn the_gitlab_recipe_wires_parallel_partitions_code_quality_and_junit() {
+    let (_, ci) = example("gitlab-ci.yml");
+    for job in ["build", "deploy"] {
+        let reports = &ci[job]["artifacts"]["reports"];
+        assert_eq!(reports["junit"], "reports/junit.xml", "{job}");
+        assert_eq!(reports["codequality"], "reports/codequality.json", "{job}");
+        assert_eq!(ci[job]["artifacts"]["when"], "always", "{job}");
+        let script = commands(&ci[job]["script"], "");
+        assert!(script.contains("--codequality \"$CI_PROJECT_DIR/reports/codequality.json\""));
+        assert!(script.contains("--junit \"$CI_PROJECT_DIR/reports/junit.xml\""));
+    }
+    let deploy = &ci["deploy"];
+    assert_eq!(deploy["parallel"], 2);
+    let script = commands(&deploy["script"], "");
+    assert!(
+        script.contains("--partition \"$CI_NODE_INDEX/$CI_NODE_TOTAL\""),
+        "{script}"
+    );
+    assert!(
+        script.contains("--state-dir \"$STEPWISE_STATE_DIR\""),
+        "{script}"
+    );
+    assert!(commands(&deploy["after_script"], "").contains("runner cleanup --state-dir"));
+    let kept: Vec<&str> = deploy["artifacts"]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    assert!(kept.contains(&"stepwise-state/"), "{kept:?}");
+    assert_eq!(
+        ci["variables"]["STEPWISE_STATE_DIR"],
+        "$CI_PROJECT_DIR/stepwise-state"
+    );
+}
