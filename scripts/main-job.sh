@@ -117,6 +117,7 @@ run_pipeline() {  # name → the pipeline's exit code
     log "runner run $name (in examples/apollo)"
     (cd "$example" && "$runner" run "$name" \
         --events "$reports/apollo-$name.jsonl" \
+        --root "$root" \
         --junit "$reports/apollo-$name.xml" \
         --sarif "$reports/apollo-$name.sarif" \
         --report "$reports/apollo-$name.html") || code=$?

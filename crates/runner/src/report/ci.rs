@@ -483,7 +483,7 @@ impl EventListener for CiReporter {
 fn is_repeat(kind: &EventKind, repeats: impl Fn(&str) -> bool) -> bool {
     match kind {
         EventKind::Check { check } if check.status.is_failure() => {
-            check.message.as_deref().is_some_and(&repeats)
+            repeats(&check.name) || check.message.as_deref().is_some_and(&repeats)
         }
         EventKind::Log { message, .. } => repeats(message),
         _ => false,

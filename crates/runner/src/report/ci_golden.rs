@@ -497,3 +497,26 @@ fn html_report_renders_in_headless_chromium() {
     let bytes = std::fs::read(&png).expect("screenshot written");
     assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
 }
+
+#[test]
+fn a_check_that_repeats_a_finding_is_printed_once() {
+    let sink = EventSink::new();
+    let memory = MemoryListener::new();
+    sink.add_listener(Box::new(memory.clone()));
+    let bench = step(&sink, None, "bench");
+    start(&bench, "dockerbench", ".");
+    let text = "Ensure Content trust for Docker is Enabled (Automated)";
+    finding(&bench, Finding::new("4.5", Severity::Medium, text));
+    bench.emit(EventKind::Check {
+        check: CheckResult::new(format!("4.5 - {text}"), Status::Failed).with_message("WARN"),
+    });
+    end(&bench, Status::Passed, 10, None);
+    for dialect in [CiDialect::Plain, CiDialect::Github] {
+        let out = Captured::default();
+        let mut r = CiReporter::new(Box::new(out.clone()), dialect);
+        memory.events().iter().for_each(|e| r.event(e));
+        r.finish();
+        let log = out.text();
+        assert_eq!(log.matches(text).count(), 1, "{log}");
+    }
+}
