@@ -8,7 +8,8 @@
 //!   what ran in parallel. The bars are drawn by the script from the JSON
 //!   in `<script id="timeline-data">`, so the page also works as data;
 //! - findings grouped by tool, with `file:line`;
-//! - host checks with expected/actual (their message);
+//! - host checks (of `host-checks` and `serverspec` steps) with
+//!   expected/actual (their message);
 //! - teardowns and their status;
 //! - each step's log (already masked by the event sink), collapsed.
 
@@ -200,9 +201,12 @@ fn findings(summary: &Summary, h: &mut String) {
 }
 
 fn checks(summary: &Summary, h: &mut String) {
+    // Other tools' checks (docker-bench's, ansible's recap) are findings
+    // or results of their own sections.
     let all: Vec<_> = summary
         .rows()
         .iter()
+        .filter(|r| tool_of(r.kind.as_deref()) == "host-checks")
         .flat_map(|r| r.checks.iter().map(move |c| (r, c)))
         .collect();
     let failed = all.iter().filter(|(_, c)| c.status.is_failure()).count();
