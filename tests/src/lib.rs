@@ -94,3 +94,15 @@ pub fn pids_in(path: &Path) -> Vec<i32> {
         .filter_map(|p| p.parse().ok())
         .collect()
 }
+
+/// A file of the project's shared schemas: `../shared/schemas/<name>`
+/// relative to the repository root, as CI lays it out (shared/ beside the
+/// clone). A checkout deeper down (a worktree in `wt/<name>`) finds the
+/// same directory beside an ancestor. `None` when there is none.
+pub fn shared_schema(name: &str) -> Option<PathBuf> {
+    workspace_root()
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join("shared").join("schemas").join(name))
+        .find(|p| p.is_file())
+}

@@ -59,7 +59,7 @@ pub struct FileArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a pipeline.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check a pipeline file and list its pipelines and steps.
     Validate {
         /// The file.
@@ -145,6 +145,9 @@ pub struct RunArgs {
     /// pipeline stops the chain.
     #[arg(long, value_name = "NAME", conflicts_with = "pipeline")]
     pub workflow: Option<String>,
+    /// CI log dialect and report files (SARIF, Code Quality, HTML).
+    #[command(flatten)]
+    pub reports: crate::report_setup::CiArgs,
 }
 
 /// Runs the command line; returns the exit code.
@@ -154,7 +157,7 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Run(args) => {
             crate::diag::set_verbose(args.file.verbose);
             add_legacy(&mut registry, &args.file);
-            run(args, registry).await
+            run(*args, registry).await
         }
         Command::Validate { file, vars, strict } => {
             crate::diag::set_verbose(file.verbose);
@@ -337,9 +340,16 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
     opts.keep = args.keep;
     opts.partition = partition;
     opts.only = only;
+    opts.paths_root = args.reports.root.clone();
+    opts.output_file = args.reports.output_file(|n| std::env::var(n).ok());
     let events = EventSink::new();
-    let reports =
-        crate::report_setup::attach(&events, args.events.as_deref(), args.junit.as_deref());
+    let reports = crate::report_setup::attach_run(
+        &events,
+        args.events.as_deref(),
+        args.junit.as_deref(),
+        &args.reports,
+        &opts.env.secret_values(),
+    );
     let reports = match reports {
         Ok(r) => r,
         Err(e) => {

@@ -94,6 +94,8 @@ pub struct Common {
     pub continue_on_error: bool,
     /// Run only when this condition holds (an env toggle).
     pub when: Option<When>,
+    /// Hand the step's outputs to the CI (GitHub: `$GITHUB_OUTPUT`).
+    pub export_output: bool,
 }
 
 /// A `when:` condition.

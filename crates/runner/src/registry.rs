@@ -39,6 +39,11 @@ pub const COMMON_PROPERTIES: &[(&str, &str, &str)] = &[
         "Report a failure as a warning and go on.",
     ),
     (
+        "export_output",
+        "bool",
+        "In GitHub Actions, write the step's outputs to `$GITHUB_OUTPUT` (as `<id>_<name>`).",
+    ),
+    (
         "when",
         "string",
         "Run only when an env toggle holds: `NAME`, `!NAME`, `NAME == value`.",

@@ -58,6 +58,7 @@ fn parallel_targets_through_all_reporters() {
             scope.spawn(move || {
                 step.emit(EventKind::StepStarted {
                     kind: "script".into(),
+                    cwd: None,
                 });
                 for i in 0..LINES {
                     step.output(Stream::Stdout, format!("{target} {i} token={SECRET}"));

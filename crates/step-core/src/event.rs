@@ -54,6 +54,11 @@ pub enum EventKind {
     StepStarted {
         /// The step's kind.
         kind: String,
+        /// The step's working directory: relative to the repository root
+        /// (`.` for the root itself), or absolute when it lies outside.
+        /// Findings' paths are relative to the root, not to this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cwd: Option<String>,
     },
     /// A line a child process printed (without its newline).
     Output {
@@ -141,6 +146,9 @@ impl Event {
                 if let Some(m) = &mut check.message {
                     masker.mask_in_place(m);
                 }
+                if let Some(l) = &mut check.location {
+                    masker.mask_in_place(&mut l.file);
+                }
             }
             EventKind::StepFinished { message, .. } => {
                 if let Some(m) = message {
@@ -148,7 +156,12 @@ impl Event {
                 }
             }
             EventKind::RunStarted { pipeline, .. } => masker.mask_in_place(pipeline),
-            EventKind::StepStarted { .. } | EventKind::RunFinished { .. } => {}
+            EventKind::StepStarted { cwd, .. } => {
+                if let Some(c) = cwd {
+                    masker.mask_in_place(c);
+                }
+            }
+            EventKind::RunFinished { .. } => {}
         }
     }
 }

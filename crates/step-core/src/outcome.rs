@@ -245,6 +245,11 @@ pub struct CheckResult {
     /// A grouping (host, section, spec file) for reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// Where the check is defined (a spec file and line), when known. The
+    /// runner makes it relative to the repository root, and points a check
+    /// without one at its step in the pipeline file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
 }
 
 impl CheckResult {
@@ -256,7 +261,14 @@ impl CheckResult {
             message: None,
             duration_ms: 0,
             group: None,
+            location: None,
         }
+    }
+
+    /// Sets where the check is defined.
+    pub fn at(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
     }
 
     /// Sets the message.

@@ -263,7 +263,6 @@ impl PackerValidate {
                 );
             }
             let summary = describe_failure(template, &errors);
-            cx.warn(format!("invalid: {summary}"));
             checks.push(
                 CheckResult::new(check_name, Status::Failed)
                     .with_message(summary.clone())

@@ -144,12 +144,30 @@ impl Step for Terraform {
                 Ok(outcome)
             }
             "plan" => {
-                let r = session.plan(args).await?;
+                // The JSON UI names the resources a plan changes, not their
+                // attributes: the plan is saved and `terraform show` prints
+                // the diff a person reads (unless the caller saves it).
+                let saved_by_caller = args.iter().any(|a| a.starts_with("-out"));
+                let plan_dir = tempfile::tempdir()
+                    .map_err(|e| StepError::io("creating a directory for the plan", e))?;
+                let plan_file = plan_dir.path().join("stepwise.tfplan");
+                let mut plan_args = args.clone();
+                if !saved_by_caller {
+                    plan_args.push(format!("-out={}", plan_file.display()));
+                }
+                let r = session.plan(&plan_args).await?;
                 if !r.ok {
                     return Ok(failed(&session, &r, findings));
                 }
                 let changes = r.changes.unwrap_or_default();
                 let has_changes = r.code == Some(2);
+                if has_changes && !saved_by_caller {
+                    let file = plan_file.to_string_lossy().into_owned();
+                    let show = session.other("show", &[file]).await?;
+                    if !show.ok {
+                        cx.warn("terraform show could not print the plan's changes");
+                    }
+                }
                 findings.extend(r.findings(&session));
                 Ok(Outcome::passed()
                     .with_message(if has_changes {

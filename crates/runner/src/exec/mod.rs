@@ -29,6 +29,7 @@ use crate::registry::Registry;
 use crate::state::RunManifest;
 
 mod after;
+mod paths;
 mod support;
 mod teardown;
 
@@ -66,6 +67,12 @@ pub struct RunOptions {
     pub cleanup_timeout: Duration,
     /// The run's id.
     pub run_id: String,
+    /// The repository root that findings' paths are made relative to
+    /// (`--root`; default: [`RunOptions::root`]).
+    pub paths_root: Option<PathBuf>,
+    /// Where steps with `export_output: true` append their outputs
+    /// (GitHub's `$GITHUB_OUTPUT`); `None`: nowhere.
+    pub output_file: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -82,6 +89,8 @@ impl RunOptions {
             state_dir,
             cleanup_timeout: Duration::from_secs(30 * 60),
             run_id: new_run_id(),
+            paths_root: None,
+            output_file: None,
         }
     }
 }
@@ -940,8 +949,10 @@ impl Executor {
                 Err(msg) => return errored(self, scope, msg),
             }
         }
+        let paths_root = inner.opts.paths_root.as_ref().unwrap_or(&inner.opts.root);
         sink.emit(EventKind::StepStarted {
             kind: entry.kind.clone(),
+            cwd: Some(paths::relative_to(paths_root, &workdir)),
         });
         let failure = lock(&inner.first_failure).clone();
         let run = RunInfo {
@@ -1009,11 +1020,28 @@ impl Executor {
         };
         let mut status = status;
         if let Some(outcome) = outcome {
+            let here = paths::entry_location(
+                paths_root,
+                &inner.file.path,
+                entry.pos.line,
+                entry.pos.column,
+            );
             for f in &outcome.findings {
-                sink.emit(EventKind::Finding { finding: f.clone() });
+                let mut finding = f.clone();
+                match &mut finding.location {
+                    Some(l) => paths::rebase(l, paths_root, &workdir),
+                    None => finding.location = Some(here.clone()),
+                }
+                sink.emit(EventKind::Finding { finding });
             }
             for c in &outcome.checks {
-                sink.emit(EventKind::Check { check: c.clone() });
+                let mut check = c.clone();
+                match &mut check.location {
+                    Some(l) => paths::rebase(l, paths_root, &workdir),
+                    None if check.status.is_failure() => check.location = Some(here.clone()),
+                    None => {}
+                }
+                sink.emit(EventKind::Check { check });
             }
             for w in &outcome.warnings {
                 sink.log(Level::Warn, w.clone());
@@ -1034,6 +1062,21 @@ impl Executor {
                     scope
                         .outputs
                         .insert(id.clone(), Value::Object(outcome.outputs.clone()));
+                }
+                if entry.common.export_output
+                    && let Some(file) = &inner.opts.output_file
+                {
+                    let prefix = entry.common.id.as_deref().unwrap_or(&name);
+                    let masker = inner.events.masker();
+                    let target = scope.target.as_deref();
+                    if let Err(e) =
+                        paths::export_outputs(file, target, prefix, &outcome.outputs, &masker)
+                    {
+                        sink.log(
+                            Level::Warn,
+                            format!("cannot write the outputs to {}: {e}", file.display()),
+                        );
+                    }
                 }
             }
         }

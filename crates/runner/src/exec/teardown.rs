@@ -219,6 +219,7 @@ pub async fn run_teardown(
     }
     sink.emit(EventKind::StepStarted {
         kind: entry.spec.kind.clone(),
+        cwd: Some(entry.workdir.to_string_lossy().into_owned()),
     });
     let step_cancel = cancel.child();
     let cx = StepContext::new(

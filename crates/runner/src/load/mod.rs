@@ -664,6 +664,10 @@ impl Loader<'_> {
                 NodeValue::Bool(b) => c.continue_on_error = *b,
                 _ => return bad(self, "true or false"),
             },
+            "export_output" => match &v.value {
+                NodeValue::Bool(b) => c.export_output = *b,
+                _ => return bad(self, "true or false"),
+            },
             "when" => match &v.value {
                 NodeValue::Bool(b) => c.when = Some(When::Always(*b)),
                 NodeValue::Str(s) => match When::parse(s) {

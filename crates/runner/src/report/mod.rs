@@ -27,7 +27,7 @@
 //! let sink = EventSink::new();
 //! let summary = Shared::new(Summary::new());
 //! sink.add_listener(Box::new(summary.clone()));
-//! sink.scoped("build").emit(EventKind::StepStarted { kind: "script".into() });
+//! sink.scoped("build").emit(EventKind::StepStarted { kind: "script".into(), cwd: None });
 //! sink.scoped("build").emit(EventKind::StepFinished {
 //!     status: Status::Passed,
 //!     duration_ms: 1200,
@@ -42,8 +42,15 @@ use std::time::Duration;
 
 use step_core::event::{Event, EventListener};
 
+pub mod ci;
+pub mod codequality;
+pub mod files;
+pub mod github;
+pub mod gitlab;
+pub mod html;
 pub mod jsonl;
 pub mod junit;
+pub mod sarif;
 pub mod summary;
 pub mod terminal;
 
@@ -126,6 +133,25 @@ pub fn format_duration(duration: Duration) -> String {
     format!("{}h{:02}m", minutes / 60, minutes % 60)
 }
 
+/// The tool a step kind reports for, as SARIF runs, Code Quality check
+/// names and the HTML report group findings: `packer`, `terraform`,
+/// `ansible-lint`, `host-checks`, `dockerbench`, or `stepwise` for the rest.
+pub fn tool_of(kind: Option<&str>) -> &'static str {
+    match kind.unwrap_or("") {
+        k if k.starts_with("packer") => "packer",
+        k if k.starts_with("terraform") => "terraform",
+        k if k.starts_with("ansible") || k.ends_with("/ansible-lint") => "ansible-lint",
+        "host-checks" | "serverspec" => "host-checks",
+        "dockerbench" => "dockerbench",
+        _ => "stepwise",
+    }
+}
+
+/// Whether a step name is one of a recorded teardown (`teardown: <step>`).
+pub fn is_teardown(step: &str) -> bool {
+    step.starts_with("teardown: ")
+}
+
 /// The label of a step in live output: `[aws] deploy`, or `deploy` when the
 /// event has no target, or `[aws]` when it has no step.
 pub(crate) fn label(target: Option<&str>, step: Option<&str>) -> String {
@@ -136,6 +162,9 @@ pub(crate) fn label(target: Option<&str>, step: Option<&str>) -> String {
         (None, None) => String::new(),
     }
 }
+
+#[cfg(test)]
+mod ci_golden;
 
 #[cfg(test)]
 pub(crate) mod testing {
@@ -171,7 +200,10 @@ pub(crate) mod testing {
         event(
             target,
             Some(step),
-            EventKind::StepStarted { kind: kind.into() },
+            EventKind::StepStarted {
+                kind: kind.into(),
+                cwd: None,
+            },
         )
     }
 

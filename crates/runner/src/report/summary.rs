@@ -161,7 +161,7 @@ impl Summary {
                 self.duration = Some(Duration::from_millis(*duration_ms));
                 None
             }
-            EventKind::StepStarted { kind } => {
+            EventKind::StepStarted { kind, .. } => {
                 let step = event.step.as_deref()?;
                 let index = match self.open_row(target, step) {
                     Some(i) => i,

@@ -242,7 +242,7 @@ impl EventListener for TerminalReporter {
                 let line = format!("=== {pipeline} (run {run_id})");
                 self.push_own_line(&line, Some(style::BOLD));
             }
-            EventKind::StepStarted { kind } => {
+            EventKind::StepStarted { kind, .. } => {
                 let name = label(target, Some(step.unwrap_or(kind)));
                 let line = format!("==> {name} ({kind})");
                 self.push_own_line(&line, Some(style::BOLD));

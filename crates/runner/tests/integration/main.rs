@@ -4,6 +4,7 @@
 // Test set-up that cannot work (no temp dir, no binary) should panic loudly.
 #![allow(clippy::unwrap_used)]
 
+mod ci;
 mod corpus;
 mod legacy;
 mod masking;
@@ -48,6 +49,8 @@ impl Work {
         c.args(args)
             .current_dir(self.path())
             .env("CI", "true")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITLAB_CI")
             .env_remove("RUST_BACKTRACE")
             .stdin(Stdio::null());
         c

@@ -177,6 +177,14 @@ async fn the_terraform_kind_plans_applies_reads_outputs_and_destroys() {
     assert_eq!(plan.outputs["changes"], true);
     assert_eq!(plan.outputs["add"], 1);
     assert!(!marker.exists(), "a plan changes nothing");
+    // The diff is shown: the resource with its attributes.
+    let lines = sb.lines();
+    let diff = lines
+        .iter()
+        .position(|l| l.contains("# terraform_data.marker will be created"));
+    assert!(diff.is_some(), "{lines:#?}");
+    let input = format!("+ input  = \"{}\"", marker.to_string_lossy());
+    assert!(lines.iter().any(|l| l.contains(&input)), "{lines:#?}");
 
     let apply = run("apply", false).await;
     assert!(!apply.is_failed(), "{:?}", apply.message);
