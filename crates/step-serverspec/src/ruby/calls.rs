@@ -222,6 +222,17 @@ fn matcher<'pr>(
             ) {
                 return it.unsupported(format!("matcher `{n}`"), node);
             }
+            let mut args = args;
+            if n == "have_authorized_key"
+                && let Some(Value::Str(key)) = args.first_mut()
+            {
+                // serverspec trims the key's comment in place, so the
+                // example name shows the trimmed key.
+                let words: Vec<&str> = key.split_whitespace().collect();
+                if words.len() == 3 {
+                    *key = format!("{} {}", words[0], words[1]);
+                }
+            }
             Matcher::Predicate {
                 word: n.to_string(),
                 args,
@@ -724,6 +735,7 @@ pub fn method_value<'pr>(
     match &recv {
         Value::Resource(r) => match r.attribute(it.host, name) {
             Ok(v) => Ok(v),
+            Err(what) if what.starts_with(super::resources::NO_METHOD) => it.error(what, node),
             Err(what) => it.unsupported(what, node),
         },
         Value::Matcher(m) => {

@@ -600,7 +600,10 @@ impl<'pr, 'h> Interp<'pr, 'h> {
         };
         let name = id_str(call.name().as_slice());
         if let Some(recv) = call.receiver() {
-            if matches!(name.as_str(), "to" | "not_to" | "to_not") {
+            let expects = recv.as_call_node().is_some_and(|c| {
+                c.receiver().is_none() && matches!(c.name().as_slice(), b"expect" | b"is_expected")
+            });
+            if expects && matches!(name.as_str(), "to" | "not_to" | "to_not") {
                 return super::calls::expectation(self, &recv, &call, node, name != "to");
             }
             if name == "should" || name == "should_not" {

@@ -332,7 +332,13 @@ fn run_example<'pr>(
         Some((d, true)) => format!("is expected not to {d}"),
         None => format!("example at {}:{}", file, ex.line),
     };
-    let desc = doc.clone().unwrap_or_else(generated);
+    let errored = matches!(outcome, Err(Fault::Error(..))) && state.last.is_none();
+    let desc = match doc.clone() {
+        Some(d) => d,
+        // rspec names a failing example without expectations by nothing.
+        None if errored => String::new(),
+        None => generated(),
+    };
     match (outcome, &state.pending) {
         (Ok(()), None) => Ok(result(&desc, Verdict::Passed, None)),
         (Ok(()), Some(why)) => Ok(result(

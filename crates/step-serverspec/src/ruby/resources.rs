@@ -49,6 +49,9 @@ pub const KINDS: &[&str] = &[
     "selinux",
 ];
 
+/// The start of a "no such method" answer: a Ruby error, not an unsupported construct.
+pub const NO_METHOD: &str = "undefined method ";
+
 /// Why a predicate or attribute has no native answer.
 pub type Unsupported = String;
 
@@ -58,6 +61,9 @@ impl Resource {
         match self.kind.as_str() {
             "cron" => return "Cron".into(),
             "default_gateway" => return "Default Gateway".into(),
+            "routing_table" => return "Routing Table".into(),
+            "selinux" => return "SELinux".into(),
+            "iptables" => return "iptables".into(),
             _ => {}
         }
         let words: Vec<&str> = self.kind.split('_').collect();
@@ -65,10 +71,7 @@ impl Resource {
         if let Some(first) = type_name.get(..1) {
             type_name = format!("{}{}", first.to_uppercase(), &type_name[1..]);
         }
-        format!(
-            "{type_name} {}",
-            super::value::inspect_str(self.name.as_deref().unwrap_or("")).replace("\\\\", "\\")
-        )
+        format!("{type_name} \"{}\"", self.name.as_deref().unwrap_or(""))
     }
 
     fn name(&self) -> &str {
@@ -102,11 +105,9 @@ impl Resource {
             ("file", "group") => strip(format!("stat -c %G {}", q(n))),
             ("file", "link_target") => strip(format!("readlink {}", q(n))),
             ("user", "uid") => int(format!("id -u {}", q(n))),
-            ("user", "gid") => int(format!("id -g {}", q(n))),
-            ("user", "home_directory") => {
-                strip(format!("getent passwd {} | cut -f 6 -d ':'", q(n)))
+            ("user", "gid" | "home_directory" | "login_shell") => {
+                return Err(format!("{NO_METHOD}`{attr}' for {}", self.to_s()));
             }
-            ("user", "login_shell") => strip(format!("getent passwd {} | cut -f 7 -d ':'", q(n))),
             ("user", "encrypted_password") => {
                 strip(format!("getent shadow {} | cut -f 2 -d ':'", q(n)))
             }
