@@ -208,18 +208,21 @@ pub async fn run(
     let job = tokio::task::spawn_blocking(move || {
         run_blocking(&cfg2, &cx2, &dir2, &targets, rendered, handle)
     });
-    let (mut checks, fallbacks) = job
+    let (checks, fallbacks) = job
         .await
         .map_err(|e| StepError::other(format!("the native engine stopped: {e}")))??;
-    if !fallbacks.is_empty() {
-        checks.extend(run_fallbacks(cfg, cx, &dir, &fallbacks).await?);
-    }
-    Ok(RspecReport {
+    let mut report = RspecReport {
         examples: checks,
         errors_outside: 0,
         messages: Vec::new(),
+    };
+    if !fallbacks.is_empty() {
+        let fell_back = run_fallbacks(cfg, cx, &dir, &fallbacks).await?;
+        report.examples.extend(fell_back.examples);
+        report.errors_outside += fell_back.errors_outside;
+        report.messages.extend(fell_back.messages);
     }
-    .into_outcome(Some(0)))
+    Ok(report.into_outcome(Some(0)))
 }
 
 type Blocking = Result<(Vec<CheckResult>, Vec<Fallback>), StepError>;
@@ -378,7 +381,7 @@ async fn run_fallbacks(
     cx: &StepContext,
     dir: &Path,
     fallbacks: &[Fallback],
-) -> Result<Vec<CheckResult>, StepError> {
+) -> Result<RspecReport, StepError> {
     let rspec = ToolSpec::new(
         "rspec",
         "install it with scripts/install-tools.sh (Debian package ruby-serverspec)",
@@ -391,7 +394,11 @@ async fn run_fallbacks(
             None => by_target.push((f.target.clone(), vec![f.file.clone()])),
         }
     }
-    let mut out = Vec::new();
+    let mut out = RspecReport {
+        examples: Vec::new(),
+        errors_outside: 0,
+        messages: Vec::new(),
+    };
     for (target, files) in by_target {
         let copy = tempfile::Builder::new()
             .prefix("stepwise-rspec-")
@@ -411,10 +418,19 @@ async fn run_fallbacks(
         for f in &files {
             cmd = cmd.arg(shown(dir, f));
         }
-        let _ = cmd.run(cx).await?;
+        let ran = cmd.run(cx).await?;
         let text = std::fs::read_to_string(&report).unwrap_or_default();
+        if text.trim().is_empty() {
+            return Err(StepError::other(format!(
+                "rspec ended ({}) without writing its JSON report: {}",
+                ran.describe_status(),
+                crate::matcher::cut(ran.stderr.trim(), 1500)
+            )));
+        }
         let parsed = parse_rspec_json(&text).map_err(StepError::other)?;
-        out.extend(parsed.examples);
+        out.examples.extend(parsed.examples);
+        out.errors_outside += parsed.errors_outside;
+        out.messages.extend(parsed.messages);
     }
     Ok(out)
 }

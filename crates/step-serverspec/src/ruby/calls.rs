@@ -533,6 +533,7 @@ fn define_its<'pr>(it: &mut Interp<'pr, '_>, call: &CallNode<'pr>, node: &Node<'
     };
     let mut g = Group::new(description);
     g.its = Some(attr);
+    g.seq = it.next_order();
     let mark = match parse_filter(it, &args[1.min(args.len())..]) {
         Filter::Exclude => return Ok(Value::Nil),
         Filter::Run(Some(why)) => Mark::Skip(why),
@@ -597,7 +598,7 @@ fn include_shared<'pr>(
         return r.map(|_| Value::Nil);
     }
     let mut g = Group::new(format!("behaves like {key}"));
-    g.described = None;
+    g.seq = it.next_order();
     it.groups.push(Rc::new(std::cell::RefCell::new(g)));
     it.scopes.push(Default::default());
     let r = it.call_block(&body, params);

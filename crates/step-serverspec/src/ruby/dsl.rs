@@ -34,6 +34,8 @@ pub struct Group<'pr> {
     pub skip: Option<String>,
     /// Whether the group is part of the description chain (shared bodies are not).
     pub named: bool,
+    /// Definition order, for rspec's run order.
+    pub seq: usize,
 }
 
 impl Group<'_> {
@@ -49,6 +51,7 @@ impl Group<'_> {
             befores: Vec::new(),
             skip: None,
             named: true,
+            seq: 0,
         }
     }
 }
@@ -94,6 +97,14 @@ pub fn full_description(groups: &[GroupRef<'_>], example: &str) -> String {
         .collect();
     parts.push(example.to_string());
     parts.join(" ")
+}
+
+/// rspec's run order: a group's own examples first, then its child groups,
+/// each in definition order.
+pub fn run_order_key(example: &Example<'_>) -> Vec<(u8, usize)> {
+    let mut key: Vec<(u8, usize)> = example.groups.iter().map(|g| (1, g.borrow().seq)).collect();
+    key.push((0, example.order.1));
+    key
 }
 
 /// The nearest skip reason in the ancestry.

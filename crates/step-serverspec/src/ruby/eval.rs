@@ -746,7 +746,8 @@ impl<'pr, 'h> Interp<'pr, 'h> {
     }
 
     /// Opens a group, evaluates its body, closes it.
-    pub fn with_group(&mut self, group: Group<'pr>, body: Option<&Node<'pr>>) -> R<()> {
+    pub fn with_group(&mut self, mut group: Group<'pr>, body: Option<&Node<'pr>>) -> R<()> {
+        group.seq = self.next_order();
         self.groups.push(Rc::new(RefCell::new(group)));
         self.scopes.push(HashMap::new());
         let r = match body {

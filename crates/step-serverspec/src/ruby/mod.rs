@@ -231,7 +231,8 @@ pub fn run_file(
             );
         }
     }
-    let examples = std::mem::take(&mut it.examples);
+    let mut examples = std::mem::take(&mut it.examples);
+    examples.sort_by_cached_key(dsl::run_order_key);
     let mut results = Vec::new();
     let mut first_unsupported = None;
     for ex in &examples {

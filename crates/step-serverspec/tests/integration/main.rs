@@ -4,6 +4,7 @@
 
 mod support;
 
+mod differential;
 mod docker;
 mod local;
 mod serverspec;
