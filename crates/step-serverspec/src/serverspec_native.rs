@@ -182,6 +182,79 @@ fn render(
     Ok(step_core::template::render(&name, &source, &ctx)?)
 }
 
+/// Spec files run on this many threads: their time is mostly waiting for
+/// the commands they run, so more threads than cores pays.
+const FILE_THREADS: usize = 8;
+
+/// Runs a target's files on [`FILE_THREADS`] threads sharing one host
+/// (and its command cache); outcomes come back in file order.
+fn run_files_parallel(
+    host: &Host,
+    dir: &Path,
+    cx: &StepContext,
+    handle: &tokio::runtime::Handle,
+    env: &HashMap<String, String>,
+    property: &Json,
+    files: &[(PathBuf, String)],
+) -> Vec<FileOutcome> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<FileOutcome>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..FILE_THREADS.min(files.len()) {
+            scope.spawn(|| {
+                let mut settings = ruby::eval::Settings::default();
+                settings.property = property_value(property);
+                let helper = find_helper(dir).map(|(path, src)| {
+                    let local = Host::new(
+                        Backend::Local,
+                        "localhost".into(),
+                        cx.clone(),
+                        handle.clone(),
+                    );
+                    Rc::new(ruby::eval_helper(
+                        &local,
+                        &shown(dir, &path),
+                        &src,
+                        env,
+                        settings.clone(),
+                    ))
+                });
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((file, source)) = files.get(i) else {
+                        break;
+                    };
+                    let outcome = ruby::run_file(
+                        host,
+                        helper.clone(),
+                        &shown(dir, file),
+                        source,
+                        env,
+                        settings.clone(),
+                    );
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(outcome);
+                    }
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|s| {
+            s.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| FileOutcome::Unsupported {
+                    construct: "a crash of the native engine".into(),
+                    at: String::new(),
+                    examples: Vec::new(),
+                })
+        })
+        .collect()
+}
+
 /// Runs the suite natively (falling back per file under `auto`).
 pub async fn run(
     cfg: &ServerspecConfig,
@@ -269,16 +342,11 @@ fn run_blocking(
         });
         let (backend, name) = backend_of(helper.as_deref(), control.path());
         let host = Host::new(backend, name, cx.clone(), handle.clone());
-        for (file, source) in files {
-            let shown_name = shown(dir, &file);
-            match ruby::run_file(
-                &host,
-                helper.clone(),
-                &shown_name,
-                &source,
-                &env,
-                settings.clone(),
-            ) {
+        let outcomes = run_files_parallel(&host, dir, cx, &handle, &env, &t.property, &files);
+        for ((file, _), outcome) in files.iter().zip(outcomes) {
+            let shown_name = shown(dir, file);
+            let file = file.clone();
+            match outcome {
                 FileOutcome::Ran(results) => checks.extend(results.into_iter().map(to_check)),
                 FileOutcome::Unsupported {
                     construct,

@@ -50,6 +50,7 @@ pub struct Host {
     os: Mutex<Option<OsInfo>>,
     /// The `:path` setting, prepended to PATH for commands.
     path_prefix: Mutex<Option<String>>,
+    local: super::local::LocalFacts,
 }
 
 impl Host {
@@ -69,12 +70,18 @@ impl Host {
             cache: Mutex::new(HashMap::new()),
             os: Mutex::new(None),
             path_prefix: Mutex::new(None),
+            local: super::local::LocalFacts::default(),
         }
     }
 
     /// Whether this is the machine we run on (in-process reads allowed).
     pub fn is_local(&self) -> bool {
         matches!(self.backend, Backend::Local)
+    }
+
+    /// This machine's tables, for in-process answers (local targets only).
+    pub fn local_facts(&self) -> Option<&super::local::LocalFacts> {
+        self.is_local().then_some(&self.local)
     }
 
     /// The target's name (host, container, or `localhost`).
@@ -99,7 +106,8 @@ impl Host {
             ),
             None => line.to_string(),
         };
-        let argv = vec!["sh".to_string(), "-c".to_string(), full];
+        // A line of plain words runs without a shell: same result, one process less.
+        let argv = crate::check::CommandLine::Shell(full).argv();
         let cmd = self
             .backend
             .command(&self.name, &argv)

@@ -15,6 +15,7 @@ pub mod calls;
 pub mod dsl;
 pub mod eval;
 pub mod host;
+pub mod local;
 pub mod matchers;
 pub mod resources;
 pub mod strings;

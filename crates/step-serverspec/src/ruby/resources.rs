@@ -104,7 +104,12 @@ impl Resource {
             ("file", "owner") => strip(format!("stat -c %U {}", q(n))),
             ("file", "group") => strip(format!("stat -c %G {}", q(n))),
             ("file", "link_target") => strip(format!("readlink {}", q(n))),
-            ("user", "uid") => int(format!("id -u {}", q(n))),
+            ("user", "uid") => match host.local_facts().and_then(|f| f.accounts()) {
+                Some(acc) if super::local::plain_word(n) => {
+                    Value::Int(acc.user(n).map_or(0, |u| i64::from(u.uid)))
+                }
+                _ => int(format!("id -u {}", q(n))),
+            },
             ("user", "gid" | "home_directory" | "login_shell") => {
                 return Err(format!("{NO_METHOD}`{attr}' for {}", self.to_s()));
             }
@@ -222,6 +227,11 @@ impl Resource {
                 "enabled" => Ok(host.check(&self.service_enabled_cmd(host, chain("with_level"))?)),
                 _ => unsupported(),
             },
+            "package" | "user" | "group"
+                if fast_predicate(host, &self.kind, n, name, args, chains).is_some() =>
+            {
+                Ok(fast_predicate(host, &self.kind, n, name, args, chains).unwrap_or(false))
+            }
             "package" => match name {
                 "installed" => {
                     if chain("by").is_some() {
@@ -440,9 +450,16 @@ impl Resource {
                     let flag = &name[..1].replace('e', "x");
                     return Ok(host.check(&format!("sudo -u {} test -{flag} {n}", user.to_s())));
                 }
-                let mode = host.run(&format!("stat -c %a {}", q(n)));
+                let mode = match std::fs::symlink_metadata(n) {
+                    Ok(m) if host.is_local() => format!("{:o}", m.permissions().mode() & 0o7777),
+                    _ => host
+                        .run(&format!("stat -c %a {}", q(n)))
+                        .stdout
+                        .trim()
+                        .to_string(),
+                };
                 Ok(mode_allows(
-                    mode.stdout.trim(),
+                    &mode,
                     name,
                     chain("by").map(|v| v.to_s()).as_deref(),
                 ))
@@ -786,6 +803,72 @@ fn local_file_predicate(path: &str, name: &str, args: &[Value]) -> Option<bool> 
             })?;
             Some(found == want)
         }
+        _ => None,
+    }
+}
+
+/// In-process answers for users, groups and dpkg packages on this machine,
+/// where they cannot differ from the command (see [`super::local`]).
+fn fast_predicate(
+    host: &Host,
+    kind: &str,
+    n: &str,
+    name: &str,
+    args: &[Value],
+    chains: &[(String, Vec<Value>)],
+) -> Option<bool> {
+    use super::local::{grep_word, id_groups, plain_word};
+    let facts = host.local_facts()?;
+    let arg = args.first().map(Value::to_s).unwrap_or_default();
+    if !plain_word(n) {
+        return None;
+    }
+    if kind == "package" {
+        let family = host.os().family;
+        if name != "installed" || !matches!(family.as_str(), "debian" | "ubuntu") {
+            return None;
+        }
+        if chains.iter().any(|(c, _)| c != "with_version") {
+            return None;
+        }
+        let version = chains
+            .iter()
+            .find(|(c, _)| c == "with_version")
+            .and_then(|(_, a)| a.first())
+            .map(Value::to_s);
+        let pkg = facts.packages()?.get(n);
+        let ok = |st: &str| st == "install ok installed" || st == "hold ok installed";
+        return Some(pkg.is_some_and(|p| match &version {
+            Some(v) => ok(&p.status) && &p.version == v,
+            None => ok(&p.status),
+        }));
+    }
+    let acc = facts.accounts()?;
+    let numeric = !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_digit());
+    match (kind, name) {
+        ("user", "exist") => Some(acc.user(n).is_some()),
+        ("user", "have_uid") if numeric => {
+            Some(acc.user(n).is_some_and(|u| u.uid.to_string() == arg))
+        }
+        ("user", "belong_to_group") if plain_word(&arg) => {
+            Some(id_groups(acc, n).is_some_and(|g| g.contains(arg.as_str())))
+        }
+        ("user", "belong_to_primary_group") if plain_word(&arg) => Some(
+            acc.user(n)
+                .and_then(|u| acc.group_name(u.gid))
+                .is_some_and(|g| g == arg),
+        ),
+        ("user", "have_home_directory") if plain_word(&arg) => {
+            Some(acc.user(n).is_some_and(|u| grep_word(&u.home, &arg)))
+        }
+        ("user", "have_login_shell") if plain_word(&arg) => {
+            Some(acc.user(n).is_some_and(|u| grep_word(&u.shell, &arg)))
+        }
+        ("group", "exist") => Some(acc.group(n).is_some()),
+        ("group", "have_gid") if numeric => Some(
+            acc.group(n)
+                .is_some_and(|g| grep_word(&g.gid.to_string(), &arg)),
+        ),
         _ => None,
     }
 }

@@ -1,0 +1,119 @@
+//! In-process answers on this machine for the checks spec files make most
+//! (accounts, dpkg packages), read from the same files the commands read.
+//! They are used only where they cannot differ from specinfra's command:
+//! name service lookups must come from files alone (`/etc/nsswitch.conf`),
+//! and arguments must be plain words, so that `grep`'s pattern syntax and
+//! `id`'s numeric lookups never come into play. Anything else runs the
+//! command.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::facts::{Accounts, PackageInfo, parse_dpkg_status, parse_group, parse_passwd};
+
+/// Account and package tables of this machine, read once per run.
+#[derive(Default)]
+pub struct LocalFacts {
+    accounts: OnceLock<Option<Accounts>>,
+    packages: OnceLock<Option<HashMap<String, PackageInfo>>>,
+}
+
+/// Whether `text` is a plain word (no pattern syntax, not a number).
+pub fn plain_word(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'/')
+        && !text.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn files_only(db: &str, nsswitch: &str) -> bool {
+    nsswitch
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{db}:")))
+        .is_some_and(|sources| {
+            sources
+                .split_whitespace()
+                .all(|s| s == "files" || s == "compat")
+        })
+}
+
+impl LocalFacts {
+    /// Users and groups, when the name service reads only files.
+    pub fn accounts(&self) -> Option<&Accounts> {
+        self.accounts
+            .get_or_init(|| {
+                let ns = std::fs::read_to_string("/etc/nsswitch.conf").ok()?;
+                if !files_only("passwd", &ns) || !files_only("group", &ns) {
+                    return None;
+                }
+                Some(Accounts {
+                    users: parse_passwd(&std::fs::read_to_string("/etc/passwd").ok()?),
+                    groups: parse_group(&std::fs::read_to_string("/etc/group").ok()?),
+                })
+            })
+            .as_ref()
+    }
+
+    /// dpkg's packages by name.
+    pub fn packages(&self) -> Option<&HashMap<String, PackageInfo>> {
+        self.packages
+            .get_or_init(|| {
+                std::fs::read_to_string("/var/lib/dpkg/status")
+                    .ok()
+                    .map(|t| parse_dpkg_status(&t))
+            })
+            .as_ref()
+    }
+}
+
+/// `grep -w -- word`: `word` occurs in `text` between non-word characters.
+pub fn grep_word(text: &str, word: &str) -> bool {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    text.lines().any(|line| {
+        line.match_indices(word).any(|(i, _)| {
+            !is_word(line[..i].chars().next_back())
+                && !is_word(line[i + word.len()..].chars().next())
+        })
+    })
+}
+
+/// `id USER`'s groups list (`0(root),4(adm)`): the primary group, then the
+/// supplementary ones in file order.
+pub fn id_groups(accounts: &Accounts, user: &str) -> Option<String> {
+    let entry = accounts.user(user)?;
+    let mut parts = vec![format!(
+        "{}({})",
+        entry.gid,
+        accounts.group_name(entry.gid).unwrap_or("")
+    )];
+    for g in &accounts.groups {
+        if g.gid != entry.gid && g.members.iter().any(|m| m == user) {
+            parts.push(format!("{}({})", g.gid, g.name));
+        }
+    }
+    Some(parts.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_matches_follow_grep_w() {
+        assert!(grep_word("/bin/bash", "/bin/bash"));
+        assert!(grep_word("/usr/bin/bash", "bash"));
+        assert!(!grep_word("/bin/bashful", "bash"));
+        assert!(plain_word("daemon"));
+        assert!(!plain_word("0"));
+        assert!(!plain_word("a.b"));
+        assert!(files_only(
+            "passwd",
+            "passwd: files\ngroup: files systemd\n"
+        ));
+        assert!(!files_only(
+            "group",
+            "passwd: files\ngroup: files systemd\n"
+        ));
+    }
+}
