@@ -7,6 +7,7 @@ mod support;
 mod differential;
 mod docker;
 mod local;
+mod seed_serverspec;
 mod serverspec;
 mod ssh;
 mod templates;
