@@ -203,8 +203,10 @@ fn run_files_parallel(
     std::thread::scope(|scope| {
         for _ in 0..FILE_THREADS.min(files.len()) {
             scope.spawn(|| {
-                let mut settings = ruby::eval::Settings::default();
-                settings.property = property_value(property);
+                let settings = ruby::eval::Settings {
+                    property: property_value(property),
+                    ..Default::default()
+                };
                 let helper = find_helper(dir).map(|(path, src)| {
                     let local = Host::new(
                         Backend::Local,
@@ -323,8 +325,10 @@ fn run_blocking(
         if let Some(h) = &t.name {
             env.insert("TARGET_HOST".into(), h.clone());
         }
-        let mut settings = ruby::eval::Settings::default();
-        settings.property = property_value(&t.property);
+        let settings = ruby::eval::Settings {
+            property: property_value(&t.property),
+            ..Default::default()
+        };
         let helper = find_helper(dir).map(|(path, src)| {
             let local = Host::new(
                 Backend::Local,

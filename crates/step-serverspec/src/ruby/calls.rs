@@ -510,11 +510,6 @@ fn define_example<'pr>(
         _ if block.is_none() && mark == Mark::Run => Mark::Skip("Not yet implemented".into()),
         _ => mark,
     };
-    let desc = if word == "pending" || word == "skip" {
-        desc
-    } else {
-        desc
-    };
     it.add_example(desc, line_of(node), block, mark);
     Ok(Value::Nil)
 }
