@@ -2,7 +2,11 @@
 //!
 //! ```text
 //! serverspec_native DIR [--engine auto|native|rspec] [--json]
+//! serverspec_native DIR --census
 //! ```
+//!
+//! `--census` prints the README's coverage table instead: for each
+//! construct, how many of the suite's `*_spec.rb` files use it.
 //!
 //! Prints one line per example (`status<TAB>full_description`) with
 //! `--json`, else a summary; exits 0 when every example passed, 1 when one
@@ -20,6 +24,10 @@ fn main() -> ExitCode {
         eprintln!("usage: serverspec_native DIR [--engine auto|native|rspec] [--json]");
         return ExitCode::from(2);
     };
+    if std::env::args().any(|a| a == "--census") {
+        census(std::path::Path::new(&dir));
+        return ExitCode::SUCCESS;
+    }
     let mut props = serde_json::json!({ "dir": dir, "engine": "native" });
     let mut lines = false;
     while let Some(a) = args.next() {
@@ -69,4 +77,27 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints the coverage table of the suite in `dir`.
+fn census(dir: &std::path::Path) {
+    use step_serverspec::ruby::census::{FAMILIES, constructs};
+    let files: Vec<_> = step_serverspec::serverspec_native::spec_files(&dir.join("spec"))
+        .into_iter()
+        .filter(|f| f.to_string_lossy().ends_with(".rb"))
+        .collect();
+    let used: Vec<_> = files
+        .iter()
+        .map(|f| constructs(&std::fs::read_to_string(f).unwrap_or_default()))
+        .collect();
+    println!("| family | construct | files | share |");
+    println!("|---|---|---:|---:|");
+    for (family, labels) in FAMILIES {
+        for label in *labels {
+            let n = used.iter().filter(|u| u.contains(label)).count();
+            let share = 100.0 * n as f64 / files.len().max(1) as f64;
+            println!("| {family} | `{label}` | {n} | {share:.0} % |");
+        }
+    }
+    println!("\n{} files", files.len());
 }

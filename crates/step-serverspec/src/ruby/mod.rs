@@ -12,6 +12,7 @@
 //! step decides (fall back to rspec, or fail those examples).
 
 pub mod calls;
+pub mod census;
 pub mod dsl;
 pub mod eval;
 pub mod host;
