@@ -57,51 +57,6 @@ pub fn bare_call<'pr>(
         return Ok(v);
     }
     match name {
-        "require" | "require_relative" => {
-            let args = it.args(call)?;
-            let lib = args.first().map(Value::to_s).unwrap_or_default();
-            if lib == "spec_helper" || lib.ends_with("/spec_helper") {
-                it.required_helper = true;
-                return super::load_helper(it, node);
-            }
-            if LIBRARIES.contains(&lib.as_str()) {
-                return Ok(Value::Bool(true));
-            }
-            it.unsupported(format!("require '{lib}'"), node)
-        }
-        "set" => {
-            let args = it.args(call)?;
-            let key = args.first().map(Value::to_s).unwrap_or_default();
-            let value = args.get(1).cloned().unwrap_or(Value::Nil);
-            super::apply_setting(it, &key, &value, node)?;
-            it.settings.set.insert(key, value);
-            Ok(Value::Nil)
-        }
-        "set_property" => {
-            it.settings.property = it.args(call)?.into_iter().next().unwrap_or(Value::Nil);
-            Ok(Value::Nil)
-        }
-        "property" => Ok(it.settings.property.clone()),
-        "os" => {
-            let os = it.host.os();
-            Ok(Value::Hash(vec![
-                (Value::Sym("family".into()), Value::Str(os.family)),
-                (
-                    Value::Sym("release".into()),
-                    os.release.map_or(Value::Nil, Value::Str),
-                ),
-                (Value::Sym("arch".into()), Value::Str(os.arch)),
-            ]))
-        }
-        "puts" | "p" | "print" | "warn" => Ok(Value::Nil),
-        "raise" | "fail" => {
-            let msg = it
-                .args(call)?
-                .first()
-                .map(Value::to_s)
-                .unwrap_or_else(|| "unhandled exception".into());
-            it.error(msg, node)
-        }
         n if GROUP_WORDS.contains(&n) => define_group(it, n, call, node),
         n if EXAMPLE_WORDS.contains(&n) => define_example(it, n, call, node),
         "its" => define_its(it, call, node),
@@ -161,17 +116,7 @@ pub fn bare_call<'pr>(
         }
         "is_expected" => it.unsupported("`is_expected` without `.to`", node),
         "expect" => it.unsupported("`expect` without `.to`", node),
-        n if KINDS.contains(&n) => {
-            let args = it.args(call)?;
-            if args.len() > 1 || call.block().is_some() {
-                return it.unsupported(format!("`{n}` with options"), node);
-            }
-            Ok(Value::Resource(Rc::new(Resource {
-                kind: n.to_string(),
-                name: args.first().map(Value::to_s),
-            })))
-        }
-        _ => matcher(it, name, call, node),
+        _ => kernel_call(it, name, call, node),
     }
 }
 
@@ -759,54 +704,7 @@ pub fn method_value<'pr>(
             super::strings::number_method(it, &recv, name, &args, node)
         }
         Value::Array(a) => super::strings::array_method(it, a, name, &args, node),
-        Value::Hash(h) => match name {
-            "[]" => Ok(recv.hash_get(&arg(0)).cloned().unwrap_or(Value::Nil)),
-            "fetch" => match recv.hash_get(&arg(0)) {
-                Some(v) => Ok(v.clone()),
-                None if args.len() > 1 => Ok(arg(1)),
-                None => it.error(format!("key not found: {}", arg(0).inspect()), node),
-            },
-            "key?" | "has_key?" | "include?" | "member?" => {
-                Ok(Value::Bool(recv.hash_get(&arg(0)).is_some()))
-            }
-            "keys" => Ok(Value::Array(h.iter().map(|(k, _)| k.clone()).collect())),
-            "values" => Ok(Value::Array(h.iter().map(|(_, v)| v.clone()).collect())),
-            "length" | "size" | "count" => Ok(Value::Int(h.len() as i64)),
-            "empty?" => Ok(Value::Bool(h.is_empty())),
-            "dig" => {
-                let mut v = recv.clone();
-                for k in &args {
-                    v = match &v {
-                        Value::Hash(_) => v.hash_get(k).cloned().unwrap_or(Value::Nil),
-                        Value::Array(a) => match k {
-                            Value::Int(i) => a.get(*i as usize).cloned().unwrap_or(Value::Nil),
-                            _ => Value::Nil,
-                        },
-                        _ => Value::Nil,
-                    };
-                }
-                Ok(v)
-            }
-            "merge" => {
-                let mut out = h.clone();
-                if let Value::Hash(other) = arg(0) {
-                    for (k, v) in other {
-                        if let Some(slot) = out.iter_mut().find(|(x, _)| x.equals(&k)) {
-                            slot.1 = v;
-                        } else {
-                            out.push((k, v));
-                        }
-                    }
-                }
-                Ok(Value::Hash(out))
-            }
-            "to_a" => Ok(Value::Array(
-                h.iter()
-                    .map(|(k, v)| Value::Array(vec![k.clone(), v.clone()]))
-                    .collect(),
-            )),
-            _ => it.unsupported(format!("Hash#{name}"), node),
-        },
+        Value::Hash(h) => hash_method(it, &recv, h, name, &args, node),
         Value::Nil => match name {
             "to_a" => Ok(Value::Array(Vec::new())),
             "to_i" => Ok(Value::Int(0)),
@@ -841,5 +739,133 @@ pub fn as_regex<'pr>(it: &Interp<'pr, '_>, v: &Value, node: &Node<'pr>) -> R<Rub
         Value::Str(s) => RubyRegex::new(&regex::escape(s), false, false, false)
             .or_else(|e| it.unsupported(e, node)),
         other => it.unsupported(format!("a {} used as a pattern", other.class_name()), node),
+    }
+}
+
+/// Calls on the "main" object that are not rspec DSL: `require`, `set`,
+/// host facts, resources, output, `raise`, and matchers.
+fn kernel_call<'pr>(
+    it: &mut Interp<'pr, '_>,
+    name: &str,
+    call: &CallNode<'pr>,
+    node: &Node<'pr>,
+) -> R<Value> {
+    match name {
+        "require" | "require_relative" => {
+            let args = it.args(call)?;
+            let lib = args.first().map(Value::to_s).unwrap_or_default();
+            if lib == "spec_helper" || lib.ends_with("/spec_helper") {
+                it.required_helper = true;
+                return super::load_helper(it, node);
+            }
+            if LIBRARIES.contains(&lib.as_str()) {
+                return Ok(Value::Bool(true));
+            }
+            it.unsupported(format!("require '{lib}'"), node)
+        }
+        "set" => {
+            let args = it.args(call)?;
+            let key = args.first().map(Value::to_s).unwrap_or_default();
+            let value = args.get(1).cloned().unwrap_or(Value::Nil);
+            super::apply_setting(it, &key, &value, node)?;
+            it.settings.set.insert(key, value);
+            Ok(Value::Nil)
+        }
+        "set_property" => {
+            it.settings.property = it.args(call)?.into_iter().next().unwrap_or(Value::Nil);
+            Ok(Value::Nil)
+        }
+        "property" => Ok(it.settings.property.clone()),
+        "os" => {
+            let os = it.host.os();
+            Ok(Value::Hash(vec![
+                (Value::Sym("family".into()), Value::Str(os.family)),
+                (
+                    Value::Sym("release".into()),
+                    os.release.map_or(Value::Nil, Value::Str),
+                ),
+                (Value::Sym("arch".into()), Value::Str(os.arch)),
+            ]))
+        }
+        "puts" | "p" | "print" | "warn" => Ok(Value::Nil),
+        "raise" | "fail" => {
+            let msg = it
+                .args(call)?
+                .first()
+                .map(Value::to_s)
+                .unwrap_or_else(|| "unhandled exception".into());
+            it.error(msg, node)
+        }
+        n if KINDS.contains(&n) => {
+            let args = it.args(call)?;
+            if args.len() > 1 || call.block().is_some() {
+                return it.unsupported(format!("`{n}` with options"), node);
+            }
+            Ok(Value::Resource(Rc::new(Resource {
+                kind: n.to_string(),
+                name: args.first().map(Value::to_s),
+            })))
+        }
+        _ => matcher(it, name, call, node),
+    }
+}
+
+/// A Hash method.
+fn hash_method<'pr>(
+    it: &mut Interp<'pr, '_>,
+    recv: &Value,
+    h: &[(Value, Value)],
+    name: &str,
+    args: &[Value],
+    node: &Node<'pr>,
+) -> R<Value> {
+    let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Nil);
+    match name {
+        "[]" => Ok(recv.hash_get(&arg(0)).cloned().unwrap_or(Value::Nil)),
+        "fetch" => match recv.hash_get(&arg(0)) {
+            Some(v) => Ok(v.clone()),
+            None if args.len() > 1 => Ok(arg(1)),
+            None => it.error(format!("key not found: {}", arg(0).inspect()), node),
+        },
+        "key?" | "has_key?" | "include?" | "member?" => {
+            Ok(Value::Bool(recv.hash_get(&arg(0)).is_some()))
+        }
+        "keys" => Ok(Value::Array(h.iter().map(|(k, _)| k.clone()).collect())),
+        "values" => Ok(Value::Array(h.iter().map(|(_, v)| v.clone()).collect())),
+        "length" | "size" | "count" => Ok(Value::Int(h.len() as i64)),
+        "empty?" => Ok(Value::Bool(h.is_empty())),
+        "dig" => {
+            let mut v = recv.clone();
+            for k in args {
+                v = match &v {
+                    Value::Hash(_) => v.hash_get(k).cloned().unwrap_or(Value::Nil),
+                    Value::Array(a) => match k {
+                        Value::Int(i) => a.get(*i as usize).cloned().unwrap_or(Value::Nil),
+                        _ => Value::Nil,
+                    },
+                    _ => Value::Nil,
+                };
+            }
+            Ok(v)
+        }
+        "merge" => {
+            let mut out = h.to_vec();
+            if let Value::Hash(other) = arg(0) {
+                for (k, v) in other {
+                    if let Some(slot) = out.iter_mut().find(|(x, _)| x.equals(&k)) {
+                        slot.1 = v;
+                    } else {
+                        out.push((k, v));
+                    }
+                }
+            }
+            Ok(Value::Hash(out))
+        }
+        "to_a" => Ok(Value::Array(
+            h.iter()
+                .map(|(k, v)| Value::Array(vec![k.clone(), v.clone()]))
+                .collect(),
+        )),
+        _ => it.unsupported(format!("Hash#{name}"), node),
     }
 }

@@ -164,6 +164,21 @@ impl<'pr, 'h> Interp<'pr, 'h> {
 
     /// Evaluates one node.
     pub fn eval(&mut self, node: &Node<'pr>) -> R<Value> {
+        if let Some(v) = self.eval_literal(node)? {
+            return Ok(v);
+        }
+        if let Some(v) = self.eval_variable(node)? {
+            return Ok(v);
+        }
+        if let Some(v) = self.eval_control(node)? {
+            return Ok(v);
+        }
+        if let Some(v) = self.eval_collection(node)? {
+            return Ok(v);
+        }
+        if let Some(v) = self.eval_global(node)? {
+            return Ok(v);
+        }
         match node {
             Node::ProgramNode { .. } => {
                 let p = node
@@ -191,12 +206,21 @@ impl<'pr, 'h> Interp<'pr, 'h> {
                     .ok_or_else(|| Fault::Error("bad parens".into(), 0))?;
                 self.eval_body(p.body())
             }
+            Node::CaseNode { .. } => self.eval_case(node),
+            Node::CallNode { .. } => self.eval_call(node),
+            _ => self.unsupported(node_kind_name(node), node),
+        }
+    }
+
+    /// Literals: nil, booleans, numbers, strings, symbols, regexps, arrays, hashes, ranges.
+    fn eval_literal(&mut self, node: &Node<'pr>) -> R<Option<Value>> {
+        let v = match node {
             Node::NilNode { .. } => Ok(Value::Nil),
             Node::TrueNode { .. } => Ok(Value::Bool(true)),
             Node::FalseNode { .. } => Ok(Value::Bool(false)),
             Node::IntegerNode { .. } => {
                 let Some(i) = node.as_integer_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let v: Result<i32, _> = i.value().try_into();
                 match v {
@@ -223,19 +247,19 @@ impl<'pr, 'h> Interp<'pr, 'h> {
             }
             Node::InterpolatedStringNode { .. } => {
                 let Some(n) = node.as_interpolated_string_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 Ok(Value::Str(self.interpolate(n.parts().iter())?))
             }
             Node::InterpolatedSymbolNode { .. } => {
                 let Some(n) = node.as_interpolated_symbol_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 Ok(Value::Sym(self.interpolate(n.parts().iter())?))
             }
             Node::RegularExpressionNode { .. } => {
                 let Some(r) = node.as_regular_expression_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let src = id_str(r.unescaped());
                 self.regex(
@@ -248,7 +272,7 @@ impl<'pr, 'h> Interp<'pr, 'h> {
             }
             Node::InterpolatedRegularExpressionNode { .. } => {
                 let Some(r) = node.as_interpolated_regular_expression_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let src = self.interpolate(r.parts().iter())?;
                 self.regex(
@@ -259,9 +283,17 @@ impl<'pr, 'h> Interp<'pr, 'h> {
                     node,
                 )
             }
+            _ => return Ok(None),
+        };
+        Ok(Some(v?))
+    }
+
+    /// Arrays, hashes and ranges.
+    fn eval_collection(&mut self, node: &Node<'pr>) -> R<Option<Value>> {
+        let v = match node {
             Node::ArrayNode { .. } => {
                 let Some(a) = node.as_array_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let mut items = Vec::new();
                 for e in a.elements().iter() {
@@ -274,19 +306,19 @@ impl<'pr, 'h> Interp<'pr, 'h> {
             }
             Node::HashNode { .. } => {
                 let Some(h) = node.as_hash_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 self.hash_pairs(h.elements().iter())
             }
             Node::KeywordHashNode { .. } => {
                 let Some(h) = node.as_keyword_hash_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 self.hash_pairs(h.elements().iter())
             }
             Node::RangeNode { .. } => {
                 let Some(r) = node.as_range_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let lo = match r.left() {
                     Some(n) => self.eval(&n)?,
@@ -303,6 +335,14 @@ impl<'pr, 'h> Interp<'pr, 'h> {
                     _ => self.unsupported("a range of non-integers", node),
                 }
             }
+            _ => return Ok(None),
+        };
+        Ok(Some(v?))
+    }
+
+    /// Local, instance and global variables and constants.
+    fn eval_variable(&mut self, node: &Node<'pr>) -> R<Option<Value>> {
+        let v = match node {
             Node::LocalVariableReadNode { .. } => {
                 let name = node
                     .as_local_variable_read_node()
@@ -312,7 +352,7 @@ impl<'pr, 'h> Interp<'pr, 'h> {
             }
             Node::LocalVariableWriteNode { .. } => {
                 let Some(w) = node.as_local_variable_write_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let v = self.eval(&w.value())?;
                 self.assign_local(id_str(w.name().as_slice()), v.clone());
@@ -320,7 +360,7 @@ impl<'pr, 'h> Interp<'pr, 'h> {
             }
             Node::LocalVariableOperatorWriteNode { .. } => {
                 let Some(w) = node.as_local_variable_operator_write_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let name = id_str(w.name().as_slice());
                 let op = id_str(w.binary_operator().as_slice());
@@ -332,7 +372,7 @@ impl<'pr, 'h> Interp<'pr, 'h> {
             }
             Node::LocalVariableOrWriteNode { .. } => {
                 let Some(w) = node.as_local_variable_or_write_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let name = id_str(w.name().as_slice());
                 match self.lookup_local(&name) {
@@ -344,6 +384,14 @@ impl<'pr, 'h> Interp<'pr, 'h> {
                     }
                 }
             }
+            _ => return Ok(None),
+        };
+        Ok(Some(v?))
+    }
+
+    /// Instance and global variables and constants.
+    fn eval_global(&mut self, node: &Node<'pr>) -> R<Option<Value>> {
+        let v = match node {
             Node::InstanceVariableReadNode { .. } => {
                 let name = node
                     .as_instance_variable_read_node()
@@ -353,7 +401,7 @@ impl<'pr, 'h> Interp<'pr, 'h> {
             }
             Node::InstanceVariableWriteNode { .. } => {
                 let Some(w) = node.as_instance_variable_write_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let v = self.eval(&w.value())?;
                 self.globals.insert(id_str(w.name().as_slice()), v.clone());
@@ -368,7 +416,7 @@ impl<'pr, 'h> Interp<'pr, 'h> {
             }
             Node::GlobalVariableWriteNode { .. } => {
                 let Some(w) = node.as_global_variable_write_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let v = self.eval(&w.value())?;
                 self.globals.insert(id_str(w.name().as_slice()), v.clone());
@@ -376,7 +424,7 @@ impl<'pr, 'h> Interp<'pr, 'h> {
             }
             Node::ConstantWriteNode { .. } => {
                 let Some(w) = node.as_constant_write_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let v = self.eval(&w.value())?;
                 self.globals.insert(id_str(w.name().as_slice()), v.clone());
@@ -392,29 +440,37 @@ impl<'pr, 'h> Interp<'pr, 'h> {
                     None => self.unsupported(format!("constant `{name}`"), node),
                 }
             }
+            _ => return Ok(None),
+        };
+        Ok(Some(v?))
+    }
+
+    /// `and`/`or`, `if`/`unless`/`else`.
+    fn eval_control(&mut self, node: &Node<'pr>) -> R<Option<Value>> {
+        let v = match node {
             Node::AndNode { .. } => {
                 let Some(a) = node.as_and_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let l = self.eval(&a.left())?;
                 if !l.truthy() {
-                    return Ok(l);
+                    return Ok(Some(l));
                 }
                 self.eval(&a.right())
             }
             Node::OrNode { .. } => {
                 let Some(a) = node.as_or_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 let l = self.eval(&a.left())?;
                 if l.truthy() {
-                    return Ok(l);
+                    return Ok(Some(l));
                 }
                 self.eval(&a.right())
             }
             Node::IfNode { .. } => {
                 let Some(i) = node.as_if_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 if self.eval(&i.predicate())?.truthy() {
                     self.eval_stmts(i.statements())
@@ -424,7 +480,7 @@ impl<'pr, 'h> Interp<'pr, 'h> {
             }
             Node::UnlessNode { .. } => {
                 let Some(i) = node.as_unless_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 if !self.eval(&i.predicate())?.truthy() {
                     self.eval_stmts(i.statements())
@@ -437,18 +493,13 @@ impl<'pr, 'h> Interp<'pr, 'h> {
             }
             Node::ElseNode { .. } => {
                 let Some(e) = node.as_else_node() else {
-                    return Ok(Value::Nil);
+                    return Ok(Some(Value::Nil));
                 };
                 self.eval_stmts(e.statements())
             }
-            Node::CaseNode { .. } => self.eval_case(node),
-            Node::CallNode { .. } => self.eval_call(node),
-            _ => {
-                let what = format!("{:?}", std::mem::discriminant(node));
-                let _ = what;
-                self.unsupported(node_kind_name(node), node)
-            }
-        }
+            _ => return Ok(None),
+        };
+        Ok(Some(v?))
     }
 
     fn regex(&self, src: &str, i: bool, m: bool, x: bool, node: &Node<'_>) -> R<Value> {

@@ -217,7 +217,6 @@ impl Resource {
                 .find(|(n, _)| n == c)
                 .and_then(|(_, a)| a.first().cloned())
         };
-        let arg = |i: usize| args.get(i).map(Value::to_s).unwrap_or_default();
         let n = self.name();
         let unsupported = || Err(format!("`{name}` on {}", self.kind));
         match self.kind.as_str() {
@@ -254,6 +253,23 @@ impl Resource {
                 )?)),
                 _ => unsupported(),
             },
+            "docker_container" | "docker_image" => self.docker_predicate(host, name, args),
+            "user" | "group" => self.account_predicate(host, name, args),
+            _ => self.system_predicate(host, name, args, chains),
+        }
+    }
+
+    /// Users and groups.
+    fn account_predicate(
+        &self,
+        host: &Host,
+        name: &str,
+        args: &[Value],
+    ) -> Result<bool, Unsupported> {
+        let arg = |i: usize| args.get(i).map(Value::to_s).unwrap_or_default();
+        let n = self.name();
+        let unsupported = || Err(format!("`{name}` on {}", self.kind));
+        match self.kind.as_str() {
             "user" => match name {
                 "exist" => Ok(host.check(&format!("id {}", q(n)))),
                 "belong_to_group" => Ok(host.check(&format!(
@@ -302,6 +318,22 @@ impl Resource {
                 ))),
                 _ => unsupported(),
             },
+            _ => unsupported(),
+        }
+    }
+
+    /// Processes, interfaces and bridges, kernel modules.
+    fn system_predicate(
+        &self,
+        host: &Host,
+        name: &str,
+        args: &[Value],
+        chains: &[(String, Vec<Value>)],
+    ) -> Result<bool, Unsupported> {
+        let arg = |i: usize| args.get(i).map(Value::to_s).unwrap_or_default();
+        let n = self.name();
+        let unsupported = || Err(format!("`{name}` on {}", self.kind));
+        match self.kind.as_str() {
             "process" => match name {
                 "running" => Ok(!host
                     .run(&format!("ps -C {} -o pid= | head -1", q(n)))
@@ -332,7 +364,28 @@ impl Resource {
                 "loaded" => Ok(host.check(&format!("lsmod | grep ^{n}"))),
                 _ => unsupported(),
             },
-            "docker_container" | "docker_image" => self.docker_predicate(host, name, args),
+            _ => self.admin_predicate(host, name, args, chains),
+        }
+    }
+
+    /// Cron, name resolution, routes, firewall, SELinux, certificates.
+    fn admin_predicate(
+        &self,
+        host: &Host,
+        name: &str,
+        args: &[Value],
+        chains: &[(String, Vec<Value>)],
+    ) -> Result<bool, Unsupported> {
+        let chain = |c: &str| {
+            chains
+                .iter()
+                .find(|(n, _)| n == c)
+                .and_then(|(_, a)| a.first().cloned())
+        };
+        let arg = |i: usize| args.get(i).map(Value::to_s).unwrap_or_default();
+        let n = self.name();
+        let unsupported = || Err(format!("`{name}` on {}", self.kind));
+        match self.kind.as_str() {
             "cron" => match name {
                 "have_entry" => {
                     let entry = arg(0)

@@ -82,6 +82,23 @@ pub fn string_method<'pr>(
                 .collect(),
         ),
         "split" => split(it, s, args, node)?,
+        "==" | "eql?" => Value::Bool(matches!(arg(0), Value::Str(o) if o == s)),
+        "<=>" => return it.unsupported("String#<=>", node),
+        _ => return string_pattern_method(it, s, name, args, node),
+    })
+}
+
+/// String methods that take patterns or indexes.
+fn string_pattern_method<'pr>(
+    it: &mut Interp<'pr, '_>,
+    s: &str,
+    name: &str,
+    args: &[Value],
+    node: &Node<'pr>,
+) -> R<Value> {
+    let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Nil);
+    let text = |i: usize| args.get(i).map(Value::to_s).unwrap_or_default();
+    Ok(match name {
         "=~" | "match?" | "match" => {
             let re = match arg(0) {
                 Value::Str(p) if name != "=~" => {
@@ -142,8 +159,6 @@ pub fn string_method<'pr>(
             }
             _ => return it.unsupported("String#[] with this index", node),
         },
-        "==" | "eql?" => Value::Bool(matches!(arg(0), Value::Str(o) if o == s)),
-        "<=>" => return it.unsupported("String#<=>", node),
         _ => return it.unsupported(format!("String#{name}"), node),
     })
 }
@@ -272,6 +287,19 @@ pub fn array_method<'pr>(
             v.extend(args.iter().cloned());
             Value::Array(v)
         }
+        "to_a" | "entries" => Value::Array(a.to_vec()),
+        _ => return array_reshape(it, a, name, node),
+    })
+}
+
+/// Array methods that reshape it (`compact`, `flatten`, `uniq`, `sort`, `to_h`).
+fn array_reshape<'pr>(
+    it: &mut Interp<'pr, '_>,
+    a: &[Value],
+    name: &str,
+    node: &Node<'pr>,
+) -> R<Value> {
+    Ok(match name {
         "compact" => Value::Array(
             a.iter()
                 .filter(|v| !matches!(v, Value::Nil))
@@ -304,7 +332,6 @@ pub fn array_method<'pr>(
             }
             Value::Array(v)
         }
-        "to_a" | "entries" => Value::Array(a.to_vec()),
         "to_h" => {
             let mut pairs = Vec::new();
             for v in a {
