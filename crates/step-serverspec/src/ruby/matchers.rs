@@ -315,3 +315,88 @@ fn compare(op: &str, expected: &Value, actual: &Value) -> Result<bool, Failure> 
         _ => return Err(Failure::Unsupported(format!("`be {op}`"))),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pred(word: &str, args: Vec<Value>) -> Matcher {
+        Matcher::Predicate {
+            word: word.into(),
+            args,
+            chains: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn descriptions_follow_rspec_and_serverspec() {
+        assert_eq!(pred("be_file", vec![]).description(), "be file");
+        assert_eq!(
+            pred("be_mode", vec![Value::Int(644)]).description(),
+            "be mode 644"
+        );
+        let v = vec![Value::Str("/a".into()), Value::Str("/b".into())];
+        assert_eq!(
+            pred("have_volume", v).description(),
+            "have volume \"/a\" and \"/b\""
+        );
+        let installed = pred("be_installed", vec![])
+            .chain("with_version", vec![Value::Str("1.2".into())])
+            .unwrap();
+        assert_eq!(installed.description(), "be installed with version \"1.2\"");
+        let listening = pred("be_listening", vec![])
+            .chain("with", vec![Value::Str("tcp".into())])
+            .unwrap()
+            .chain("on", vec![Value::Str("127.0.0.1".into())])
+            .unwrap();
+        assert_eq!(
+            listening.description(),
+            "be listening on 127.0.0.1 with tcp"
+        );
+        // `contain` does not describe its range.
+        let contain = pred("contain", vec![Value::Str("x".into())])
+            .chain("from", vec![Value::Str("a".into())])
+            .unwrap();
+        assert_eq!(contain.description(), "contain \"x\"");
+        assert_eq!(
+            Matcher::Eq("eq", Value::Str("a\n".into())).description(),
+            "eq \"a\\n\""
+        );
+        assert_eq!(
+            Matcher::Within(Value::Int(2), Some(Value::Int(11))).description(),
+            "be within 2 of 11"
+        );
+        assert_eq!(
+            Matcher::Compare(">".into(), Value::Int(0)).description(),
+            "be > 0"
+        );
+    }
+
+    #[test]
+    fn value_matchers_decide_like_rspec() {
+        let collection = |w, items: Vec<Value>, actual: &Value| collection(w, &items, actual);
+        let s = Value::Str("hello world".into());
+        assert_eq!(
+            collection("include", vec![Value::Str("lo w".into())], &s).ok(),
+            Some(true)
+        );
+        assert_eq!(
+            collection("start_with", vec![Value::Str("he".into())], &s).ok(),
+            Some(true)
+        );
+        assert_eq!(
+            collection("end_with", vec![Value::Str("he".into())], &s).ok(),
+            Some(false)
+        );
+        let a = Value::Array(vec![Value::Int(1), Value::Int(2)]);
+        assert_eq!(
+            collection("include", vec![Value::Int(2)], &a).ok(),
+            Some(true)
+        );
+        assert_eq!(
+            compare(">=", &Value::Int(2), &Value::Float(2.0)).ok(),
+            Some(true)
+        );
+        assert!(compare(">", &Value::Int(2), &Value::Nil).is_err());
+    }
+}

@@ -173,3 +173,19 @@ async fn seed_suite_passes_natively_inside_a_container() {
         .expect("the suite runs");
     assert_all_passed(&outcome, 16);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undefined_template_variable_names_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let props = dir.path().join("properties.yml");
+    std::fs::write(&props, "localhost:\n  :roles: [marathon]\n").expect("write");
+    let mut cfg = config(&props, 8080);
+    cfg.vars.remove("marathon_peers");
+    let err = Serverspec::new(cfg)
+        .run(&context(dir.path(), &[]))
+        .await
+        .expect_err("rendering fails");
+    let msg = err.to_string();
+    assert!(msg.contains("marathon_api_spec.rb.j2"), "{msg}");
+    assert!(msg.contains("marathon_peers"), "{msg}");
+}
