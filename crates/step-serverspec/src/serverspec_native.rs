@@ -346,6 +346,8 @@ fn run_blocking(
         });
         let (backend, name) = backend_of(helper.as_deref(), control.path());
         let host = Host::new(backend, name, cx.clone(), handle.clone());
+        // Detected once, before the threads would each ask at the same time.
+        let _ = host.os();
         let outcomes = run_files_parallel(&host, dir, cx, &handle, &env, &t.property, &files);
         for ((file, _), outcome) in files.iter().zip(outcomes) {
             let shown_name = shown(dir, file);

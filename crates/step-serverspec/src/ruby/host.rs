@@ -152,7 +152,7 @@ impl Host {
         if debian.success() {
             let (mut distro, mut release) = (None, None);
             let lsb = self.run("lsb_release -ir");
-            let lsb_file = self.run("cat /etc/lsb-release");
+            let lsb_file = || self.run("cat /etc/lsb-release");
             if lsb.success() {
                 for line in lsb.stdout.lines() {
                     let last = line.rsplit(':').next().unwrap_or("").trim().to_string();
@@ -162,7 +162,9 @@ impl Host {
                         release = Some(last);
                     }
                 }
-            } else if lsb_file.success() {
+            } else if let lsb_file = lsb_file()
+                && lsb_file.success()
+            {
                 for line in lsb_file.stdout.lines() {
                     let last = line.rsplit('=').next().unwrap_or("").trim().to_string();
                     if line.starts_with("DISTRIB_ID=") {

@@ -27,15 +27,24 @@ pub fn plain_word(text: &str) -> bool {
         && !text.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn files_only(db: &str, nsswitch: &str) -> bool {
+/// Whether `db` is looked up in files only. `systemd` counts as files when
+/// no systemd user database runs (`/run/systemd/userdb` absent): nss-systemd
+/// then only makes up `root` and `nobody`, which [`synthesized`] leaves to
+/// the command.
+fn files_only(db: &str, nsswitch: &str, userdb: bool) -> bool {
     nsswitch
         .lines()
         .find_map(|l| l.trim().strip_prefix(&format!("{db}:")))
         .is_some_and(|sources| {
             sources
                 .split_whitespace()
-                .all(|s| s == "files" || s == "compat")
+                .all(|s| s == "files" || s == "compat" || (s == "systemd" && !userdb))
         })
+}
+
+/// Names nss-systemd answers for even without a user database.
+pub fn synthesized(name: &str) -> bool {
+    matches!(name, "root" | "nobody" | "nogroup")
 }
 
 impl LocalFacts {
@@ -44,7 +53,8 @@ impl LocalFacts {
         self.accounts
             .get_or_init(|| {
                 let ns = std::fs::read_to_string("/etc/nsswitch.conf").ok()?;
-                if !files_only("passwd", &ns) || !files_only("group", &ns) {
+                let userdb = std::path::Path::new("/run/systemd/userdb").exists();
+                if !files_only("passwd", &ns, userdb) || !files_only("group", &ns, userdb) {
                     return None;
                 }
                 Some(Accounts {

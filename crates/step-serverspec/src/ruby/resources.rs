@@ -105,7 +105,7 @@ impl Resource {
             ("file", "group") => strip(format!("stat -c %G {}", q(n))),
             ("file", "link_target") => strip(format!("readlink {}", q(n))),
             ("user", "uid") => match host.local_facts().and_then(|f| f.accounts()) {
-                Some(acc) if super::local::plain_word(n) => {
+                Some(acc) if super::local::plain_word(n) && acc.user(n).is_some() => {
                     Value::Int(acc.user(n).map_or(0, |u| i64::from(u.uid)))
                 }
                 _ => int(format!("id -u {}", q(n))),
@@ -897,6 +897,11 @@ fn fast_predicate(
         }));
     }
     let acc = facts.accounts()?;
+    // A name missing from the files that nss-systemd makes up: ask the command.
+    let missing = |found: bool| !found && super::local::synthesized(n);
+    if missing(acc.user(n).is_some()) || missing(acc.group(n).is_some()) {
+        return None;
+    }
     let numeric = !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_digit());
     match (kind, name) {
         ("user", "exist") => Some(acc.user(n).is_some()),
