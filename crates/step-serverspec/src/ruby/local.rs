@@ -117,13 +117,10 @@ mod tests {
         assert!(plain_word("daemon"));
         assert!(!plain_word("0"));
         assert!(!plain_word("a.b"));
-        assert!(files_only(
-            "passwd",
-            "passwd: files\ngroup: files systemd\n"
-        ));
-        assert!(!files_only(
-            "group",
-            "passwd: files\ngroup: files systemd\n"
-        ));
+        let ns = "passwd: files\ngroup: files systemd\n";
+        assert!(files_only("passwd", ns, true));
+        assert!(!files_only("group", ns, true));
+        assert!(files_only("group", ns, false));
+        assert!(!files_only("hosts", ns, false));
     }
 }
