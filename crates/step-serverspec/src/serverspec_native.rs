@@ -286,6 +286,9 @@ pub async fn run(
     let (checks, fallbacks) = job
         .await
         .map_err(|e| StepError::other(format!("the native engine stopped: {e}")))??;
+    if cx.cancel().is_cancelled() {
+        return Err(StepError::Cancelled);
+    }
     let mut report = RspecReport {
         examples: checks,
         errors_outside: 0,
