@@ -124,3 +124,35 @@ mod tests {
         assert!(!files_only("hosts", ns, false));
     }
 }
+
+/// Whether a socket listens on `port` as `ss -tunl` (or `-tnl4`, `-unl6`, …)
+/// lists it: TCP sockets in LISTEN, UDP sockets unconnected, from the
+/// /proc/net tables of the protocols asked for (`None`: all four).
+pub fn listening(port: u16, proto: Option<&str>) -> Option<bool> {
+    let files: &[&str] = match proto {
+        Some("tcp") => &["tcp"],
+        Some("tcp6") => &["tcp6"],
+        Some("udp") => &["udp"],
+        Some("udp6") => &["udp6"],
+        None => &["tcp", "tcp6", "udp", "udp6"],
+        Some(_) => return None,
+    };
+    let mut found = false;
+    for f in files {
+        // A missing table (no IPv6) lists nothing, as ss shows nothing.
+        let Ok(text) = std::fs::read_to_string(format!("/proc/net/{f}")) else {
+            continue;
+        };
+        let wanted = if f.starts_with("tcp") { "0A" } else { "07" };
+        found |= text.lines().skip(1).any(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            cols.len() > 3
+                && cols[3] == wanted
+                && cols[1]
+                    .rsplit_once(':')
+                    .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                    == Some(port)
+        });
+    }
+    Some(found)
+}

@@ -187,6 +187,27 @@ impl Resource {
         }
     }
 
+    /// `be_listening` answered from /proc/net where `ss` would be used and
+    /// no address is asked for (an address needs ss's own formatting).
+    fn local_listening(&self, host: &Host, chains: &[(String, Vec<Value>)]) -> Option<bool> {
+        host.local_facts()?;
+        if chains.iter().any(|(c, _)| c != "with") {
+            return None;
+        }
+        let os = host.os();
+        let major = host.major_release().unwrap_or(0);
+        if !(os.family == "debian" && major >= 8 || os.family == "redhat" && major >= 7) {
+            return None;
+        }
+        let port: u16 = self.name().parse().ok()?;
+        let proto = chains
+            .iter()
+            .find(|(c, _)| c == "with")
+            .and_then(|(_, a)| a.first())
+            .map(|v| v.to_s().to_lowercase());
+        super::local::listening(port, proto.as_deref())
+    }
+
     fn family(host: &Host) -> String {
         host.os().family
     }
@@ -245,6 +266,9 @@ impl Resource {
                 _ => unsupported(),
             },
             "port" => match name {
+                "listening" if self.local_listening(host, chains).is_some() => {
+                    Ok(self.local_listening(host, chains).unwrap_or(false))
+                }
                 "listening" => Ok(host.check(&port_cmd(
                     host,
                     n,
