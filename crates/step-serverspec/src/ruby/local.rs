@@ -105,26 +105,6 @@ pub fn id_groups(accounts: &Accounts, user: &str) -> Option<String> {
     Some(parts.join(","))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn word_matches_follow_grep_w() {
-        assert!(grep_word("/bin/bash", "/bin/bash"));
-        assert!(grep_word("/usr/bin/bash", "bash"));
-        assert!(!grep_word("/bin/bashful", "bash"));
-        assert!(plain_word("daemon"));
-        assert!(!plain_word("0"));
-        assert!(!plain_word("a.b"));
-        let ns = "passwd: files\ngroup: files systemd\n";
-        assert!(files_only("passwd", ns, true));
-        assert!(!files_only("group", ns, true));
-        assert!(files_only("group", ns, false));
-        assert!(!files_only("hosts", ns, false));
-    }
-}
-
 /// Whether a socket listens on `port` as `ss -tunl` (or `-tnl4`, `-unl6`, …)
 /// lists it: TCP sockets in LISTEN, UDP sockets unconnected, from the
 /// /proc/net tables of the protocols asked for (`None`: all four).
@@ -155,4 +135,24 @@ pub fn listening(port: u16, proto: Option<&str>) -> Option<bool> {
         });
     }
     Some(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_matches_follow_grep_w() {
+        assert!(grep_word("/bin/bash", "/bin/bash"));
+        assert!(grep_word("/usr/bin/bash", "bash"));
+        assert!(!grep_word("/bin/bashful", "bash"));
+        assert!(plain_word("daemon"));
+        assert!(!plain_word("0"));
+        assert!(!plain_word("a.b"));
+        let ns = "passwd: files\ngroup: files systemd\n";
+        assert!(files_only("passwd", ns, true));
+        assert!(!files_only("group", ns, true));
+        assert!(files_only("group", ns, false));
+        assert!(!files_only("hosts", ns, false));
+    }
 }
