@@ -137,6 +137,53 @@ pub fn listening(port: u16, proto: Option<&str>) -> Option<bool> {
     Some(found)
 }
 
+/// Whether `name` is a plain kernel name (`net.ipv4.ip_forward`, `lo`, `nf_nat`).
+pub fn kernel_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && !name.starts_with('.')
+        && !name.contains("..")
+}
+
+/// `/sbin/sysctl -q -n NAME`: the value under /proc/sys, trimmed (empty when
+/// there is none, as sysctl then prints nothing on stdout).
+pub fn sysctl(name: &str) -> Option<String> {
+    if !kernel_name(name) {
+        return None;
+    }
+    let path = format!("/proc/sys/{}", name.replace('.', "/"));
+    Some(
+        std::fs::read_to_string(path)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default(),
+    )
+}
+
+/// `lsmod | grep ^NAME`: a line of lsmod's output (its header, then one
+/// module per line from /proc/modules) starts with NAME.
+pub fn module_loaded(name: &str) -> Option<bool> {
+    if !kernel_name(name) || name.contains('.') {
+        return None;
+    }
+    let modules = std::fs::read_to_string("/proc/modules").ok()?;
+    Some("Module".starts_with(name) || modules.lines().any(|l| l.starts_with(name)))
+}
+
+/// `mount | grep -- 'on PATH '`: PATH is a mount point.
+pub fn mounted(path: &str) -> Option<bool> {
+    if path.bytes().any(|b| b.is_ascii_whitespace() || b == b'\\') {
+        return None;
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    Some(
+        mounts
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(path)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

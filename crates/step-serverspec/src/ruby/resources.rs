@@ -131,7 +131,19 @@ impl Resource {
                 }
             }
             ("package", "version") => strip(self.package_version_cmd(host)?),
-            ("linux_kernel_parameter", "value") => int_or_str(format!("/sbin/sysctl -q -n {n}")),
+            ("linux_kernel_parameter", "value") => {
+                match host.local_facts().and_then(|_| super::local::sysctl(n)) {
+                    Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+                        Value::Int(ruby_to_i(&v))
+                    }
+                    Some(v) => Value::Str(v),
+                    None => int_or_str(format!("/sbin/sysctl -q -n {n}")),
+                }
+            }
+            ("interface", "speed" | "mtu") if host.is_local() && super::local::kernel_name(n) => {
+                let text = std::fs::read_to_string(format!("/sys/class/net/{n}/{attr}"));
+                Value::Int(ruby_to_i(&text.unwrap_or_default()))
+            }
             ("interface", "speed") => int(format!("cat /sys/class/net/{n}/speed")),
             ("interface", "mtu") => int(format!("cat /sys/class/net/{n}/mtu")),
             ("interface", "ipv4_address") => strip(format!(
@@ -366,6 +378,9 @@ impl Resource {
                 _ => unsupported(),
             },
             "interface" | "bridge" => match name {
+                "exist" if host.is_local() && super::local::kernel_name(n) => {
+                    Ok(std::path::Path::new(&format!("/sys/class/net/{n}")).exists())
+                }
                 "exist" => Ok(host.check(&format!("ip link show {n}"))),
                 "up" if self.kind == "interface" => Ok(host
                     .run(&format!("cat /sys/class/net/{n}/operstate"))
@@ -385,7 +400,13 @@ impl Resource {
                 _ => unsupported(),
             },
             "kernel_module" => match name {
-                "loaded" => Ok(host.check(&format!("lsmod | grep ^{n}"))),
+                "loaded" => match host
+                    .local_facts()
+                    .and_then(|_| super::local::module_loaded(n))
+                {
+                    Some(v) => Ok(v),
+                    None => Ok(host.check(&format!("lsmod | grep ^{n}"))),
+                },
                 _ => unsupported(),
             },
             _ => self.admin_predicate(host, name, args, chains),
@@ -550,6 +571,9 @@ impl Resource {
             "mounted" => {
                 if !args.is_empty() || chain("with").is_some() || chain("only_with").is_some() {
                     return Err("`be_mounted.with` on file".into());
+                }
+                if let Some(v) = host.local_facts().and_then(|_| super::local::mounted(n)) {
+                    return Ok(v);
                 }
                 Ok(host.check(&format!("mount | grep -- {}", q(&format!("on {n} ")))))
             }
