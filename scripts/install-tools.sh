@@ -26,7 +26,6 @@ CURL_VERSION="7.88.1-10+deb12u15"
 PYTHON3_VENV_VERSION="3.11.2-1+b1"
 JQ_VERSION="1.6-2.1+deb12u1"         # bench/ scripts read hyperfine's JSON
 TIME_VERSION="1.9-0.2"               # GNU time: peak RSS in bench/masking.sh
-LIBCLANG_DEV_VERSION="1:14.0-55.7~deb12u1"  # ruby-prism-sys runs bindgen at build time
 
 APT_PINS=(
   "packer=${PACKER_VERSION}"
@@ -45,7 +44,6 @@ APT_PINS=(
   "python3-venv=${PYTHON3_VENV_VERSION}"
   "jq=${JQ_VERSION}"
   "time=${TIME_VERSION}"
-  "libclang-dev=${LIBCLANG_DEV_VERSION}"
 )
 
 # ---------------------------------------------------------------- pins (Python venv)
