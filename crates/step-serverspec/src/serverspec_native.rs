@@ -348,10 +348,17 @@ fn run_blocking(
             ))
         });
         let (backend, name) = backend_of(helper.as_deref(), control.path());
+        let ssh = match &backend {
+            Backend::Ssh(opts) => Some((opts.clone(), name.clone())),
+            _ => None,
+        };
         let host = Host::new(backend, name, cx.clone(), handle.clone());
         // Detected once, before the threads would each ask at the same time.
         let _ = host.os();
         let outcomes = run_files_parallel(&host, dir, cx, &handle, &env, &t.property, &files);
+        if let Some((opts, name)) = ssh {
+            handle.block_on(close_master(cx, &opts, &name));
+        }
         for ((file, _), outcome) in files.iter().zip(outcomes) {
             let shown_name = shown(dir, file);
             let file = file.clone();
@@ -379,6 +386,30 @@ fn run_blocking(
         }
     }
     Ok((checks, fallbacks))
+}
+
+/// Ends the ssh master connection of a host (it would linger for
+/// ControlPersist otherwise).
+async fn close_master(cx: &StepContext, opts: &SshOptions, host: &str) {
+    let Some(dir) = &opts.control_dir else { return };
+    let mut cmd = Cmd::new("ssh")
+        .arg("-o")
+        .arg(format!("ControlPath={}/%C", dir.display()))
+        .args(["-O", "exit"]);
+    if let Some(port) = opts.port {
+        cmd = cmd.arg("-p").arg(port.to_string());
+    }
+    let dest = match &opts.user {
+        Some(u) => format!("{u}@{host}"),
+        None => host.to_string(),
+    };
+    let _ = cmd
+        .arg(dest)
+        .quiet()
+        .capture(4096)
+        .timeout(std::time::Duration::from_secs(10))
+        .run(cx)
+        .await;
 }
 
 fn find_helper(dir: &Path) -> Option<(PathBuf, String)> {
