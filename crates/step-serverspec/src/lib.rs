@@ -60,7 +60,9 @@ pub mod matcher;
 pub mod netdiag;
 pub mod observe;
 pub mod remote;
+pub mod ruby;
 pub mod serverspec;
+pub mod serverspec_native;
 pub mod spec;
 
 use step_core::StepKind;

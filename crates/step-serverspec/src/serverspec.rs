@@ -26,6 +26,16 @@ pub struct ServerspecConfig {
     /// Extra rspec arguments (`--tag`, spec files).
     #[serde(default)]
     pub args: Vec<String>,
+    /// `auto` (native, rspec for files the native engine cannot run),
+    /// `native` or `rspec`.
+    #[serde(default)]
+    pub engine: crate::serverspec_native::EngineChoice,
+    /// A YAML/JSON file mapping host names to their properties (`roles`).
+    #[serde(default)]
+    pub properties: Option<PathBuf>,
+    /// Template variables for `*_spec.rb.j2` files.
+    #[serde(default)]
+    pub vars: crate::serverspec_native::Vars,
 }
 
 impl ServerspecConfig {
@@ -35,6 +45,9 @@ impl ServerspecConfig {
             dir: dir.into(),
             pattern: None,
             args: Vec::new(),
+            engine: Default::default(),
+            properties: None,
+            vars: Default::default(),
         }
     }
 }
@@ -73,7 +86,18 @@ pub fn describe() -> StepDescription {
             PropertyType::String,
             "Spec files to run (rspec `--pattern`; rspec's default is `spec/**/*_spec.rb`).",
         ))
-        .property(PropertyDoc::optional("args", PropertyType::List, "Extra rspec arguments (`--tag smoke`, spec files)."))
+        .property(PropertyDoc::optional("args", PropertyType::List, "Extra rspec arguments (`--tag smoke`, spec files); rspec engine only."))
+        .property(PropertyDoc::optional(
+            "engine",
+            PropertyType::String,
+            "`auto` (default: native, with rspec for files using constructs outside the supported subset, the reason logged), `native` (those examples fail as unsupported) or `rspec`.",
+        ))
+        .property(PropertyDoc::optional(
+            "properties",
+            PropertyType::Path,
+            "YAML/JSON file mapping hosts to their properties; each host runs `spec/<role>/` for its `roles`, with TARGET_HOST set and `property` bound.",
+        ))
+        .property(PropertyDoc::optional("vars", PropertyType::Map, "Variables for `*_spec.rb.j2` templates (with env, outputs, run, host)."))
         .output("passed", "Examples that passed.")
         .output("failed", "Examples that failed.")
         .output("pending", "Examples that are pending (skipped).")
@@ -96,6 +120,9 @@ impl Step for Serverspec {
                 format!("{} is not a directory", dir.display()),
             )
             .into());
+        }
+        if self.config.engine != crate::serverspec_native::EngineChoice::Rspec {
+            return crate::serverspec_native::run(&self.config, cx, dir).await;
         }
         let rspec = ToolSpec::new(
             "rspec",

@@ -4,8 +4,10 @@
 
 mod support;
 
+mod differential;
 mod docker;
 mod local;
+mod seed_serverspec;
 mod serverspec;
 mod ssh;
 mod templates;

@@ -2,6 +2,7 @@
 
 use serde_json::json;
 use step_core::{Status, Step};
+use step_serverspec::serverspec_native::EngineChoice;
 use step_serverspec::{Serverspec, ServerspecConfig};
 
 use crate::support::*;
@@ -11,8 +12,15 @@ async fn pass_and_fail_examples_are_reported_one_by_one() {
     if !stepwise_tests::tool_available("rspec") {
         return;
     }
-    let step = Serverspec::new(ServerspecConfig::new(fixtures().join("serverspec")));
-    let outcome = step.run(&cx(&fixtures())).await.expect("rspec runs");
+    for engine in [EngineChoice::Rspec, EngineChoice::Native] {
+        let mut cfg = ServerspecConfig::new(fixtures().join("serverspec"));
+        cfg.engine = engine;
+        mixed_suite_is_reported(Serverspec::new(cfg)).await;
+    }
+}
+
+async fn mixed_suite_is_reported(step: Serverspec) {
+    let outcome = step.run(&cx(&fixtures())).await.expect("the suite runs");
 
     assert!(outcome.is_failed());
     let got: Vec<(&str, Status)> = outcome
@@ -72,6 +80,7 @@ async fn a_pattern_selects_spec_files() {
     }
     let mut cfg = ServerspecConfig::new("serverspec");
     cfg.pattern = Some("spec/passing_spec.rb".into());
+    cfg.engine = EngineChoice::Rspec;
     let outcome = Serverspec::new(cfg)
         .run(&cx(&fixtures()))
         .await
@@ -93,6 +102,7 @@ async fn a_suite_that_does_not_load_fails_with_rspecs_message() {
         "require 'no_such_library_here'\n",
     )
     .expect("write");
+    // `auto` hands the file it cannot load to rspec, which reports the error.
     let outcome = Serverspec::new(ServerspecConfig::new(dir.path()))
         .run(&cx(dir.path()))
         .await
