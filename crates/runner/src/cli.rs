@@ -255,13 +255,20 @@ fn load_checked(
     for name in &names {
         diags.extend(load::check_variables(&file, name, &is_set));
     }
-    diags.extend(load::check_steps(&file, registry, &|n| {
-        env.get(n).map(str::to_string)
-    }));
-    if diags.is_empty() {
+    let lookup = |n: &str| env.get(n).map(str::to_string);
+    diags.extend(load::check_steps(&file, registry, &lookup));
+    for name in &names {
+        diags.extend(load::static_checks::check_pipeline(
+            &file, registry, name, &lookup,
+        ));
+    }
+    let mut file = file;
+    let (errors, notices): (Vec<_>, Vec<_>) = diags.into_iter().partition(Diagnostic::is_error);
+    file.notices.extend(notices);
+    if errors.is_empty() {
         Ok(file)
     } else {
-        Err(diags)
+        Err(errors)
     }
 }
 
@@ -341,10 +348,13 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
     for name in &file.secrets {
         env.mark_secret(name.clone());
     }
-    if let Err(diags) = load_checked(&path, &registry, &env, Some(&pipeline)) {
-        print_diags(&diags);
-        return EXIT_CONFIG;
-    }
+    let file = match load_checked(&path, &registry, &env, Some(&pipeline)) {
+        Ok(f) => f,
+        Err(diags) => {
+            print_diags(&diags);
+            return EXIT_CONFIG;
+        }
+    };
     for n in &file.notices {
         eprintln!("{n}");
     }

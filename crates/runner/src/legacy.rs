@@ -287,6 +287,7 @@ impl StepKind for LegacyKind {
     fn description(&self) -> StepDescription {
         let mut d =
             StepDescription::new(&self.id, "A wercker step from a step directory (run.sh).")
+                .open_outputs()
                 .doc(&format!("Step directory: {}", self.dir.display()));
         if let Some(m) = &self.manifest {
             if !m.description.is_empty() {

@@ -28,4 +28,5 @@ pub mod report;
 pub mod report_setup;
 pub mod state;
 pub mod tools;
+pub mod when;
 pub mod yaml;

@@ -687,6 +687,7 @@ pub fn describe() -> StepDescription {
         "ansible-playbook",
         "Run an Ansible playbook: syntax check, converge (recap as outputs), idempotence check.",
     )
+    .reads(&["playbook", "inventory"])
     .doc(
         "Runs `ansible-playbook` with ansible's normal output streaming live. A small callback \
          plugin shipped with the step (enabled next to the user's own callbacks) records every \

@@ -353,6 +353,8 @@ pub fn describe() -> StepDescription {
         "packer-build",
         "Build a Packer template; its artifacts (AMI ids, files) become step outputs.",
     )
+    .reads(&["template", "var_files"])
+    .open_outputs()
     .doc(
         "Runs `packer -machine-readable build` in the step's working directory. Packer's `ui` \
          lines are shown as normal log lines (commas and newlines decoded); the other \

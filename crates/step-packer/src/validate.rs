@@ -342,6 +342,7 @@ pub fn describe() -> StepDescription {
         "packer-validate",
         "Validate Packer templates (JSON or HCL2), several at once; problems become findings.",
     )
+    .reads(&["template", "var_files"])
     .doc(
         "Runs `packer -machine-readable validate` once per template, concurrently (at most `jobs` \
          at a time), in the step's working directory — packer resolves relative script paths \

@@ -318,6 +318,7 @@ pub fn describe() -> StepDescription {
         "host-checks",
         "Check hosts against native YAML specs (ports, files, processes, HTTP, containers…), locally, over ssh or in containers",
     )
+    .reads(&["spec", "identity_file"])
     .doc(
         "Renders each spec file as a minijinja template (variables: `vars` at the top level, `env`, `outputs`, \
          `run`, `host`, `backend`), then runs its checks concurrently: in-process on the local backend, as one \

@@ -60,6 +60,7 @@ impl Serverspec {
 /// The description of `serverspec`.
 pub fn describe() -> StepDescription {
     StepDescription::new("serverspec", "Run an existing serverspec (rspec) suite; one check per example")
+        .reads(&["dir"])
         .doc(
             "Runs `rspec --format documentation --format json --out <tmp>` in `dir` and reports every example \
              as a check (passed, failed with rspec's expected/got message, or skipped when pending). The step \

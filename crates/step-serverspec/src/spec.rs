@@ -208,7 +208,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The plain scalar that starts at 1-based `line`:`column`, for messages.
 fn scalar_at(yaml: &str, line: u64, column: u64) -> Option<String> {
-    let text = yaml.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let text = yaml
+        .lines()
+        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
     let start = usize::try_from(column).ok()?.checked_sub(1)?;
     let word: String = text
         .chars()
@@ -1087,7 +1089,8 @@ mod message_tests {
         let e = error("- port: 80\n  listning: true\n");
         assert_eq!((e.line, e.column), (Some(2), Some(3)));
         assert!(
-            e.message.starts_with("unknown key `listning` (did you mean `listening`?)"),
+            e.message
+                .starts_with("unknown key `listning` (did you mean `listening`?)"),
             "{e}"
         );
         let e = error("checks:\n  - port: 80\ndefault: {}\n");
@@ -1102,6 +1105,9 @@ mod message_tests {
         assert_eq!(e.message, "expected a number, found `one`");
         assert_eq!((e.line, e.column), (Some(2), Some(15)));
         let e = error("- port: eighty\n");
-        assert_eq!(e.message, "expected a whole number from 0 to 65535, found `eighty`");
+        assert_eq!(
+            e.message,
+            "expected a whole number from 0 to 65535, found `eighty`"
+        );
     }
 }

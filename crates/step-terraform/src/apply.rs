@@ -177,7 +177,9 @@ and workspace.",
     for p in property_docs() {
         d = d.property(p);
     }
-    d.output("<output name>", "Each terraform output's value (sensitive values are masked in logs).")
+    d.reads(&["dir", "var_files"])
+        .open_outputs()
+        .output("<output name>", "Each terraform output's value (sensitive values are masked in logs).")
         .example(
             "- terraform-apply:\n    id: cluster\n    dir: infra/cluster\n    vars:\n      region: eu-west-1\n      nodes: 3\n    secret_vars:\n      api_token: DO_TOKEN\n- script:\n    code: ssh core@${{ outputs.cluster.address }} uptime\n",
         )
@@ -197,7 +199,9 @@ nothing passes.",
     for p in property_docs() {
         d = d.property(p);
     }
-    d.example("- terraform-destroy:\n    dir: infra/cluster\n    vars:\n      region: eu-west-1\n")
+    d.reads(&["dir", "var_files"]).example(
+        "- terraform-destroy:\n    dir: infra/cluster\n    vars:\n      region: eu-west-1\n",
+    )
 }
 
 #[cfg(test)]

@@ -164,6 +164,7 @@ pub struct PipInstall {
 
 fn describe_pip() -> StepDescription {
     StepDescription::new("pip-install", "Install Python packages with pip.")
+        .reads(&["requirements_file"])
         .property(PropertyDoc::optional(
             "packages",
             PropertyType::StringOrList,

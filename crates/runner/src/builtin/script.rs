@@ -45,6 +45,7 @@ impl Script {
 /// The kind's description.
 pub fn describe() -> StepDescription {
     StepDescription::new("script", "Run shell code (bash -e, or its own #! interpreter).")
+        .open_outputs()
         .doc(
             "The code runs with `bash -e` in the step's working directory unless it starts \
              with `#!`, in which case it is written to a file and executed as it is. Variables \
