@@ -66,6 +66,9 @@ pub enum Command {
         /// Set a variable (NAME=VALUE), as for `run`.
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
+        /// Variables from files, as for `run`.
+        #[command(flatten)]
+        var_args: crate::vars::VarArgs,
     },
     /// List the step kinds.
     Steps,
@@ -129,6 +132,9 @@ pub struct RunArgs {
     /// Run only this for_each value (NAME=VALUE; repeatable).
     #[arg(long = "only", value_name = "NAME=VALUE")]
     pub only: Vec<String>,
+    /// Variables from files.
+    #[command(flatten)]
+    pub var_args: crate::vars::VarArgs,
 }
 
 /// Runs the command line; returns the exit code.
@@ -139,9 +145,13 @@ pub async fn main(cli: Cli) -> i32 {
             add_legacy(&mut registry, &args.file);
             run(args, registry).await
         }
-        Command::Validate { file, vars } => {
+        Command::Validate {
+            file,
+            vars,
+            var_args,
+        } => {
             add_legacy(&mut registry, &file);
-            validate(&file, &vars, &registry)
+            validate(&file, &vars, &var_args, &registry)
         }
         Command::ValidateStep { dir } => validate_step(&dir),
         Command::Steps => {
@@ -272,16 +282,15 @@ fn load_checked(
     }
 }
 
-fn base_env(vars: &[(String, String)], secrets: &[String]) -> Env {
-    let mut env = Env::from_process();
-    for (k, v) in vars {
-        let secret = step_core::env::looks_secret(k) || env.is_secret(k);
-        env.insert(k.clone(), v.clone(), secret);
-    }
-    for s in secrets {
-        env.mark_secret(s.clone());
-    }
-    env
+fn base_env(
+    vars: &[(String, String)],
+    var_args: &crate::vars::VarArgs,
+    secrets: &[String],
+) -> Result<Env, i32> {
+    crate::vars::cli_env(vars, var_args, secrets).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_CONFIG
+    })
 }
 
 fn parse_partition(text: &str) -> Result<(usize, usize), String> {
@@ -324,7 +333,10 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let mut env = base_env(&vars, &args.secrets);
+    let mut env = match base_env(&vars, &args.var_args, &args.secrets) {
+        Ok(env) => env,
+        Err(code) => return code,
+    };
     let pipeline = args.pipeline.clone().unwrap_or_else(|| "build".into());
     let file = match load::load_file(&path, &registry) {
         Ok(f) => f,
@@ -357,6 +369,15 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
     };
     for n in &file.notices {
         eprintln!("{n}");
+    }
+    let selected = load::selectors::check_for_run(&file, &pipeline, &args.skip, &only, &|n| {
+        env.get(n).map(str::to_string)
+    });
+    if !selected.is_empty() {
+        for e in &selected {
+            eprintln!("error: {e}");
+        }
+        return EXIT_CONFIG;
     }
     let root = root_of(&path);
     let mut opts = RunOptions::new(root);
@@ -419,7 +440,12 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
     report.exit_code()
 }
 
-fn validate(arg: &FileArg, vars: &[String], registry: &Registry) -> i32 {
+fn validate(
+    arg: &FileArg,
+    vars: &[String],
+    var_args: &crate::vars::VarArgs,
+    registry: &Registry,
+) -> i32 {
     let path = match find_file(arg) {
         Ok(p) => p,
         Err(e) => {
@@ -434,7 +460,10 @@ fn validate(arg: &FileArg, vars: &[String], registry: &Registry) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let env = base_env(&vars, &[]);
+    let env = match base_env(&vars, var_args, &[]) {
+        Ok(env) => env,
+        Err(code) => return code,
+    };
     match load_checked(&path, registry, &env, None) {
         Ok(file) => {
             for n in &file.notices {

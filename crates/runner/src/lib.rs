@@ -28,5 +28,6 @@ pub mod report;
 pub mod report_setup;
 pub mod state;
 pub mod tools;
+pub mod vars;
 pub mod when;
 pub mod yaml;

@@ -371,9 +371,13 @@ impl Executor {
         for name in &inner.file.secrets {
             env.mark_secret(name.clone());
         }
-        let lookup_env = env.clone();
+        // Precedence: --var > the process environment > the pipeline's
+        // `env:` > the file's `env:` (a variable set outside the file wins).
         for (k, v) in inner.file.env.iter().chain(pipeline.env.iter()) {
-            let value = expand_vars(v, &|n| lookup_env.get(n).map(str::to_string))
+            if inner.opts.env.get(k).is_some() {
+                continue;
+            }
+            let value = expand_vars(v, &|n| env.get(n).map(str::to_string))
                 .map_err(|e| format!("{}: env `{k}`: {e}", inner.file.path.display()))?;
             env.set(k.clone(), value);
         }
@@ -562,6 +566,12 @@ impl Executor {
                 .map(str::to_string)
                 .collect(),
         };
+        if values.is_empty() && !fe.allow_empty {
+            return Err(ExpandError::Template(format!(
+                "`{}` has no values, so no target would run; give values, or write `allow_empty: true`",
+                fe.var
+            )));
+        }
         let only: Vec<&str> = self
             .inner
             .opts
@@ -598,8 +608,12 @@ impl Executor {
                 let msg = format!(
                     "{}:{}:{}: for_each `values`: {e}",
                     self.inner.file.path.display(),
-                    group.pos.line,
-                    group.pos.column
+                    fe.values_pos.line.max(group.pos.line),
+                    if fe.values_pos.is_known() {
+                        fe.values_pos.column
+                    } else {
+                        group.pos.column
+                    }
                 );
                 self.inner
                     .events

@@ -25,6 +25,7 @@ use crate::yaml::{Node, NodeValue};
 
 mod checks;
 pub mod positions;
+pub mod selectors;
 pub mod static_checks;
 
 pub use checks::{check_steps, check_variables};

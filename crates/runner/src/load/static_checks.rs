@@ -33,15 +33,7 @@ pub fn check_pipeline(
     let Some(p) = file.pipelines.get(name) else {
         return Vec::new();
     };
-    let mut env = HashMap::new();
-    for (k, v) in file.env.iter().chain(p.env.iter()) {
-        if lookup(k).is_none() {
-            let layered = |n: &str| lookup(n).or_else(|| env.get(n).cloned());
-            if let Ok(value) = expand_vars(v, &layered) {
-                env.insert(k.clone(), value);
-            }
-        }
-    }
+    let env = file_env(file, name, lookup);
     let mut checker = Checker {
         file,
         registry,
@@ -58,6 +50,27 @@ pub fn check_pipeline(
     after.created.extend(scope.created);
     checker.entries(&p.after_steps, &mut after);
     checker.diags
+}
+
+/// The values the file's `env:` gives pipeline `name` (top-level, then the
+/// pipeline's), for the variables `lookup` does not already set: the
+/// command line and the process environment win over the file.
+pub fn file_env(
+    file: &PipelineFile,
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> HashMap<String, String> {
+    let mut env = HashMap::new();
+    let pipeline_env = file.pipelines.get(name).map(|p| &p.env);
+    for (k, v) in file.env.iter().chain(pipeline_env.into_iter().flatten()) {
+        if lookup(k).is_none() {
+            let layered = |n: &str| lookup(n).or_else(|| env.get(n).cloned());
+            if let Ok(value) = expand_vars(v, &layered) {
+                env.insert(k.clone(), value);
+            }
+        }
+    }
+    env
 }
 
 /// The directory a pipeline file's relative paths start from.
