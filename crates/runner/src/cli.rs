@@ -70,6 +70,8 @@ pub enum Command {
         #[command(flatten)]
         var_args: crate::vars::VarArgs,
     },
+    /// Show what `run` would do, and run nothing (a dry run).
+    Plan(PlanArgs),
     /// List the step kinds.
     Steps,
     /// Describe a step kind: its properties, outputs and an example.
@@ -137,6 +139,34 @@ pub struct RunArgs {
     pub var_args: crate::vars::VarArgs,
 }
 
+/// `runner plan` options: those of `run` that change what would run.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The pipeline to show (default: build).
+    pub pipeline: Option<String>,
+    /// The file.
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Treat this variable's value as a secret (masked everywhere).
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+    /// Skip a step by name (or by kind when it has no name).
+    #[arg(long = "skip", value_name = "NAME")]
+    pub skip: Vec<String>,
+    /// Set a variable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Only partition K of N of every for_each's values (e.g. 1/2).
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<String>,
+    /// Only this for_each value (NAME=VALUE; repeatable).
+    #[arg(long = "only", value_name = "NAME=VALUE")]
+    pub only: Vec<String>,
+    /// Variables from files.
+    #[command(flatten)]
+    pub var_args: crate::vars::VarArgs,
+}
+
 /// Runs the command line; returns the exit code.
 pub async fn main(cli: Cli) -> i32 {
     let mut registry = Registry::standard();
@@ -154,6 +184,10 @@ pub async fn main(cli: Cli) -> i32 {
             validate(&file, &vars, &var_args, &registry)
         }
         Command::ValidateStep { dir } => validate_step(&dir),
+        Command::Plan(args) => {
+            add_legacy(&mut registry, &args.file);
+            plan(args, &registry)
+        }
         Command::Steps => {
             steps(&registry);
             EXIT_PASSED
@@ -738,4 +772,80 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
         }
     }
     code
+}
+
+/// `runner plan`: every check `run` makes before it starts, then the
+/// resolved tree; nothing runs.
+fn plan(args: PlanArgs, registry: &Registry) -> i32 {
+    let path = match find_file(&args.file) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let parsed = parse_vars(&args.vars).map_err(|e| format!("--var {e}"));
+    let only = parse_vars(&args.only).map_err(|e| format!("--only {e}"));
+    let partition = args.partition.as_deref().map(parse_partition).transpose();
+    let (vars, only, partition) = match (parsed, only, partition) {
+        (Ok(v), Ok(o), Ok(p)) => (v, o, p),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let mut env = match base_env(&vars, &args.var_args, &args.secrets) {
+        Ok(env) => env,
+        Err(code) => return code,
+    };
+    let pipeline = args.pipeline.clone().unwrap_or_else(|| "build".into());
+    let file = match load::load_file(&path, registry) {
+        Ok(f) => f,
+        Err(diags) => {
+            print_diags(&diags);
+            return EXIT_CONFIG;
+        }
+    };
+    if !file.pipelines.contains_key(&pipeline) {
+        let names: Vec<&str> = file.pipelines.keys().map(String::as_str).collect();
+        let hint = closest(&pipeline, names.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        eprintln!(
+            "{}: error: no pipeline `{pipeline}` in this file; it has: {}{hint}",
+            path.display(),
+            names.join(", ")
+        );
+        return EXIT_CONFIG;
+    }
+    for name in &file.secrets {
+        env.mark_secret(name.clone());
+    }
+    let file = match load_checked(&path, registry, &env, Some(&pipeline)) {
+        Ok(f) => f,
+        Err(diags) => {
+            print_diags(&diags);
+            return EXIT_CONFIG;
+        }
+    };
+    for n in &file.notices {
+        eprintln!("{n}");
+    }
+    let lookup = |n: &str| env.get(n).map(str::to_string);
+    let selected = load::selectors::check_for_run(&file, &pipeline, &args.skip, &only, &lookup);
+    if !selected.is_empty() {
+        for e in &selected {
+            eprintln!("error: {e}");
+        }
+        return EXIT_CONFIG;
+    }
+    let opts = crate::plan::PlanOptions {
+        env: &env,
+        skip: &args.skip,
+        only: &only,
+        partition,
+    };
+    let text = crate::plan::render(&file, registry, &pipeline, &opts);
+    out!("{}", text.trim_end());
+    EXIT_PASSED
 }

@@ -430,4 +430,8 @@ impl Step for LegacyStep {
             })))
         }
     }
+
+    fn commands(&self) -> Vec<String> {
+        vec![format!("bash {}", self.dir.join("run.sh").display())]
+    }
 }

@@ -382,6 +382,10 @@ impl Step for AnsibleLint {
         };
         Ok(self.judge(findings, &output))
     }
+
+    fn commands(&self) -> Vec<String> {
+        vec![step_core::command_line("ansible-lint", &self.args())]
+    }
 }
 
 fn exit_meaning(code: Option<i32>) -> &'static str {

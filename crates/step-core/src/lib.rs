@@ -63,7 +63,7 @@ pub use error::{ConfigError, StepError};
 pub use event::{Event, EventKind, EventListener, EventSink, Level, Stream};
 pub use mask::Masker;
 pub use outcome::{CheckResult, EnvChange, Finding, Location, Outcome, Severity, Status};
-pub use step::{Step, StepKind, StepSpec};
+pub use step::{Step, StepKind, StepSpec, command_line};
 pub use tool::{FoundTool, ToolError, ToolSpec};
 
 /// Values of the run's result, as after-steps see them in `RUNNER_RESULT`.

@@ -267,6 +267,13 @@ impl Step for PackerBuild {
         }
         Ok(outcome)
     }
+
+    fn commands(&self) -> Vec<String> {
+        vec![step_core::command_line(
+            "packer",
+            &self.args(&self.config.template),
+        )]
+    }
 }
 
 /// The step's outcome from what packer reported and how it exited.

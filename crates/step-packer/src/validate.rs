@@ -197,6 +197,20 @@ impl Step for PackerValidate {
             .collect();
         Ok(self.outcome(cx, results))
     }
+
+    fn commands(&self) -> Vec<String> {
+        self.config
+            .template
+            .iter()
+            .map(|t| {
+                let file = crate::templates::TemplateFile {
+                    arg: t.clone(),
+                    path: t.into(),
+                };
+                step_core::command_line("packer", &self.args(&file))
+            })
+            .collect()
+    }
 }
 
 impl PackerValidate {

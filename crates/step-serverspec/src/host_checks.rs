@@ -525,6 +525,27 @@ impl Step for HostChecks {
             hosts.len(),
         ))
     }
+
+    fn commands(&self) -> Vec<String> {
+        let c = &self.config;
+        // A run-time expression (`${{ outputs.x.hosts }}`) was split like a
+        // host list; show it as it was written.
+        let sep = if c.hosts.iter().any(|h| h.contains("{{") || h.contains("}}")) {
+            " "
+        } else {
+            ", "
+        };
+        let on = if c.hosts.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", c.hosts.join(sep))
+        };
+        vec![format!(
+            "(in-process) check the specs in {} with the {} backend{on}",
+            c.spec.display(),
+            format!("{:?}", c.backend).to_lowercase()
+        )]
+    }
 }
 
 /// Stops the ssh master connection of one host (it would linger for ControlPersist otherwise).

@@ -135,6 +135,30 @@ impl Step for Serverspec {
         let parsed = parse_rspec_json(&text).map_err(StepError::other)?;
         Ok(parsed.into_outcome(out.code()))
     }
+
+    fn commands(&self) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "--no-color",
+            "--format",
+            "documentation",
+            "--format",
+            "json",
+            "--out",
+            "<report>",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(p) = &self.config.pattern {
+            args.extend(["--pattern".to_string(), p.clone()]);
+        }
+        args.extend(self.config.args.iter().cloned());
+        vec![format!(
+            "{}  (in {})",
+            step_core::command_line("rspec", &args),
+            self.config.dir.display()
+        )]
+    }
 }
 
 fn last_lines(stderr: &str, stdout: &str) -> String {

@@ -92,6 +92,10 @@ impl Step for TerraformApply {
         with_outputs(&session, message, findings).await
     }
 
+    fn commands(&self) -> Vec<String> {
+        crate::dry_run::lines(&self.config.options, "apply", &[], true)
+    }
+
     fn teardown(&self) -> Option<StepSpec> {
         if !self.config.teardown {
             return None;
@@ -150,6 +154,10 @@ impl Step for TerraformDestroy {
                 session.workspace()
             )
         }))
+    }
+
+    fn commands(&self) -> Vec<String> {
+        crate::dry_run::lines(&self.options, "destroy", &[], true)
     }
 }
 

@@ -187,6 +187,11 @@ impl Step for Terraform {
             }
         }
     }
+
+    fn commands(&self) -> Vec<String> {
+        let c = &self.config;
+        crate::dry_run::lines(&c.options, &c.command, &c.args, c.init)
+    }
 }
 
 /// A failed outcome for a failed command, with its findings.

@@ -64,6 +64,7 @@
 pub mod apply;
 mod cli;
 pub mod command;
+pub mod dry_run;
 pub mod install;
 pub mod isolation;
 pub mod json_ui;

@@ -136,6 +136,21 @@ impl Step for InstallPackages {
         }
         Ok(Outcome::passed().with_message(format!("installed {}", self.packages.join(" "))))
     }
+
+    fn commands(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.update {
+            lines.push("apt-get update".to_string());
+        }
+        let mut args = vec![
+            "install".to_string(),
+            "-y".into(),
+            "--no-install-recommends".into(),
+        ];
+        args.extend(self.packages.iter().cloned());
+        lines.push(step_core::command_line("apt-get", &args));
+        lines
+    }
 }
 
 /// `pip-install` configuration.
@@ -237,5 +252,18 @@ impl Step for PipInstall {
             )));
         }
         Ok(Outcome::passed())
+    }
+
+    fn commands(&self) -> Vec<String> {
+        let mut args = vec!["install".to_string()];
+        if let Some(req) = &self.config.requirements_file {
+            args.extend(["-r".to_string(), req.clone()]);
+        }
+        if let Some(pkgs) = &self.config.packages {
+            args.extend(split_names(pkgs.clone()));
+        }
+        args.extend(self.config.extra_args.iter().cloned());
+        let pip = self.config.pip.as_deref().unwrap_or("pip3");
+        vec![step_core::command_line(pip, &args)]
     }
 }

@@ -131,6 +131,17 @@ impl Step for Script {
             properties: serde_json::json!({ "code": code }),
         })
     }
+
+    fn commands(&self) -> Vec<String> {
+        let code = self.config.code.trim_end();
+        let program = if code.starts_with("#!") {
+            code.lines().next().unwrap_or_default().to_string()
+        } else {
+            "bash -e".to_string()
+        };
+        let body: Vec<String> = code.lines().map(|l| format!("| {l}")).collect();
+        vec![format!("{program}\n{}", body.join("\n"))]
+    }
 }
 
 /// Sources the code in this shell so its exports are visible to the EXIT trap.
