@@ -34,7 +34,13 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Composable CI/CD steps for infrastructure projects.
 #[derive(Debug, Parser)]
-#[command(name = "runner", version, about, long_about = None)]
+#[command(
+    name = "runner",
+    version,
+    about = crate::help::ABOUT,
+    long_about = crate::help::LONG_ABOUT,
+    after_help = crate::help::AFTER_HELP
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -57,8 +63,10 @@ pub struct FileArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a pipeline.
+    #[command(after_help = crate::help::RUN)]
     Run(RunArgs),
     /// Check a pipeline file and list its pipelines and steps.
+    #[command(after_help = crate::help::VALIDATE)]
     Validate {
         /// The file.
         #[command(flatten)]
@@ -71,10 +79,12 @@ pub enum Command {
         var_args: crate::vars::VarArgs,
     },
     /// Show what `run` would do, and run nothing (a dry run).
+    #[command(after_help = crate::help::PLAN)]
     Plan(PlanArgs),
     /// List the step kinds.
     Steps,
     /// Describe a step kind: its properties, outputs and an example.
+    #[command(after_help = crate::help::EXPLAIN)]
     Explain {
         /// The step kind (or alias).
         kind: String,
@@ -92,6 +102,7 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Run the pending teardowns of runs that are no longer alive.
+    #[command(after_help = crate::help::CLEANUP)]
     Cleanup {
         /// Only this run.
         #[arg(long = "run", value_name = "ID")]

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod diag;
 pub mod exec;
 pub mod expand;
+pub mod help;
 pub mod legacy;
 pub mod load;
 pub mod model;
