@@ -39,6 +39,23 @@ pub fn pos_in_value(source: &str, start: Pos, value: &str, offset: usize) -> Pos
     }
 }
 
+/// Where `$name` (or `${name…}`) is used in `value`, a scalar whose node
+/// starts at `start` in `file`; `start` when it cannot be found. Reads the
+/// file, so it is meant for the error path only.
+pub fn var_pos(file: &std::path::Path, start: Pos, value: &str, name: &str) -> Pos {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let found = value.match_indices('$').find(|(i, _)| {
+        let rest = &value[i + 1..];
+        let rest = rest.strip_prefix('{').unwrap_or(rest);
+        rest.strip_prefix(name)
+            .is_some_and(|after| !after.starts_with(is_name))
+    });
+    let (Some((offset, _)), Ok(source)) = (found, std::fs::read_to_string(file)) else {
+        return start;
+    };
+    pos_in_value(&source, start, value, char_offset(value, offset))
+}
+
 /// The 1-based line `n` of `source`.
 fn line(source: &str, n: u64) -> Option<&str> {
     source.lines().nth(usize::try_from(n).ok()?.checked_sub(1)?)

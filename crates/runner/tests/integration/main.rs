@@ -7,7 +7,10 @@
 mod corpus;
 mod legacy;
 mod masking;
+mod mistakes;
 mod parallel;
+mod plan;
+mod precedence;
 mod seed;
 mod signals;
 mod teardown;
