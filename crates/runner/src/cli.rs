@@ -610,6 +610,13 @@ fn explain(registry: &Registry, kind: &str) -> i32 {
     for (n, t, doc) in COMMON_PROPERTIES {
         out!("  {n} ({t})\n      {doc}");
     }
+    out!("{}", crate::help::WHEN_GRAMMAR);
+    if !d.reads.is_empty() {
+        out!(
+            "\npaths it reads (`runner validate` checks they exist): {}",
+            d.reads.join(", ")
+        );
+    }
     if !d.outputs.is_empty() {
         out!("\noutputs (with `id`, as ${{{{ outputs.<id>.<name> }}}}):");
         for o in &d.outputs {

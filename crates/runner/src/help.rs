@@ -95,3 +95,13 @@ pub const EXPLAIN: &str = "Examples:
 pub const CLEANUP: &str = "Examples:
   runner cleanup                 run the pending teardowns of every run that is no longer alive
   runner cleanup --run RUN_ID    only that run (`runner state` lists them)";
+
+/// The `when:` grammar, as `runner explain` shows it.
+pub const WHEN_GRAMMAR: &str = "
+`when:` conditions:
+  NAME                 set, and not empty, 0, false, no or off
+  !NAME                negation (quote a leading `!` in YAML: when: \"!NAME\")
+  NAME == value        text comparison; NAME != \"\" for \"set and not empty\"
+  A && B, A || B       `&&` binds tighter than `||`; `!` tighter than both
+  (A || B) && C        parentheses group; quoted values keep spaces: NAME == 'eu west'
+  Anything else is an error when the file is loaded, with its column.";

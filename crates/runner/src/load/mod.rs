@@ -576,7 +576,10 @@ impl Loader<'_> {
                         let at = positions::pos_in_value(self.text, v.pos, s, e.offset);
                         self.error(
                             at,
-                            format!("property `when` of step `{kind}`: {}", e.message),
+                            format!(
+                                "property `when` of step `{kind}`: `{s}` is not a condition: {}",
+                                e.message
+                            ),
                         );
                         return false;
                     }
