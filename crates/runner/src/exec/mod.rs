@@ -917,7 +917,7 @@ impl Executor {
                     return errored(
                         self,
                         scope,
-                        format!("{}: property `cwd`: {e}", self.pos_of(entry, None)),
+                        format!("{}: property `cwd`: {e}", self.pos_of(entry, Some("cwd"))),
                     );
                 }
             },
@@ -929,7 +929,7 @@ impl Executor {
                 scope,
                 format!(
                     "{}: working directory {} does not exist",
-                    self.pos_of(entry, None),
+                    self.pos_of(entry, Some("cwd")),
                     workdir.display()
                 ),
             );
