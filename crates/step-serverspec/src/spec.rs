@@ -1037,7 +1037,7 @@ mod tests {
         assert_eq!((err.line, err.column), (Some(3), Some(3)), "{err}");
         assert!(
             err.to_string()
-                .starts_with("spec.yml:3:3: unknown field `listenin`"),
+                .starts_with("spec.yml:3:3: unknown key `listenin` (did you mean `listening`?)"),
             "{err}"
         );
         let err = parse("- port: 80\n- file: /x\n  listening: true\n").unwrap_err();
