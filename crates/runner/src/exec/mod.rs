@@ -605,15 +605,16 @@ impl Executor {
         let values = match self.for_each_values(fe, scope) {
             Ok(v) => v,
             Err(e) => {
+                let pos = if fe.values_pos.is_known() {
+                    fe.values_pos
+                } else {
+                    group.pos
+                };
                 let msg = format!(
                     "{}:{}:{}: for_each `values`: {e}",
                     self.inner.file.path.display(),
-                    fe.values_pos.line.max(group.pos.line),
-                    if fe.values_pos.is_known() {
-                        fe.values_pos.column
-                    } else {
-                        group.pos.column
-                    }
+                    pos.line,
+                    pos.column
                 );
                 self.inner
                     .events
