@@ -195,7 +195,8 @@ impl Checker<'_> {
     }
 
     fn step(&mut self, step: &StepEntry, scope: &mut Scope) {
-        let description = self.registry.description(&step.kind).cloned();
+        let registry = self.registry;
+        let description = registry.description(&step.kind);
         self.output_refs(step, scope);
         if let Some(id) = &step.common.id {
             let pos = step.property_pos.get("id").copied().unwrap_or(step.pos);
@@ -209,7 +210,7 @@ impl Checker<'_> {
                 scope.ids.push((id.clone(), step.kind.clone(), pos));
             }
         }
-        if let Some(d) = &description
+        if let Some(d) = description
             && self.may_run(step, scope)
         {
             self.paths(step, d, scope);
@@ -477,35 +478,56 @@ struct OutputRef {
     offset: usize,
 }
 
-fn output_regex() -> &'static regex::Regex {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| {
-        regex::Regex::new(
-            r#"\boutputs\s*(?:\.\s*([A-Za-z_][\w-]*)|\[\s*["']([^"']+)["']\s*\])(?:\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*["']([^"']+)["']\s*\]))?"#,
-        )
-        .unwrap_or_else(|_| unreachable!("the pattern is a constant"))
-    })
-}
-
 /// The output references in the `${{ … }}` expressions of `text`.
 fn output_refs(text: &str) -> Vec<OutputRef> {
     let mut refs = Vec::new();
     let mut from = 0;
     while let Some(start) = text[from..].find("${{").map(|i| i + from) {
         let end = text[start..].find("}}").map_or(text.len(), |e| start + e);
-        for c in output_regex().captures_iter(&text[start..end]) {
-            let (Some(all), Some(id)) = (c.get(0), c.get(1).or(c.get(2))) else {
+        let expr = &text[start..end];
+        let mut at = 0;
+        while let Some(i) = expr[at..].find("outputs").map(|i| i + at) {
+            at = i + "outputs".len();
+            let boundary = !expr[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            let Some((id, rest)) = boundary.then(|| member(&expr[at..], true)).flatten() else {
                 continue;
             };
             refs.push(OutputRef {
-                id: id.as_str().to_string(),
-                name: c.get(3).or(c.get(4)).map(|m| m.as_str().to_string()),
-                offset: start + all.start(),
+                id: id.to_string(),
+                name: member(rest, false).map(|(n, _)| n.to_string()),
+                offset: start + i,
             });
         }
         from = end.max(start + 3);
     }
     refs
+}
+
+/// `.name` or `["name"]` at the start of `text` (after spaces): the name
+/// and what follows. Ids may contain `-` (`dashes`).
+fn member(text: &str, dashes: bool) -> Option<(&str, &str)> {
+    let t = text.trim_start();
+    if let Some(rest) = t.strip_prefix('.') {
+        let rest = rest.trim_start();
+        let len = rest
+            .char_indices()
+            .find(|(i, c)| {
+                !(c.is_ascii_alphabetic()
+                    || *c == '_'
+                    || (*i > 0 && (c.is_ascii_digit() || (dashes && *c == '-'))))
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        return (len > 0).then(|| rest.split_at(len));
+    }
+    let rest = t.strip_prefix('[')?.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let inner = &rest[1..];
+    let close = inner.find(quote)?;
+    let after = inner[close + 1..].trim_start().strip_prefix(']')?;
+    (close > 0).then(|| (&inner[..close], after))
 }
 
 fn collect_strings<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
