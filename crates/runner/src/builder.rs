@@ -167,6 +167,8 @@ pub fn for_each(var: &str, values: &[&str]) -> GroupBuilder {
         values: Values::List(values.iter().map(|v| v.to_string()).collect()),
         max_parallel: 0,
         fail_fast: false,
+        allow_empty: false,
+        values_pos: crate::diag::Pos::default(),
     }))
 }
 
@@ -182,6 +184,8 @@ pub fn for_each_expr(
         values: Values::Expr(values.into()),
         max_parallel,
         fail_fast,
+        allow_empty: false,
+        values_pos: crate::diag::Pos::default(),
     }))
 }
 

@@ -132,12 +132,13 @@ pub fn for_run(
     for name in pipelines {
         mine.extend(load::check_variables(&file, name, &is_set));
     }
-    mine.extend(load::check_steps_in(
-        &file,
-        registry,
-        &|n| env.get(n).map(str::to_string),
-        pipelines,
-    ));
+    let lookup = |n: &str| env.get(n).map(str::to_string);
+    mine.extend(load::check_steps_in(&file, registry, &lookup, pipelines));
+    for name in pipelines {
+        mine.extend(load::static_checks::check_pipeline(
+            &file, registry, name, &lookup,
+        ));
+    }
     sort_dedup(&mut mine);
     if mine.iter().any(Diagnostic::is_error) {
         return Err(mine);
@@ -223,9 +224,13 @@ pub fn for_validate(
     for name in file.pipelines.keys() {
         diags.extend(load::check_variables_at(&file, name, &is_set, levels));
     }
-    diags.extend(load::check_steps(&file, registry, &|n| {
-        env.get(n).map(str::to_string)
-    }));
+    let lookup = |n: &str| env.get(n).map(str::to_string);
+    diags.extend(load::check_steps(&file, registry, &lookup));
+    for name in file.pipelines.keys() {
+        diags.extend(load::static_checks::check_pipeline(
+            &file, registry, name, &lookup,
+        ));
+    }
     for (workflow, names) in &file.workflows {
         for n in names.iter().filter(|n| !file.pipelines.contains_key(*n)) {
             diags.push(

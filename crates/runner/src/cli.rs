@@ -33,7 +33,13 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Composable CI/CD steps for infrastructure projects.
 #[derive(Debug, Parser)]
-#[command(name = "runner", version, about, long_about = None)]
+#[command(
+    name = "runner",
+    version,
+    about = crate::help::ABOUT,
+    long_about = crate::help::LONG_ABOUT,
+    after_help = crate::help::AFTER_HELP
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -59,8 +65,10 @@ pub struct FileArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a pipeline.
+    #[command(after_help = crate::help::RUN)]
     Run(Box<RunArgs>),
     /// Check a pipeline file and list its pipelines and steps.
+    #[command(after_help = crate::help::VALIDATE)]
     Validate {
         /// The file.
         #[command(flatten)]
@@ -71,13 +79,20 @@ pub enum Command {
         /// Unset variables are errors, not warnings (a CI pre-flight).
         #[arg(long)]
         strict: bool,
+        /// Variables from files, as for `run`.
+        #[command(flatten)]
+        var_args: crate::vars::VarArgs,
     },
     /// Get and list wercker registry steps (step directories).
     #[command(subcommand)]
     Step(crate::stepadd::StepCommand),
+    /// Show what `run` would do, and run nothing (a dry run).
+    #[command(after_help = crate::help::PLAN)]
+    Plan(PlanArgs),
     /// List the step kinds.
     Steps,
     /// Describe a step kind: its properties, outputs and an example.
+    #[command(after_help = crate::help::EXPLAIN)]
     Explain {
         /// The step kind (or alias).
         kind: String,
@@ -95,6 +110,7 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Run the pending teardowns of runs that are no longer alive.
+    #[command(after_help = crate::help::CLEANUP)]
     Cleanup {
         /// Only this run.
         #[arg(long = "run", value_name = "ID")]
@@ -148,6 +164,37 @@ pub struct RunArgs {
     /// CI log dialect and report files (SARIF, Code Quality, HTML).
     #[command(flatten)]
     pub reports: crate::report_setup::CiArgs,
+    /// Variables from files.
+    #[command(flatten)]
+    pub var_args: crate::vars::VarArgs,
+}
+
+/// `runner plan` options: those of `run` that change what would run.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The pipeline to show (default: build).
+    pub pipeline: Option<String>,
+    /// The file.
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Treat this variable's value as a secret (masked everywhere).
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+    /// Skip a step by name (or by kind when it has no name).
+    #[arg(long = "skip", value_name = "NAME")]
+    pub skip: Vec<String>,
+    /// Set a variable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Only partition K of N of every for_each's values (e.g. 1/2).
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<String>,
+    /// Only this for_each value (NAME=VALUE; repeatable).
+    #[arg(long = "only", value_name = "NAME=VALUE")]
+    pub only: Vec<String>,
+    /// Variables from files.
+    #[command(flatten)]
+    pub var_args: crate::vars::VarArgs,
 }
 
 /// Runs the command line; returns the exit code.
@@ -159,13 +206,22 @@ pub async fn main(cli: Cli) -> i32 {
             add_legacy(&mut registry, &args.file);
             run(*args, registry).await
         }
-        Command::Validate { file, vars, strict } => {
+        Command::Validate {
+            file,
+            vars,
+            strict,
+            var_args,
+        } => {
             crate::diag::set_verbose(file.verbose);
             add_legacy(&mut registry, &file);
-            validate(&file, &vars, strict, &registry)
+            validate(&file, &vars, strict, &var_args, &registry)
         }
         Command::Step(cmd) => crate::stepadd::main(cmd, &mut registry),
         Command::ValidateStep { dir } => validate_step(&dir),
+        Command::Plan(args) => {
+            add_legacy(&mut registry, &args.file);
+            plan(args, &registry)
+        }
         Command::Steps => {
             steps(&registry);
             EXIT_PASSED
@@ -259,16 +315,15 @@ fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
-fn base_env(vars: &[(String, String)], secrets: &[String]) -> Env {
-    let mut env = Env::from_process();
-    for (k, v) in vars {
-        let secret = step_core::env::looks_secret(k) || env.is_secret(k);
-        env.insert(k.clone(), v.clone(), secret);
-    }
-    for s in secrets {
-        env.mark_secret(s.clone());
-    }
-    env
+fn base_env(
+    vars: &[(String, String)],
+    var_args: &crate::vars::VarArgs,
+    secrets: &[String],
+) -> Result<Env, i32> {
+    crate::vars::cli_env(vars, var_args, secrets).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_CONFIG
+    })
 }
 
 fn parse_partition(text: &str) -> Result<(usize, usize), String> {
@@ -311,7 +366,10 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let mut env = base_env(&vars, &args.secrets);
+    let mut env = match base_env(&vars, &args.var_args, &args.secrets) {
+        Ok(env) => env,
+        Err(code) => return code,
+    };
     let selection = match &args.workflow {
         Some(w) => crate::checked::Selection::Workflow(w.clone()),
         None => crate::checked::Selection::Pipeline(
@@ -332,6 +390,17 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
     };
     for name in &file.secrets {
         env.mark_secret(name.clone());
+    }
+    for pipeline in &pipelines {
+        let selected = crate::load::selectors::check_for_run(&file, pipeline, &args.skip, &only, &|n| {
+            env.get(n).map(str::to_string)
+        });
+        if !selected.is_empty() {
+            for e in &selected {
+                eprintln!("error: {e}");
+            }
+            return EXIT_CONFIG;
+        }
     }
     let root = root_of(&path);
     let mut opts = RunOptions::new(root);
@@ -430,7 +499,13 @@ async fn run_one(
     report.exit_code()
 }
 
-fn validate(arg: &FileArg, vars: &[String], strict: bool, registry: &Registry) -> i32 {
+fn validate(
+    arg: &FileArg,
+    vars: &[String],
+    strict: bool,
+    var_args: &crate::vars::VarArgs,
+    registry: &Registry,
+) -> i32 {
     let path = match find_file(arg) {
         Ok(p) => p,
         Err(e) => {
@@ -445,7 +520,10 @@ fn validate(arg: &FileArg, vars: &[String], strict: bool, registry: &Registry) -
             return EXIT_CONFIG;
         }
     };
-    let env = base_env(&vars, &[]);
+    let env = match base_env(&vars, var_args, &[]) {
+        Ok(env) => env,
+        Err(code) => return code,
+    };
     let (file, diags) = crate::checked::for_validate(&path, registry, &env, strict);
     print_diags(&diags);
     let n = diags.iter().filter(|d| d.is_error()).count();
@@ -551,6 +629,13 @@ fn explain(registry: &Registry, kind: &str) -> i32 {
     out!("\ncommon properties (every step):");
     for (n, t, doc) in COMMON_PROPERTIES {
         out!("  {n} ({t})\n      {doc}");
+    }
+    out!("{}", crate::help::WHEN_GRAMMAR);
+    if !d.reads.is_empty() {
+        out!(
+            "\npaths it reads (`runner validate` checks they exist): {}",
+            d.reads.join(", ")
+        );
     }
     if !d.outputs.is_empty() {
         out!("\noutputs (with `id`, as ${{{{ outputs.<id>.<name> }}}}):");
@@ -725,4 +810,62 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
         }
     }
     code
+}
+
+/// `runner plan`: every check `run` makes before it starts, then the
+/// resolved tree; nothing runs.
+fn plan(args: PlanArgs, registry: &Registry) -> i32 {
+    let path = match find_file(&args.file) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let parsed = parse_vars(&args.vars).map_err(|e| format!("--var {e}"));
+    let only = parse_vars(&args.only).map_err(|e| format!("--only {e}"));
+    let partition = args.partition.as_deref().map(parse_partition).transpose();
+    let (vars, only, partition) = match (parsed, only, partition) {
+        (Ok(v), Ok(o), Ok(p)) => (v, o, p),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let mut env = match base_env(&vars, &args.var_args, &args.secrets) {
+        Ok(env) => env,
+        Err(code) => return code,
+    };
+    let pipeline = args.pipeline.clone().unwrap_or_else(|| "build".into());
+    let selection = crate::checked::Selection::Pipeline(pipeline.clone());
+    let file = match crate::checked::for_run(&path, registry, &env, &selection, None) {
+        Ok(p) => {
+            print_diags(&p.shown);
+            p.file
+        }
+        Err(diags) => {
+            print_diags(&diags);
+            return EXIT_CONFIG;
+        }
+    };
+    for name in &file.secrets {
+        env.mark_secret(name.clone());
+    }
+    let lookup = |n: &str| env.get(n).map(str::to_string);
+    let selected = crate::load::selectors::check_for_run(&file, &pipeline, &args.skip, &only, &lookup);
+    if !selected.is_empty() {
+        for e in &selected {
+            eprintln!("error: {e}");
+        }
+        return EXIT_CONFIG;
+    }
+    let opts = crate::plan::PlanOptions {
+        env: &env,
+        skip: &args.skip,
+        only: &only,
+        partition,
+    };
+    let text = crate::plan::render(&file, registry, &pipeline, &opts);
+    out!("{}", text.trim_end());
+    EXIT_PASSED
 }

@@ -296,6 +296,7 @@ impl StepKind for LegacyKind {
     fn description(&self) -> StepDescription {
         let mut d =
             StepDescription::new(&self.id, "A wercker step from a step directory (run.sh).")
+                .open_outputs()
                 .doc(&format!("Step directory: {}", self.dir.display()));
         if let Some(m) = &self.manifest {
             if !m.description.is_empty() {
@@ -443,5 +444,9 @@ impl Step for LegacyStep {
                 format!("{} failed with {}", self.name, out.describe_status())
             })))
         }
+    }
+
+    fn commands(&self) -> Vec<String> {
+        vec![format!("bash {}", self.dir.join("run.sh").display())]
     }
 }

@@ -96,89 +96,40 @@ pub struct Common {
     pub when: Option<When>,
     /// Hand the step's outputs to the CI (GitHub: `$GITHUB_OUTPUT`).
     pub export_output: bool,
+    /// Paths the step creates (`creates:`), so later steps may read them.
+    pub creates: Vec<String>,
 }
 
-/// A `when:` condition.
+/// A `when:` condition (the grammar is in [`crate::when`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum When {
     /// A literal `true` / `false`.
     Always(bool),
-    /// `NAME`: the variable is set to a true value (`true`, `1`, `yes`, `on`);
-    /// `!NAME` negates.
-    Truthy {
-        /// The variable.
-        var: String,
-        /// Negated.
-        negate: bool,
-    },
-    /// `NAME == value` / `NAME != value`.
-    Equals {
-        /// The variable.
-        var: String,
-        /// The value.
-        value: String,
-        /// `!=`.
-        negate: bool,
-    },
+    /// A condition over variables: `NAME`, `!NAME`, `NAME == value`,
+    /// `NAME != value`, joined with `&&`, `||` and parentheses.
+    Cond(crate::when::Cond),
 }
 
 impl When {
     /// Parses the text form.
     pub fn parse(text: &str) -> Result<When, String> {
-        let t = text.trim();
-        let strip = |s: &str| {
-            s.trim()
-                .trim_start_matches('$')
-                .trim_matches(['{', '}'])
-                .to_string()
-        };
-        let valid =
-            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if let Some((l, r)) = t.split_once("!=") {
-            let var = strip(l);
-            if valid(&var) {
-                return Ok(When::Equals {
-                    var,
-                    value: unquote(r.trim()),
-                    negate: true,
-                });
-            }
-        } else if let Some((l, r)) = t.split_once("==") {
-            let var = strip(l);
-            if valid(&var) {
-                return Ok(When::Equals {
-                    var,
-                    value: unquote(r.trim()),
-                    negate: false,
-                });
-            }
-        } else {
-            let (negate, rest) = match t.strip_prefix('!') {
-                Some(r) => (true, r),
-                None => (false, t),
-            };
-            let var = strip(rest);
-            if valid(&var) {
-                return Ok(When::Truthy { var, negate });
-            }
-        }
-        Err(format!(
-            "`{text}` is not a condition; expected a variable name (`APOLLO_run_tests`), `!NAME`, `NAME == value` or `NAME != value`"
-        ))
+        When::parse_at(text).map_err(|e| {
+            format!(
+                "`{text}` is not a condition: {e}; expected e.g. `APOLLO_run_tests`, `!NAME`, `NAME == value`, `A && (B || C)`"
+            )
+        })
+    }
+
+    /// Parses the text form; an error carries the character offset.
+    pub fn parse_at(text: &str) -> Result<When, crate::when::WhenError> {
+        crate::when::parse(text).map(When::Cond)
     }
 
     /// Evaluates the condition against a variable lookup.
     pub fn holds(&self, get: impl Fn(&str) -> Option<String>) -> bool {
         match self {
             When::Always(b) => *b,
-            When::Truthy { var, negate } => {
-                let v = get(var).unwrap_or_default();
-                let truthy = matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on");
-                truthy != *negate
-            }
-            When::Equals { var, value, negate } => {
-                (get(var).unwrap_or_default() == *value) != *negate
-            }
+            When::Cond(c) => c.holds(&get),
         }
     }
 
@@ -186,16 +137,9 @@ impl When {
     pub fn describe(&self) -> String {
         match self {
             When::Always(b) => b.to_string(),
-            When::Truthy { var, negate } => format!("{}{var}", if *negate { "!" } else { "" }),
-            When::Equals { var, value, negate } => {
-                format!("{var} {} \"{value}\"", if *negate { "!=" } else { "==" })
-            }
+            When::Cond(c) => c.to_string(),
         }
     }
-}
-
-fn unquote(s: &str) -> String {
-    s.trim_matches(|c| c == '"' || c == '\'').to_string()
 }
 
 /// A step entry.
@@ -259,6 +203,10 @@ pub struct ForEach {
     pub max_parallel: usize,
     /// Cancel the other targets when one fails.
     pub fail_fast: bool,
+    /// Zero values is not an error (`allow_empty: true`).
+    pub allow_empty: bool,
+    /// Where `values:` is written (for messages).
+    pub values_pos: Pos,
 }
 
 /// The values of a `for_each`.

@@ -46,7 +46,12 @@ pub const COMMON_PROPERTIES: &[(&str, &str, &str)] = &[
     (
         "when",
         "string",
-        "Run only when an env toggle holds: `NAME`, `!NAME`, `NAME == value`.",
+        "Run only when a condition holds: `NAME` (set, not false/0/empty), `NAME == value`, `NAME != \"\"`, `!`, `&&`, `||`, parentheses.",
+    ),
+    (
+        "creates",
+        "path or list",
+        "Paths this step creates, so later steps may name them before they exist.",
     ),
 ];
 

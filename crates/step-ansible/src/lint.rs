@@ -382,6 +382,10 @@ impl Step for AnsibleLint {
         };
         Ok(self.judge(findings, &output))
     }
+
+    fn commands(&self) -> Vec<String> {
+        vec![step_core::command_line("ansible-lint", &self.args())]
+    }
 }
 
 fn exit_meaning(code: Option<i32>) -> &'static str {
@@ -440,6 +444,7 @@ pub fn describe() -> StepDescription {
             "ansible-lint",
             "Lint Ansible playbooks and roles; findings become structured, a threshold decides.",
         )
+        .reads(&["playbooks", "playbook"])
         .doc(
             "Runs `ansible-lint --nocolor -f json --offline` on the playbooks (or the whole project) \
              and reads its Code Climate JSON: every violation becomes a finding with its rule, \
@@ -508,6 +513,7 @@ pub fn describe_capgemini() -> StepDescription {
             "capgemini/ansible-lint",
             "The seed's wercker step: ansible-lint one playbook, fail when ansible-lint fails.",
         )
+        .reads(&["playbook"])
         .doc(
             "Accepts the wercker step's properties unchanged (`playbook`, `options`) and runs \
              `ansible-lint <options> --nocolor -f json --offline <playbook>`. Like the original, it \

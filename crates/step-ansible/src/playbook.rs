@@ -669,6 +669,25 @@ impl Step for AnsiblePlaybook {
         }
         Ok(outcome)
     }
+
+    fn commands(&self) -> Vec<String> {
+        let c = &self.config;
+        let vars = (!c.extra_vars.is_empty() || c.extra_vars_from_env.is_some())
+            .then(|| Path::new("<generated extra vars>"));
+        let inv = self.invocation(
+            &Env::new(),
+            Path::new("."),
+            vars,
+            Path::new("<callback plugin>"),
+            Path::new("<events>"),
+        );
+        let line = step_core::command_line("ansible-playbook", &inv.args);
+        if c.idempotence && !c.syntax_check {
+            vec![line.clone(), format!("{line}  (again: idempotence check)")]
+        } else {
+            vec![line]
+        }
+    }
 }
 
 fn build(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
@@ -687,6 +706,7 @@ pub fn describe() -> StepDescription {
         "ansible-playbook",
         "Run an Ansible playbook: syntax check, converge (recap as outputs), idempotence check.",
     )
+    .reads(&["playbook", "inventory"])
     .doc(
         "Runs `ansible-playbook` with ansible's normal output streaming live. A small callback \
          plugin shipped with the step (enabled next to the user's own callbacks) records every \

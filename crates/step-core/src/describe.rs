@@ -123,6 +123,14 @@ pub struct StepDescription {
     pub outputs: Vec<OutputDoc>,
     /// A YAML example.
     pub example: String,
+    /// Properties that name files or directories the step reads (relative
+    /// to its working directory). `runner validate` checks that they exist
+    /// before anything runs.
+    pub reads: Vec<String>,
+    /// Whether the step publishes outputs beyond the declared ones (a
+    /// terraform config's own outputs, a legacy step's): references to
+    /// undeclared names are then not errors.
+    pub open_outputs: bool,
 }
 
 impl StepDescription {
@@ -136,7 +144,23 @@ impl StepDescription {
             properties: Vec::new(),
             outputs: Vec::new(),
             example: String::new(),
+            reads: Vec::new(),
+            open_outputs: false,
         }
+    }
+
+    /// Declares properties that name paths the step reads (`playbook`,
+    /// `spec`, `dir`); see [`StepDescription::reads`].
+    pub fn reads(mut self, properties: &[&str]) -> Self {
+        self.reads.extend(properties.iter().map(|p| p.to_string()));
+        self
+    }
+
+    /// Declares that the step publishes outputs beyond the declared ones;
+    /// see [`StepDescription::open_outputs`].
+    pub fn open_outputs(mut self) -> Self {
+        self.open_outputs = true;
+        self
     }
 
     /// Adds an alias.

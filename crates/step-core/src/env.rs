@@ -7,11 +7,88 @@ use serde::Serialize;
 /// Name fragments that make a variable secret by default.
 pub const SECRET_NAME_PATTERNS: &[&str] = &["TOKEN", "SECRET", "PASSWORD", "KEY", "WEBHOOK"];
 
+/// Whole words of a name (split on `_`) that make a variable secret by
+/// default: `DB_PASS`, `GIT_AUTH`, but not `PASSAGE` or `AUTHOR`.
+pub const SECRET_NAME_WORDS: &[&str] = &[
+    "PASS",
+    "PASSWD",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "AUTH",
+    "PRIVATE",
+];
+
+/// The shell's and the session's own variables: never secret, whatever
+/// their names contain (masking `PWD` would blank every path).
+pub const NEVER_SECRET: &[&str] = &[
+    "PWD",
+    "OLDPWD",
+    "PATH",
+    "HOME",
+    "SHELL",
+    "USER",
+    "LOGNAME",
+    "TERM",
+    "LANG",
+    "HOSTNAME",
+    "TMPDIR",
+    "SSH_AUTH_SOCK",
+    "XAUTHORITY",
+];
+
 /// Whether a variable name looks like it holds a secret (`*TOKEN*`,
-/// `*SECRET*`, `*PASSWORD*`, `*KEY*`, `*WEBHOOK*`, case-insensitive).
+/// `*SECRET*`, `*PASSWORD*`, `*KEY*`, `*WEBHOOK*`, case-insensitive, or one
+/// of [`SECRET_NAME_WORDS`] as a whole `_`-separated word); never one of
+/// [`NEVER_SECRET`].
 pub fn looks_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
+    if NEVER_SECRET.contains(&upper.as_str()) {
+        return false;
+    }
     SECRET_NAME_PATTERNS.iter().any(|p| upper.contains(p))
+        || upper.split('_').any(|w| SECRET_NAME_WORDS.contains(&w))
+}
+
+#[cfg(test)]
+mod secret_name_tests {
+    use super::looks_secret;
+
+    #[test]
+    fn whole_words_and_fragments_are_secret_shell_names_never() {
+        for name in [
+            "DB_PASS",
+            "PASS",
+            "SMTP_PASSWD",
+            "AWS_CREDENTIALS",
+            "GCP_CREDENTIAL_FILE",
+            "GIT_AUTH",
+            "auth_header",
+            "PRIVATE_KEY",
+            "SSH_PRIVATE",
+            "DEPLOY_TOKEN",
+            "MY_PASSWORD",
+            "SLACK_WEBHOOK_URL",
+            "api_key",
+        ] {
+            assert!(looks_secret(name), "{name} should be secret");
+        }
+        for name in [
+            "PWD",
+            "OLDPWD",
+            "PATH",
+            "HOME",
+            "SSH_AUTH_SOCK",
+            "PASSAGE",
+            "AUTHOR",
+            "COMPASS_DIR",
+            "PRIVATEER",
+            "REGION",
+            "CLOUD",
+            "USER",
+        ] {
+            assert!(!looks_secret(name), "{name} should not be secret");
+        }
+    }
 }
 
 /// Ordered environment variables plus the set of names whose values are secret.

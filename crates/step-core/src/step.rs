@@ -35,6 +35,36 @@ pub trait Step: Send + Sync {
     fn teardown(&self) -> Option<StepSpec> {
         None
     }
+
+    /// The commands this step would run, as a person would type them, for
+    /// a dry run (`runner plan`): one entry per program it starts, in
+    /// order. Nothing is started and nothing is read; values that only
+    /// exist at run time (generated files) are named, not shown. The
+    /// default, for a step that starts no program, is empty.
+    fn commands(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A program and its arguments as one line for a person to read, each
+/// word quoted for a POSIX shell when it needs quoting. For display only:
+/// children always get argv, never this text.
+pub fn command_line<S: AsRef<str>>(program: &str, args: &[S]) -> String {
+    std::iter::once(program)
+        .chain(args.iter().map(AsRef::as_ref))
+        .map(|word| {
+            let plain = !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+            if plain {
+                word.to_string()
+            } else {
+                format!("'{}'", word.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A serializable step: a kind and its properties. What a teardown manifest
@@ -114,5 +144,18 @@ impl StepKind for FnKind {
 
     fn build(&self, properties: Value) -> Result<Box<dyn Step>, ConfigError> {
         (self.build)(properties)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_line;
+
+    #[test]
+    fn words_are_quoted_only_when_needed() {
+        assert_eq!(
+            command_line("terraform", &["apply", "-var-file=a b.tfvars", "it's", ""]),
+            "terraform apply '-var-file=a b.tfvars' 'it'\\''s' ''"
+        );
     }
 }

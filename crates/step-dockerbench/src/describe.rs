@@ -28,6 +28,7 @@ pub fn describe() -> StepDescription {
         "dockerbench",
         "Run docker-bench-security (CIS Docker Benchmark) once and gate on its WARN count, score and chosen checks",
     )
+    .reads(&["log"])
     .doc(
         "Runs docker-bench-security.sh once through a backend (local, ssh or docker) with `-b -l <log_dir>/docker-bench-security.log` \
          (and `-p` for remediation), or reads an existing log (`log:`), then judges it. The JSON log is parsed \

@@ -324,6 +324,21 @@ impl Step for DockerBench {
         };
         Ok(self.judge(cx, loaded))
     }
+
+    fn commands(&self) -> Vec<String> {
+        match (&self.config.log, &self.config.script) {
+            (Some(log), _) => vec![format!("(in-process) read the log {}", log.display())],
+            (None, Some(script)) => {
+                let mut args = self.config.script_args();
+                args.extend(["-l".to_string(), "<log>".to_string()]);
+                vec![step_core::command_line(
+                    &script.display().to_string(),
+                    &args,
+                )]
+            }
+            (None, None) => Vec::new(),
+        }
+    }
 }
 
 fn last_lines(text: &str, n: usize) -> String {

@@ -267,6 +267,13 @@ impl Step for PackerBuild {
         }
         Ok(outcome)
     }
+
+    fn commands(&self) -> Vec<String> {
+        vec![step_core::command_line(
+            "packer",
+            &self.args(&self.config.template),
+        )]
+    }
 }
 
 /// The step's outcome from what packer reported and how it exited.
@@ -353,6 +360,8 @@ pub fn describe() -> StepDescription {
         "packer-build",
         "Build a Packer template; its artifacts (AMI ids, files) become step outputs.",
     )
+    .reads(&["template", "var_files"])
+    .open_outputs()
     .doc(
         "Runs `packer -machine-readable build` in the step's working directory. Packer's `ui` \
          lines are shown as normal log lines (commas and newlines decoded); the other \

@@ -197,6 +197,20 @@ impl Step for PackerValidate {
             .collect();
         Ok(self.outcome(cx, results))
     }
+
+    fn commands(&self) -> Vec<String> {
+        self.config
+            .template
+            .iter()
+            .map(|t| {
+                let file = crate::templates::TemplateFile {
+                    arg: t.clone(),
+                    path: t.into(),
+                };
+                step_core::command_line("packer", &self.args(&file))
+            })
+            .collect()
+    }
 }
 
 impl PackerValidate {
@@ -341,6 +355,7 @@ pub fn describe() -> StepDescription {
         "packer-validate",
         "Validate Packer templates (JSON or HCL2), several at once; problems become findings.",
     )
+    .reads(&["template", "var_files"])
     .doc(
         "Runs `packer -machine-readable validate` once per template, concurrently (at most `jobs` \
          at a time), in the step's working directory — packer resolves relative script paths \

@@ -318,6 +318,7 @@ pub fn describe() -> StepDescription {
         "host-checks",
         "Check hosts against native YAML specs (ports, files, processes, HTTP, containers…), locally, over ssh or in containers",
     )
+    .reads(&["spec", "identity_file"])
     .doc(
         "Renders each spec file as a minijinja template (variables: `vars` at the top level, `env`, `outputs`, \
          `run`, `host`, `backend`), then runs its checks concurrently: in-process on the local backend, as one \
@@ -523,6 +524,27 @@ impl Step for HostChecks {
             cfg.backend != BackendKind::Local,
             hosts.len(),
         ))
+    }
+
+    fn commands(&self) -> Vec<String> {
+        let c = &self.config;
+        // A run-time expression (`${{ outputs.x.hosts }}`) was split like a
+        // host list; show it as it was written.
+        let sep = if c.hosts.iter().any(|h| h.contains("{{") || h.contains("}}")) {
+            " "
+        } else {
+            ", "
+        };
+        let on = if c.hosts.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", c.hosts.join(sep))
+        };
+        vec![format!(
+            "(in-process) check the specs in {} with the {} backend{on}",
+            c.spec.display(),
+            format!("{:?}", c.backend).to_lowercase()
+        )]
     }
 }
 

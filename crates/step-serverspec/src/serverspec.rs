@@ -73,6 +73,7 @@ impl Serverspec {
 /// The description of `serverspec`.
 pub fn describe() -> StepDescription {
     StepDescription::new("serverspec", "Run an existing serverspec (rspec) suite; one check per example")
+        .reads(&["dir"])
         .doc(
             "Runs `rspec --format documentation --format json --out <tmp>` in `dir` and reports every example \
              as a check (passed, failed with rspec's expected/got message, or skipped when pending). The step \
@@ -160,6 +161,30 @@ impl Step for Serverspec {
         }
         let parsed = parse_rspec_json(&text).map_err(StepError::other)?;
         Ok(parsed.into_outcome(out.code()))
+    }
+
+    fn commands(&self) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "--no-color",
+            "--format",
+            "documentation",
+            "--format",
+            "json",
+            "--out",
+            "<report>",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(p) = &self.config.pattern {
+            args.extend(["--pattern".to_string(), p.clone()]);
+        }
+        args.extend(self.config.args.iter().cloned());
+        vec![format!(
+            "{}  (in {})",
+            step_core::command_line("rspec", &args),
+            self.config.dir.display()
+        )]
     }
 }
 

@@ -108,7 +108,7 @@ pub fn parse_spec(file: &str, yaml: &str, defaults: &Defaults) -> Result<Vec<Che
     {
         return Ok(Vec::new());
     }
-    let doc: SpecDoc = serde_saphyr::from_str(yaml).map_err(|e| yaml_error(file, &e))?;
+    let doc: SpecDoc = serde_saphyr::from_str(yaml).map_err(|e| yaml_error(file, yaml, &e))?;
     let defaults = doc.defaults.apply(defaults);
     doc.checks
         .into_iter()
@@ -131,7 +131,7 @@ pub fn parse_spec(file: &str, yaml: &str, defaults: &Defaults) -> Result<Vec<Che
         .collect()
 }
 
-fn yaml_error(file: &str, e: &serde_saphyr::Error) -> SpecError {
+fn yaml_error(file: &str, yaml: &str, e: &serde_saphyr::Error) -> SpecError {
     let loc = e.location().filter(|l| l.line() > 0);
     let mut message = e.without_snippet().to_string();
     if let Some(l) = &loc {
@@ -142,12 +142,82 @@ fn yaml_error(file: &str, e: &serde_saphyr::Error) -> SpecError {
             message = stripped.to_string();
         }
     }
+    let found = loc.and_then(|l| scalar_at(yaml, l.line(), l.column()));
     SpecError {
         file: file.to_string(),
         line: loc.map(|l| l.line()),
         column: loc.map(|l| l.column()),
-        message,
+        message: as_expectation(&message, found.as_deref()),
     }
+}
+
+/// Rephrases the YAML reader's terse messages as what was expected:
+/// "invalid floating point" says nothing to someone who wrote `ge: one`.
+/// Unknown keys get the nearest known key as a suggestion.
+fn as_expectation(message: &str, found: Option<&str>) -> String {
+    let found = found.map(|f| format!(", found `{f}`")).unwrap_or_default();
+    let expected = match message {
+        "invalid floating point" => Some("expected a number".to_string()),
+        "invalid u16" => Some("expected a whole number from 0 to 65535".to_string()),
+        m if m.starts_with("invalid u") || m.starts_with("invalid i") => {
+            Some("expected a whole number ≥ 0".to_string())
+        }
+        m if m.starts_with("invalid bool") => Some("expected true or false".to_string()),
+        _ => None,
+    };
+    if let Some(e) = expected {
+        return format!("{e}{found}");
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((key, list)) = rest.split_once("`, expected one of ")
+    {
+        let known = list.split(", ").map(|k| k.trim_matches('`'));
+        let hint = nearest(key, known)
+            .map(|k| format!(" (did you mean `{k}`?)"))
+            .unwrap_or_default();
+        return format!("unknown key `{key}`{hint}; expected one of {list}");
+    }
+    message.to_string()
+}
+
+/// The known name closest to `word` when it is a likely typo (at most a
+/// third of its letters differ).
+fn nearest<'a>(word: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    known
+        .map(|k| (edit_distance(word, k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The plain scalar that starts at 1-based `line`:`column`, for messages.
+fn scalar_at(yaml: &str, line: u64, column: u64) -> Option<String> {
+    let text = yaml
+        .lines()
+        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let start = usize::try_from(column).ok()?.checked_sub(1)?;
+    let word: String = text
+        .chars()
+        .skip(start)
+        .take_while(|c| !matches!(c, ',' | '}' | ']' | '#') && !c.is_whitespace())
+        .collect();
+    (!word.is_empty()).then_some(word)
 }
 
 /// A whole spec file.
@@ -967,7 +1037,7 @@ mod tests {
         assert_eq!((err.line, err.column), (Some(3), Some(3)), "{err}");
         assert!(
             err.to_string()
-                .starts_with("spec.yml:3:3: unknown field `listenin`"),
+                .starts_with("spec.yml:3:3: unknown key `listenin` (did you mean `listening`?)"),
             "{err}"
         );
         let err = parse("- port: 80\n- file: /x\n  listening: true\n").unwrap_err();
@@ -1003,5 +1073,41 @@ mod tests {
     fn empty_specs_have_no_checks() {
         assert!(parse("# nothing yet\n").unwrap().is_empty());
         assert!(parse("checks: []\n").unwrap().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    fn error(yaml: &str) -> SpecError {
+        parse_spec("s.yml", yaml, &Defaults::default()).expect_err(yaml)
+    }
+
+    #[test]
+    fn a_misspelled_key_gets_a_suggestion_and_its_position() {
+        let e = error("- port: 80\n  listning: true\n");
+        assert_eq!((e.line, e.column), (Some(2), Some(3)));
+        assert!(
+            e.message
+                .starts_with("unknown key `listning` (did you mean `listening`?)"),
+            "{e}"
+        );
+        let e = error("checks:\n  - port: 80\ndefault: {}\n");
+        assert!(e.message.contains("did you mean `defaults`?"), "{e}");
+        let e = error("- zzzzzz: 1\n");
+        assert!(!e.message.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_say_what_was_expected() {
+        let e = error("- process: nginx\n  count: {ge: one}\n");
+        assert_eq!(e.message, "expected a number, found `one`");
+        assert_eq!((e.line, e.column), (Some(2), Some(15)));
+        let e = error("- port: eighty\n");
+        assert_eq!(
+            e.message,
+            "expected a whole number from 0 to 65535, found `eighty`"
+        );
     }
 }

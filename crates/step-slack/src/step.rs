@@ -260,4 +260,8 @@ impl Step for SlackNotify {
             }
         }
     }
+
+    fn commands(&self) -> Vec<String> {
+        vec!["(in-process) POST the result to the Slack webhook".to_string()]
+    }
 }

@@ -92,6 +92,10 @@ impl Step for TerraformApply {
         with_outputs(&session, message, findings).await
     }
 
+    fn commands(&self) -> Vec<String> {
+        crate::dry_run::lines(&self.config.options, "apply", &[], true)
+    }
+
     fn teardown(&self) -> Option<StepSpec> {
         if !self.config.teardown {
             return None;
@@ -151,6 +155,10 @@ impl Step for TerraformDestroy {
             )
         }))
     }
+
+    fn commands(&self) -> Vec<String> {
+        crate::dry_run::lines(&self.options, "destroy", &[], true)
+    }
 }
 
 /// The description of `terraform-apply`.
@@ -177,7 +185,9 @@ and workspace.",
     for p in property_docs() {
         d = d.property(p);
     }
-    d.output("<output name>", "Each terraform output's value (sensitive values are masked in logs).")
+    d.reads(&["dir", "var_files"])
+        .open_outputs()
+        .output("<output name>", "Each terraform output's value (sensitive values are masked in logs).")
         .example(
             "- terraform-apply:\n    id: cluster\n    dir: infra/cluster\n    vars:\n      region: eu-west-1\n      nodes: 3\n    secret_vars:\n      api_token: DO_TOKEN\n- script:\n    code: ssh core@${{ outputs.cluster.address }} uptime\n",
         )
@@ -197,7 +207,9 @@ nothing passes.",
     for p in property_docs() {
         d = d.property(p);
     }
-    d.example("- terraform-destroy:\n    dir: infra/cluster\n    vars:\n      region: eu-west-1\n")
+    d.reads(&["dir", "var_files"]).example(
+        "- terraform-destroy:\n    dir: infra/cluster\n    vars:\n      region: eu-west-1\n",
+    )
 }
 
 #[cfg(test)]

@@ -205,6 +205,11 @@ impl Step for Terraform {
             }
         }
     }
+
+    fn commands(&self) -> Vec<String> {
+        let c = &self.config;
+        crate::dry_run::lines(&c.options, &c.command, &c.args, c.init)
+    }
 }
 
 /// A failed outcome for a failed command, with its findings.
@@ -313,7 +318,9 @@ after stop_grace its process group is killed. Failures matching retry_on are ret
     for p in property_docs() {
         d = d.property(p);
     }
-    d.output("changes", "plan: whether the plan has changes (true/false).")
+    d.reads(&["dir", "var_files"])
+        .open_outputs()
+        .output("changes", "plan: whether the plan has changes (true/false).")
         .output("add", "plan: resources to add.")
         .output("change", "plan: resources to change.")
         .output("destroy", "plan: resources to destroy.")

@@ -69,6 +69,7 @@
 pub mod apply;
 mod cli;
 pub mod command;
+pub mod dry_run;
 #[cfg(feature = "install")]
 pub mod install;
 pub mod isolation;

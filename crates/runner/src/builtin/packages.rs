@@ -136,6 +136,21 @@ impl Step for InstallPackages {
         }
         Ok(Outcome::passed().with_message(format!("installed {}", self.packages.join(" "))))
     }
+
+    fn commands(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.update {
+            lines.push("apt-get update".to_string());
+        }
+        let mut args = vec![
+            "install".to_string(),
+            "-y".into(),
+            "--no-install-recommends".into(),
+        ];
+        args.extend(self.packages.iter().cloned());
+        lines.push(step_core::command_line("apt-get", &args));
+        lines
+    }
 }
 
 /// `pip-install` configuration: stepwise's properties plus those of
@@ -187,6 +202,7 @@ fn describe_pip() -> StepDescription {
         "wercker's pip-install step property; accepted, no effect here (no wheel cache).";
     StepDescription::new("pip-install", "Install Python packages with pip.")
         .doc("Takes wercker's pip-install properties too: `packages_list` (as `packages`), `pip_command` (as `pip`), `extra_args` as a string; `auto_run_wheel`, `cleanup_wheel_cache` and `extra_wheel_args` are accepted and have no effect. With no packages and no `requirements_file`, `requirements.txt` is installed when it exists, as wercker's step did.")
+        .reads(&["requirements_file"])
         .property(PropertyDoc::optional(
             "packages",
             PropertyType::StringOrList,
@@ -311,5 +327,25 @@ impl Step for PipInstall {
             )));
         }
         Ok(Outcome::passed())
+    }
+
+    fn commands(&self) -> Vec<String> {
+        let mut args = vec!["install".to_string()];
+        match &self.config.requirements_file {
+            Some(req) => args.extend(["-r".to_string(), req.clone()]),
+            None if self.packages.is_empty() => {
+                args.extend(["-r".to_string(), "requirements.txt".to_string()])
+            }
+            None => {}
+        }
+        args.extend(self.packages.iter().cloned());
+        args.extend(self.extra_args.iter().cloned());
+        let pip = self
+            .config
+            .pip
+            .as_deref()
+            .or(self.config.pip_command.as_deref())
+            .unwrap_or("pip3");
+        vec![step_core::command_line(pip, &args)]
     }
 }

@@ -45,6 +45,7 @@ impl Script {
 /// The kind's description.
 pub fn describe() -> StepDescription {
     StepDescription::new("script", "Run shell code (bash -e, or its own #! interpreter).")
+        .open_outputs()
         .doc(
             "The code runs with `bash -e` in the step's working directory unless it starts \
              with `#!`, in which case it is written to a file and executed as it is. Variables \
@@ -129,6 +130,17 @@ impl Step for Script {
             kind: "script".into(),
             properties: serde_json::json!({ "code": code }),
         })
+    }
+
+    fn commands(&self) -> Vec<String> {
+        let code = self.config.code.trim_end();
+        let program = if code.starts_with("#!") {
+            code.lines().next().unwrap_or_default().to_string()
+        } else {
+            "bash -e".to_string()
+        };
+        let body: Vec<String> = code.lines().map(|l| format!("| {l}")).collect();
+        vec![format!("{program}\n{}", body.join("\n"))]
     }
 }
 

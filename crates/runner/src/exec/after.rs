@@ -87,11 +87,11 @@ fn skip_empty_slack(step: &mut StepEntry, env: &Env, registry: &Registry) -> Opt
         None => "it is written empty".to_string(),
     };
     step.common.when = Some(match vars.first() {
-        Some(v) => When::Equals {
+        Some(v) => When::Cond(crate::when::Cond::Compare {
             var: v.clone(),
-            value: String::new(),
+            value: crate::when::Operand::Literal(String::new()),
             negate: true,
-        },
+        }),
         None => When::Always(false),
     });
     Some(format!(

@@ -381,9 +381,13 @@ impl Executor {
         for name in &inner.file.secrets {
             env.mark_secret(name.clone());
         }
-        let lookup_env = env.clone();
+        // Precedence: --var > the process environment > the pipeline's
+        // `env:` > the file's `env:` (a variable set outside the file wins).
         for (k, v) in inner.file.env.iter().chain(pipeline.env.iter()) {
-            let value = expand_vars(v, &|n| lookup_env.get(n).map(str::to_string))
+            if inner.opts.env.get(k).is_some() {
+                continue;
+            }
+            let value = expand_vars(v, &|n| env.get(n).map(str::to_string))
                 .map_err(|e| format!("{}: env `{k}`: {e}", inner.file.path.display()))?;
             env.set(k.clone(), value);
         }
@@ -572,6 +576,12 @@ impl Executor {
                 .map(str::to_string)
                 .collect(),
         };
+        if values.is_empty() && !fe.allow_empty {
+            return Err(ExpandError::Template(format!(
+                "`{}` has no values, so no target would run; give values, or write `allow_empty: true`",
+                fe.var
+            )));
+        }
         let only: Vec<&str> = self
             .inner
             .opts
@@ -605,11 +615,16 @@ impl Executor {
         let values = match self.for_each_values(fe, scope) {
             Ok(v) => v,
             Err(e) => {
+                let pos = if fe.values_pos.is_known() {
+                    fe.values_pos
+                } else {
+                    group.pos
+                };
                 let msg = format!(
                     "{}:{}:{}: for_each `values`: {e}",
                     self.inner.file.path.display(),
-                    group.pos.line,
-                    group.pos.column
+                    pos.line,
+                    pos.column
                 );
                 self.inner
                     .events
@@ -920,7 +935,7 @@ impl Executor {
                     return errored(
                         self,
                         scope,
-                        format!("{}: property `cwd`: {e}", self.pos_of(entry, None)),
+                        format!("{}: property `cwd`: {e}", self.pos_of(entry, Some("cwd"))),
                     );
                 }
             },
@@ -932,7 +947,7 @@ impl Executor {
                 scope,
                 format!(
                     "{}: working directory {} does not exist",
-                    self.pos_of(entry, None),
+                    self.pos_of(entry, Some("cwd")),
                     workdir.display()
                 ),
             );

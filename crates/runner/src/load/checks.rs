@@ -141,7 +141,10 @@ fn check_entries(
                             continue;
                         }
                         for name in unset_vars(&s, known, is_set) {
-                            let pos = step.property_pos.get(prop).copied().unwrap_or(step.pos);
+                            let mut pos = step.property_pos.get(prop).copied().unwrap_or(step.pos);
+                            if value.as_str() == Some(s.as_str()) {
+                                pos = super::positions::var_pos(&file.path, pos, &s, &name);
+                            }
                             diags.push(Diagnostic::error(
                                 &file.path,
                                 pos,
@@ -158,7 +161,7 @@ fn check_entries(
                         diags.push(
                             Diagnostic::error(
                                 &file.path,
-                                step.pos,
+                                step.property_pos.get("cwd").copied().unwrap_or(step.pos),
                                 format!(
                                     "variable `{name}` is not set (used in `cwd` of step `{}`)",
                                     step.display_name()

@@ -25,6 +25,9 @@ use crate::yaml::{Node, NodeValue};
 
 mod checks;
 pub mod wercker;
+pub mod positions;
+pub mod selectors;
+pub mod static_checks;
 
 pub use checks::{VarLevels, check_steps, check_steps_in, check_variables, check_variables_at};
 
@@ -121,6 +124,7 @@ pub fn load_str_all(
     })?;
     let mut loader = Loader {
         path,
+        text,
         registry,
         diags: Vec::new(),
         pipeline: None,
@@ -135,6 +139,7 @@ pub fn load_str_all(
 
 struct Loader<'a> {
     path: &'a Path,
+    text: &'a str,
     registry: &'a Registry,
     diags: Vec<Diagnostic>,
     /// The pipeline being read (diagnostics are tagged with it).
@@ -515,6 +520,7 @@ impl Loader<'_> {
             // A step that declares a property named like a common one
             // (slack-notify's own `retries` and `timeout`) gets it itself.
             if is_common(&name) && description.find_property(&name).is_none() {
+                entry.property_pos.insert(name.clone(), v.pos);
                 ok &= self.common(&mut entry.common, &name, v, kind);
                 continue;
             }
@@ -670,14 +676,28 @@ impl Loader<'_> {
             },
             "when" => match &v.value {
                 NodeValue::Bool(b) => c.when = Some(When::Always(*b)),
-                NodeValue::Str(s) => match When::parse(s) {
+                NodeValue::Str(s) => match When::parse_at(s) {
                     Ok(w) => c.when = Some(w),
                     Err(e) => {
-                        self.error(v.pos, format!("property `when` of step `{kind}`: {e}"));
+                        let at = positions::pos_in_value(self.text, v.pos, s, e.offset);
+                        self.error(
+                            at,
+                            format!(
+                                "property `when` of step `{kind}`: `{s}` is not a condition: {}",
+                                e.message
+                            ),
+                        );
                         return false;
                     }
                 },
                 _ => return bad(self, "a condition such as `APOLLO_run_tests`"),
+            },
+            "creates" => match &v.value {
+                NodeValue::Seq(items) if items.iter().all(|i| i.as_str().is_some()) => {
+                    c.creates = items.iter().filter_map(Node::scalar_text).collect();
+                }
+                NodeValue::Str(s) => c.creates = vec![s.clone()],
+                _ => return bad(self, "a path or a list of paths"),
             },
             _ => {}
         }
@@ -707,6 +727,8 @@ impl Loader<'_> {
         let mut values = None;
         let mut max_parallel = 0usize;
         let mut fail_fast = false;
+        let mut allow_empty = false;
+        let mut values_pos = pos;
         let mut has_steps = false;
         let allowed: &[&str] = match keyword {
             "for_each" => &[
@@ -718,6 +740,7 @@ impl Loader<'_> {
                 "values",
                 "max_parallel",
                 "fail_fast",
+                "allow_empty",
             ],
             _ => &["steps", "finally", "name", "teardown"],
         };
@@ -738,6 +761,9 @@ impl Loader<'_> {
                 );
                 continue;
             }
+            if key == "values" {
+                values_pos = v.pos;
+            }
             match key.as_str() {
                 "steps" => {
                     has_steps = true;
@@ -756,6 +782,16 @@ impl Loader<'_> {
                     _ => self.error(
                         v.pos,
                         format!("`var` must be a variable name, found {}", describe_value(v)),
+                    ),
+                },
+                "allow_empty" => match &v.value {
+                    NodeValue::Bool(b) => allow_empty = *b,
+                    _ => self.error(
+                        v.pos,
+                        format!(
+                            "`allow_empty` must be true or false, found {}",
+                            describe_value(v)
+                        ),
                     ),
                 },
                 "values" => match &v.value {
@@ -807,6 +843,8 @@ impl Loader<'_> {
                     values,
                     max_parallel,
                     fail_fast,
+                    allow_empty,
+                    values_pos,
                 })
             }
             _ => GroupKind::Sequence,

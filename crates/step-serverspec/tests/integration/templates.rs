@@ -90,7 +90,7 @@ async fn spec_errors_name_file_line_and_column() {
     assert_eq!(c.property.as_deref(), Some("spec"));
     assert!(
         c.message
-            .starts_with("specs/b.yaml:4:3: unknown field `listenning`, expected one of"),
+            .starts_with("specs/b.yaml:4:3: unknown key `listenning` (did you mean `listening`?); expected one of"),
         "{err}"
     );
 

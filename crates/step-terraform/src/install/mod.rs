@@ -350,6 +350,13 @@ impl Step for TerraformInstall {
             });
         Ok(found_outcome(outcome, &version, &dir))
     }
+
+    fn commands(&self) -> Vec<String> {
+        vec![format!(
+            "(in-process) install terraform {} (download, verify its SHA-256, unzip)",
+            self.config.version
+        )]
+    }
 }
 
 /// The description of `terraform-install`.
