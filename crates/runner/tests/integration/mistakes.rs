@@ -49,11 +49,13 @@ fn at_offset(file: &str, text: &str, offset: usize) -> String {
     format!("{file}:{line}:{col}")
 }
 
-/// Runs `runner validate` and `runner run` (with `run_args`): both exit 2,
+/// Runs `runner validate --strict` and `runner run` (with `run_args`): both exit 2,
 /// both say every fragment, and the marker never ran.
 fn caught(w: &Work, run_args: &[&str], fragments: &[&str]) {
+    // `--strict`: validate reports unset variables as warnings otherwise
+    // (a wercker file must load without its CI's environment).
     for args in [
-        [&["validate"][..], run_args].concat(),
+        [&["validate", "--strict"][..], run_args].concat(),
         [&["run"][..], run_args].concat(),
     ] {
         let out = w.run(&args);

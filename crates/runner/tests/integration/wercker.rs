@@ -31,6 +31,15 @@ fn run_clean(w: &Work, args: &[&str]) -> Output {
     c.output().unwrap()
 }
 
+/// The seed's wercker.yml in a workspace with the files its repository
+/// had beside it (the pip requirements and the playbook).
+fn seed_work() -> Work {
+    let w = wercker_work(SEED);
+    std::fs::write(w.file("requirements.txt"), "ansible-lint\n").unwrap();
+    std::fs::write(w.file("site.yml"), "- hosts: all\n  roles: []\n").unwrap();
+    w
+}
+
 /// A step directory in `.wercker/steps/OWNER/NAME`.
 fn step_dir(w: &Work, id: &str, manifest: &str, run_sh: &str) {
     let dir = w.file(&format!(".wercker/steps/{id}"));
@@ -55,7 +64,7 @@ fn seed_build_runs_without_step_dirs_and_fails_where_packer_fails() {
     if !stepwise_tests::tool_available("packer") {
         return;
     }
-    let w = wercker_work(SEED);
+    let w = seed_work();
     let packer = stepwise_tests::which("packer").unwrap();
     std::fs::create_dir_all(w.file("packer")).unwrap();
     std::os::unix::fs::symlink(&packer, w.file("packer/packer")).unwrap();
@@ -92,7 +101,7 @@ fn seed_build_runs_without_step_dirs_and_fails_where_packer_fails() {
 
 #[test]
 fn seed_validate_names_apollo_deploy_with_the_step_add_hint() {
-    let w = wercker_work(SEED);
+    let w = seed_work();
     let out = run_clean(&w, &["validate"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
@@ -105,7 +114,7 @@ fn seed_validate_names_apollo_deploy_with_the_step_add_hint() {
 
 #[test]
 fn seed_validates_with_an_apollo_deploy_step_dir_and_warns_about_unset_variables() {
-    let w = wercker_work(SEED);
+    let w = seed_work();
     apollo_deploy(&w);
     let out = run_clean(&w, &["validate"]);
     let t = text(&out);
@@ -124,7 +133,7 @@ fn seed_validates_with_an_apollo_deploy_step_dir_and_warns_about_unset_variables
 
 #[test]
 fn seed_deploy_runs_its_step_dir_and_skips_slack_without_a_webhook() {
-    let w = wercker_work(SEED);
+    let w = seed_work();
     apollo_deploy(&w);
     let skip = ["--skip", "install-packages", "--skip", "pip-install"];
     // An unset variable in a step of the pipeline stops it before it runs.
