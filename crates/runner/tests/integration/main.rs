@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod corpus;
+mod help;
 mod legacy;
 mod masking;
 mod mistakes;
