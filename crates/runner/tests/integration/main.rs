@@ -6,6 +6,7 @@
 
 mod ci;
 mod corpus;
+mod help;
 mod legacy;
 mod masking;
 mod mistakes;
