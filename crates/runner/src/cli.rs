@@ -392,9 +392,10 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
         env.mark_secret(name.clone());
     }
     for pipeline in &pipelines {
-        let selected = crate::load::selectors::check_for_run(&file, pipeline, &args.skip, &only, &|n| {
-            env.get(n).map(str::to_string)
-        });
+        let selected =
+            crate::load::selectors::check_for_run(&file, pipeline, &args.skip, &only, &|n| {
+                env.get(n).map(str::to_string)
+            });
         if !selected.is_empty() {
             for e in &selected {
                 eprintln!("error: {e}");
@@ -852,7 +853,8 @@ fn plan(args: PlanArgs, registry: &Registry) -> i32 {
         env.mark_secret(name.clone());
     }
     let lookup = |n: &str| env.get(n).map(str::to_string);
-    let selected = crate::load::selectors::check_for_run(&file, &pipeline, &args.skip, &only, &lookup);
+    let selected =
+        crate::load::selectors::check_for_run(&file, &pipeline, &args.skip, &only, &lookup);
     if !selected.is_empty() {
         for e in &selected {
             eprintln!("error: {e}");

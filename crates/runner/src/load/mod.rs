@@ -24,10 +24,10 @@ use crate::registry::{COMMON_PROPERTIES, Registry, is_common};
 use crate::yaml::{Node, NodeValue};
 
 mod checks;
-pub mod wercker;
 pub mod positions;
 pub mod selectors;
 pub mod static_checks;
+pub mod wercker;
 
 pub use checks::{VarLevels, check_steps, check_steps_in, check_variables, check_variables_at};
 
