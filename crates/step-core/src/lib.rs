@@ -48,6 +48,7 @@ pub mod error;
 pub mod event;
 pub mod mask;
 pub mod outcome;
+mod output;
 pub mod process;
 pub mod step;
 pub mod template;
