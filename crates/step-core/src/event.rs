@@ -184,12 +184,8 @@ pub struct OutputBlock<'a> {
 impl<'a> OutputBlock<'a> {
     /// The lines, without their `\n` (nor a `\r` before it): what each
     /// [`EventKind::Output`] event carries.
-    pub fn lines(&self) -> impl Iterator<Item = &'a str> + 'a {
-        let text = self.text.strip_suffix('\n').unwrap_or(self.text);
-        let empty = self.text.is_empty();
-        text.split('\n')
-            .filter(move |_| !empty)
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+    pub fn lines(&self) -> BlockLines<'a> {
+        BlockLines { rest: self.text }
     }
 
     /// One [`EventKind::Output`] event per line.
@@ -204,6 +200,29 @@ impl<'a> OutputBlock<'a> {
                 line: line.to_owned(),
             },
         })
+    }
+}
+
+/// The lines of an [`OutputBlock`] (see [`OutputBlock::lines`]).
+#[derive(Clone, Debug)]
+pub struct BlockLines<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for BlockLines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (line, rest) = match memchr::memchr(b'\n', self.rest.as_bytes()) {
+            // `\n` is one byte: both sides are on character boundaries.
+            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+            None => (self.rest, ""),
+        };
+        self.rest = rest;
+        Some(line.strip_suffix('\r').unwrap_or(line))
     }
 }
 

@@ -320,6 +320,26 @@ mod tests {
     }
 
     #[test]
+    fn overlapping_secrets_are_hidden_whole_and_adjacent_ones_each() {
+        let m = Masker::new(["abcdef", "defghi", "xyz-1234"]);
+        assert_eq!(m.mask("1 abcdefghi 2"), "1 *** 2");
+        // One inside the other's span, starting later and ending earlier.
+        let m2 = Masker::new(["0123456789", "34567"]);
+        assert_eq!(m2.mask("a0123456789b 34567"), "a***b ***");
+        assert_eq!(m.mask("xyz-1234xyz-1234"), "******");
+        assert_eq!(m.ranges(b"..abcdefghi..").collect::<Vec<_>>(), vec![2..11]);
+    }
+
+    #[test]
+    fn a_tail_that_may_begin_a_secret_is_found() {
+        let m = Masker::new(["hunter22"]);
+        assert_eq!(m.pending_start(b"pw: hunt"), 4);
+        assert_eq!(m.pending_start(b"pw: h"), 4);
+        assert_eq!(m.pending_start(b"all done"), 8);
+        assert_eq!(Masker::default().pending_start(b"hunt"), 4);
+    }
+
+    #[test]
     fn safe_split_avoids_cutting_a_secret() {
         let m = Masker::new(["SECRETVALUE"]);
         let text = b"aaaaSECRETVALUEbbbb";

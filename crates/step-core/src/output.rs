@@ -183,3 +183,112 @@ mod tests {
         assert_eq!(shown(&m, &pieces), "***");
     }
 }
+
+/// Property tests: whatever the read boundaries and pauses, the pieces a
+/// splitter emits, masked one by one, show exactly what masking the whole
+/// output at once shows — so no secret is ever cut where masking misses it.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use base64::Engine;
+    use proptest::prelude::*;
+
+    /// Text around the secrets: letters the secrets use too, so near-misses
+    /// and partial matches are common, and newlines.
+    fn filler() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("[a-e0-9 \n-]{0,60}").expect("regex")
+    }
+
+    fn secret() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("[a-e0-9-]{4,14}").expect("regex")
+    }
+
+    /// Feeds `input` cut at `cuts` (offsets, any order), the child going
+    /// quiet after the cuts marked so; returns what is shown.
+    fn shown(masker: &Masker, max_line: usize, input: &[u8], cuts: &[(usize, bool)]) -> String {
+        let mut cuts: Vec<(usize, bool)> =
+            cuts.iter().map(|&(c, q)| (c.min(input.len()), q)).collect();
+        cuts.sort_unstable();
+        let mut s = Splitter::new(max_line);
+        let mut out = String::new();
+        let mut emit = |b: &[u8]| out.push_str(&masker.mask(&String::from_utf8_lossy(b)));
+        let mut last = 0;
+        for (cut, quiet) in cuts.into_iter().chain([(input.len(), false)]) {
+            let from = s.buffer().len();
+            s.buffer().extend_from_slice(&input[last..cut]);
+            last = cut;
+            s.split(from, || masker.clone(), &mut emit);
+            if quiet {
+                s.idle(masker, &mut emit);
+            }
+        }
+        s.finish(&mut emit);
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn a_secret_across_a_read_boundary_at_every_offset_is_masked(
+            before in filler(), after in filler(), value in secret(), quiet in any::<bool>(),
+            max_line in 24usize..80,
+        ) {
+            let masker = Masker::new([value.as_str()]);
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&value);
+            let input = format!("{before}{value}{after} b64={b64}\n{after}");
+            let whole = masker.mask(&input).into_owned();
+            for k in 0..=input.len() {
+                let got = shown(&masker, max_line, input.as_bytes(), &[(k, quiet)]);
+                prop_assert_eq!(&got, &whole, "cut at {}", k);
+                prop_assert!(!got.contains(&value) && !got.contains(&b64));
+            }
+        }
+
+        #[test]
+        fn any_reads_and_pauses_show_what_masking_the_whole_shows(
+            parts in proptest::collection::vec((filler(), 0usize..3), 1..6),
+            values in proptest::collection::vec(secret(), 1..3),
+            cuts in proptest::collection::vec((0usize..400, any::<bool>()), 0..12),
+            max_line in 24usize..80,
+        ) {
+            let masker = Masker::new(&values);
+            let input: String = parts
+                .iter()
+                .map(|(text, which)| format!("{text}{}", values.get(*which).map_or("", String::as_str)))
+                .collect();
+            let got = shown(&masker, max_line, input.as_bytes(), &cuts);
+            prop_assert_eq!(got.clone(), masker.mask(&input).into_owned());
+            for v in &values {
+                prop_assert!(!got.contains(v.as_str()), "{} leaked in {:?}", v, got);
+            }
+        }
+
+        #[test]
+        fn overlapping_secrets_hide_both_whole(
+            x in secret(), y in secret(), z in secret(), before in filler(), k in 0usize..200,
+        ) {
+            // `xy` and `yz` share `y`: printed as `xyz`, neither may show a part.
+            let (first, second) = (format!("{x}{y}"), format!("{y}{z}"));
+            let masker = Masker::new([first.as_str(), second.as_str()]);
+            let input = format!("{before}{x}{y}{z}.\n");
+            let got = shown(&masker, 32, input.as_bytes(), &[(k, true)]);
+            prop_assert!(got.ends_with("***.\n"), "{:?}", got);
+            prop_assert!(!got.contains(&first) && !got.contains(&second));
+        }
+
+        #[test]
+        fn no_line_of_a_multi_line_secret_shows(
+            lines in proptest::collection::vec(secret(), 2..4), before in filler(),
+            cuts in proptest::collection::vec((0usize..200, any::<bool>()), 0..6),
+        ) {
+            let value = lines.join("\n");
+            let masker = Masker::new([value.as_str()]);
+            let input = format!("{before}{value}\n{}\n", lines.join("\r\n"));
+            let got = shown(&masker, 40, input.as_bytes(), &cuts);
+            for line in &lines {
+                prop_assert!(!got.contains(line.as_str()), "{} leaked in {:?}", line, got);
+            }
+        }
+    }
+}

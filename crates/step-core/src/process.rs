@@ -645,7 +645,11 @@ impl StreamReader {
     /// or line by line through the filter.
     fn emit(&self, bytes: &[u8]) {
         let Some(events) = &self.events else { return };
-        let text = String::from_utf8_lossy(bytes);
+        // Valid UTF-8 (nearly always) is checked fast and not copied.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
         let Some(filter) = &self.filter else {
             events.output_block(self.stream, &text);
             return;

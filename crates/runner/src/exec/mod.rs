@@ -28,6 +28,7 @@ use crate::model::{
 use crate::registry::Registry;
 use crate::state::RunManifest;
 
+mod git;
 mod support;
 mod teardown;
 

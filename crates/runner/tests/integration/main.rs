@@ -7,6 +7,7 @@
 mod corpus;
 mod legacy;
 mod masking;
+mod output;
 mod parallel;
 mod seed;
 mod signals;
