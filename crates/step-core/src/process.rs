@@ -39,7 +39,7 @@ pub const MAX_LINE: usize = 256 * 1024;
 /// How much is read from a pipe at once, at most.
 pub const READ_SIZE: usize = 128 * 1024;
 /// How long a child may be quiet before its partial last line is shown.
-const IDLE: Duration = Duration::from_millis(200);
+const IDLE: Duration = Duration::from_millis(100);
 /// How long to wait for output pipes to close after the child exited (a
 /// daemonized grandchild may hold them open forever).
 const PIPE_DRAIN: Duration = Duration::from_millis(500);

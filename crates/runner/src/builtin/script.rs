@@ -52,7 +52,7 @@ pub fn describe() -> StepDescription {
     StepDescription::new("script", "Run shell code (bash -e, or its own #! interpreter).")
         .doc(
             "The code runs with `bash -e` in the step's working directory unless it starts \
-             with `#!`, in which case it is written to a file and executed as it is. Variables \
+             with `#!`, in which case its interpreter runs it (as `/dev/fd/N`). Variables \
              the code exports (bash only) are set for the following steps of the same pipeline \
              or target. `$VAR` in the code is expanded by the shell, not by the runner; \
              `${{ outputs.<id>.<name> }}` is expanded by the runner before the code runs.",
