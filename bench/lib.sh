@@ -9,7 +9,9 @@
 set -euo pipefail
 
 bench_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-runner="$bench_root/target/release/runner"
+# RUNNER=/path/to/runner times another build (an older one, for a
+# before/after comparison in the same conditions) instead of building.
+runner="${RUNNER:-$bench_root/target/release/runner}"
 
 # need TOOL...: fail early, with a hint, when a tool is missing.
 need() {
@@ -23,6 +25,10 @@ need() {
 
 # build_runner: the release runner, as users run it.
 build_runner() {
+  if [ -n "${RUNNER:-}" ]; then
+    [ -x "$runner" ] || { echo "bench: RUNNER=$runner is not executable" >&2; exit 2; }
+    return
+  fi
   echo "building the runner (release)..." >&2
   cargo build --quiet --release -p runner --manifest-path "$bench_root/Cargo.toml"
   [ -x "$runner" ] || { echo "bench: $runner was not built" >&2; exit 2; }
@@ -71,4 +77,12 @@ line_of() {
 # machine: one line about where the numbers come from.
 machine() {
   echo "cores: $(nproc), load: $(cut -d' ' -f1-3 /proc/loadavg), $("$runner" --version), $(hyperfine --version)"
+}
+
+# peak_rss_mb CMD...: runs CMD (output to /dev/null) and prints the largest
+# resident set size of its process tree in MB, as GNU time measures it (the
+# largest single process: for the runner, the runner itself).
+peak_rss_mb() {
+  /usr/bin/time -f '%M' -o "$work/maxrss" "$@" > /dev/null
+  awk '{ printf "%.1f", $1 / 1024 }' < "$work/maxrss"
 }

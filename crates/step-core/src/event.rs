@@ -4,11 +4,20 @@
 //! Events are dispatched synchronously to the [`EventListener`]s of an
 //! [`EventSink`] under one lock, so a line is never interleaved with another
 //! and a slow listener applies back-pressure instead of buffering without
-//! bound. Secrets are masked in [`EventSink::emit`] itself, before any
-//! listener sees the event.
+//! bound. Secrets are masked in [`EventSink::emit`] and
+//! [`EventSink::output_block`] themselves, before any listener sees the event.
+//!
+//! A child's output arrives as blocks of whole lines ([`OutputBlock`]), one
+//! per read of its pipe: a listener that writes text handles a block at a
+//! time, and one that wants events gets one [`EventKind::Output`] per line
+//! (the default of [`EventListener::output_block`]). Listeners may buffer
+//! what they write; the sink calls [`EventListener::flush`] at least every
+//! [`FLUSH_EVERY`] while events arrive, so a quiet step's last line still
+//! shows promptly.
 
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -166,10 +175,89 @@ impl Event {
     }
 }
 
+/// How often, at most, buffered listener output waits for a flush.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// Lines a child printed on one stream, read together: the unit in which
+/// output reaches listeners. Already masked.
+#[derive(Clone, Copy, Debug)]
+pub struct OutputBlock<'a> {
+    /// When it was read (RFC 3339, UTC, milliseconds).
+    pub time: &'a str,
+    /// The parallel target it belongs to, if any.
+    pub target: Option<&'a str>,
+    /// The step's display name, if any.
+    pub step: Option<&'a str>,
+    /// Which stream.
+    pub stream: Stream,
+    /// The lines, each ended by `\n` (the last one's is optional).
+    pub text: &'a str,
+}
+
+impl<'a> OutputBlock<'a> {
+    /// The lines, without their `\n` (nor a `\r` before it): what each
+    /// [`EventKind::Output`] event carries.
+    pub fn lines(&self) -> BlockLines<'a> {
+        BlockLines { rest: self.text }
+    }
+
+    /// One [`EventKind::Output`] event per line.
+    pub fn events(&self) -> impl Iterator<Item = Event> + 'a {
+        let (time, target, step, stream) = (self.time, self.target, self.step, self.stream);
+        self.lines().map(move |line| Event {
+            time: time.to_owned(),
+            target: target.map(str::to_owned),
+            step: step.map(str::to_owned),
+            kind: EventKind::Output {
+                stream,
+                line: line.to_owned(),
+            },
+        })
+    }
+}
+
+/// The lines of an [`OutputBlock`] (see [`OutputBlock::lines`]).
+#[derive(Clone, Debug)]
+pub struct BlockLines<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for BlockLines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (line, rest) = match memchr::memchr(b'\n', self.rest.as_bytes()) {
+            // `\n` is one byte: both sides are on character boundaries.
+            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+            None => (self.rest, ""),
+        };
+        self.rest = rest;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
+}
+
 /// Receives every event of a run, already masked.
 pub trait EventListener: Send {
     /// Called for each event, in order, under the sink's lock.
     fn event(&mut self, event: &Event);
+
+    /// Called for each block of output lines, in order with the events,
+    /// under the sink's lock. The default hands [`EventListener::event`] one
+    /// [`EventKind::Output`] per line; a listener that writes text can take
+    /// the block whole.
+    fn output_block(&mut self, block: &OutputBlock<'_>) {
+        for event in block.events() {
+            self.event(&event);
+        }
+    }
+
+    /// Writes out whatever the listener buffered. Called at least every
+    /// [`FLUSH_EVERY`] while events arrive (from a timer thread, under the
+    /// sink's lock); the default does nothing.
+    fn flush(&mut self) {}
 
     /// Called once at the end of the run (flush files, print summaries).
     fn finish(&mut self) {}
@@ -205,6 +293,10 @@ struct Shared {
     masker: RwLock<Masker>,
     secrets: Mutex<Vec<String>>,
     listeners: Mutex<Vec<Box<dyn EventListener>>>,
+    /// Events arrived since the last flush.
+    dirty: AtomicBool,
+    /// Set once the flush timer thread runs.
+    flusher: OnceLock<()>,
 }
 
 /// Where events go. Cheap to clone; a clone can carry a different target and
@@ -239,6 +331,8 @@ impl EventSink {
                 masker: RwLock::new(Masker::default()),
                 secrets: Mutex::new(Vec::new()),
                 listeners: Mutex::new(Vec::new()),
+                dirty: AtomicBool::new(false),
+                flusher: OnceLock::new(),
             }),
             target: None,
             step: None,
@@ -312,20 +406,67 @@ impl EventSink {
     /// Masks and dispatches an event of this sink's scope.
     pub fn emit(&self, kind: EventKind) {
         let mut event = Event {
-            time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            time: now(),
             target: self.target.clone(),
             step: self.step.clone(),
             kind,
         };
-        {
-            let masker = match self.shared.masker.read() {
-                Ok(m) => m,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            event.mask(&masker);
-        }
+        event.mask(&self.read_masker());
         for listener in lock(&self.shared.listeners).iter_mut() {
             listener.event(&event);
+        }
+        self.touched();
+    }
+
+    /// Masks and dispatches lines a child printed on `stream`: `text` holds
+    /// whole lines, each ended by `\n` (the last one's is optional). The
+    /// whole block is masked in one pass, so the caller must not cut a
+    /// secret between two blocks (see [`Masker::safe_split`]).
+    pub fn output_block(&self, stream: Stream, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let masked = self.read_masker().mask(text);
+        let time = now();
+        let block = OutputBlock {
+            time: &time,
+            target: self.target.as_deref(),
+            step: self.step.as_deref(),
+            stream,
+            text: &masked,
+        };
+        for listener in lock(&self.shared.listeners).iter_mut() {
+            listener.output_block(&block);
+        }
+        self.touched();
+    }
+
+    fn read_masker(&self) -> std::sync::RwLockReadGuard<'_, Masker> {
+        match self.shared.masker.read() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Marks the listeners as having something to flush, and makes sure the
+    /// flush timer runs.
+    fn touched(&self) {
+        self.shared.dirty.store(true, Ordering::Release);
+        self.shared.flusher.get_or_init(|| {
+            let weak = Arc::downgrade(&self.shared);
+            // Without the thread, output still goes out when buffers fill
+            // and at the end of the run; only promptness is lost.
+            let _ = std::thread::Builder::new()
+                .name("stepwise-flush".into())
+                .spawn(move || flush_loop(&weak));
+        });
+    }
+
+    /// Flushes every listener now.
+    pub fn flush(&self) {
+        self.shared.dirty.store(false, Ordering::Release);
+        for listener in lock(&self.shared.listeners).iter_mut() {
+            listener.flush();
         }
     }
 
@@ -351,6 +492,27 @@ impl EventSink {
             listener.finish();
         }
     }
+}
+
+/// The flush timer: flushes the listeners every [`FLUSH_EVERY`] while events
+/// arrive; ends when the sink is gone.
+fn flush_loop(shared: &Weak<Shared>) {
+    loop {
+        std::thread::sleep(FLUSH_EVERY);
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if shared.dirty.swap(false, Ordering::AcqRel) {
+            for listener in lock(&shared.listeners).iter_mut() {
+                listener.flush();
+            }
+        }
+    }
+}
+
+/// The current time as events carry it.
+fn now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

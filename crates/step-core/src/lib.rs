@@ -49,6 +49,7 @@ pub mod event;
 pub mod mask;
 pub mod outcome;
 pub mod policy;
+mod output;
 pub mod process;
 pub mod step;
 pub mod template;

@@ -3,31 +3,43 @@
 //! * Arguments are argv, never a shell string built from config.
 //! * The child runs in its own process group, so cancelling reaches its
 //!   children too (`bash -c 'sleep 30 & sleep 30'` leaves nothing behind).
-//! * stdout and stderr are read line by line into [`EventKind::Output`]
-//!   events (masked by the sink), and optionally captured up to a bound.
+//! * stdout and stderr are read on the async runtime (no thread per child)
+//!   in blocks of up to [`READ_SIZE`] bytes. Each read's whole lines go to
+//!   the sink as one [`OutputBlock`](crate::event::OutputBlock), masked
+//!   whole; a partial line waits for its newline, for the child to go quiet,
+//!   or for the line to grow past [`MAX_LINE`] (cut outside any secret).
+//!   Lines are split one by one only for a [`LineFilter`]. Output is
+//!   optionally captured up to a bound.
 //! * Cancellation ladder: on a graceful stop or a timeout the group gets the
 //!   stop signal (SIGTERM, or SIGINT for tools that clean up on it), then
 //!   after a grace period SIGKILL; on a hard stop SIGKILL at once.
 //!
-//! duct runs the child; its own `kill` reaches only direct children and a
-//! dropped handle kills nothing, which is why the group is signalled here.
+//! The child is started with `std`'s spawn (posix_spawn where it can) through
+//! tokio, which also waits for it without a blocking thread. A dropped
+//! future kills the child's whole group.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{self, Read};
-use std::os::unix::process::CommandExt;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::ExitStatus;
+use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe::Receiver;
 
 use crate::context::StepContext;
 use crate::event::{EventKind, EventSink, Stream};
-use crate::mask::Masker;
+use crate::output::Splitter;
 
-/// Longest line held before it is emitted in pieces.
-const MAX_LINE: usize = 256 * 1024;
+/// Longest partial line held before it is emitted in pieces.
+pub const MAX_LINE: usize = 256 * 1024;
+/// How much is read from a pipe at once, at most.
+pub const READ_SIZE: usize = 128 * 1024;
+/// How long a child may be quiet before its partial last line is shown.
+const IDLE: Duration = Duration::from_millis(100);
 /// How long to wait for output pipes to close after the child exited (a
 /// daemonized grandchild may hold them open forever).
 const PIPE_DRAIN: Duration = Duration::from_millis(500);
@@ -134,6 +146,7 @@ pub struct Cmd {
     grace: Duration,
     timeout: Option<Duration>,
     filter: Option<LineFilter>,
+    inherit: Vec<Arc<OwnedFd>>,
 }
 
 impl std::fmt::Debug for Cmd {
@@ -162,6 +175,7 @@ impl Cmd {
             grace: Duration::from_secs(10),
             timeout: None,
             filter: None,
+            inherit: Vec::new(),
         }
     }
 
@@ -243,6 +257,16 @@ impl Cmd {
         self
     }
 
+    /// Keeps `fd` open in the child under the same number (its
+    /// `as_raw_fd()`), for the child to read or write as `/dev/fd/N`: how a
+    /// script receives its code and hands back its environment without
+    /// temporary files. Every other descriptor of the runner stays closed
+    /// in the child. The number must not be 0, 1 or 2.
+    pub fn inherit_fd(mut self, fd: OwnedFd) -> Self {
+        self.inherit.push(Arc::new(fd));
+        self
+    }
+
     /// The program and arguments, for messages (not a shell string).
     pub fn display(&self) -> String {
         let mut s = self.program.to_string_lossy().into_owned();
@@ -262,127 +286,71 @@ impl Cmd {
     /// [`ProcessOutput::status`].
     pub async fn run(self, cx: &StepContext) -> Result<ProcessOutput, ProcessError> {
         let program = self.program_name();
-        let cwd = match &self.cwd {
-            Some(d) => cx.resolve(d),
-            None => cx.workdir().to_path_buf(),
-        };
-        let mut env: Vec<(String, String)> = cx
-            .env()
-            .iter()
-            .filter(|(k, _)| !self.env_remove.iter().any(|r| r == k))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        for (k, v) in &self.env {
-            env.retain(|(ek, _)| ek != k);
-            env.push((k.clone(), v.clone()));
-        }
-        // Resolve the program on the context's PATH (not the runner's own).
-        let resolved = resolve_program(&self.program, &env, &cwd);
-
-        let (out_r, out_w) = io::pipe().map_err(|source| ProcessError::Spawn {
+        let spawn_error = |source| ProcessError::Spawn {
             program: program.clone(),
             source,
-        })?;
-        let (err_r, err_w) = io::pipe().map_err(|source| ProcessError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
-
-        let mut expr = duct::cmd(resolved, &self.args)
-            .dir(&cwd)
-            .full_env(env)
-            .stdout_file(out_w)
-            .stderr_file(err_w)
-            .unchecked()
-            .before_spawn(|cmd| {
-                cmd.process_group(0);
-                Ok(())
-            });
-        expr = match &self.stdin {
-            Some(bytes) => expr.stdin_bytes(bytes.clone()),
-            None => expr.stdin_null(),
         };
+        let (out_r, out_w) = io::pipe().map_err(spawn_error)?;
+        let (err_r, err_w) = io::pipe().map_err(spawn_error)?;
+        let mut command = self.command(cx, out_w, err_w);
         let started = Instant::now();
-        let handle = expr.start().map_err(|source| ProcessError::Spawn {
-            program: program.clone(),
-            source,
-        });
-        // The expression holds the write ends of the pipes: drop it so the
+        let mut child = spawn(&mut command, &self.inherit).map_err(spawn_error)?;
+        // The command holds the write ends of the pipes: drop it so the
         // readers see EOF when the child (and its children) exit.
-        drop(expr);
-        let handle = Arc::new(handle?);
-        let pgid = handle.pids().first().copied();
+        drop(command);
+        let pgid = child.id();
         // If this future is dropped before the child ends (a runner that
         // gives up on a step, a fail-fast sibling), the group is killed.
         let mut guard = GroupGuard { pgid };
-
-        let events = cx.events().clone();
-        let masker = events.masker();
-        let out_reader = spawn_reader(
-            out_r,
-            Stream::Stdout,
-            self.capture,
-            self.stream.then(|| events.clone()),
-            self.filter.clone(),
-            masker.clone(),
-        );
-        let err_reader = spawn_reader(
-            err_r,
-            Stream::Stderr,
-            self.capture,
-            self.stream.then(|| events.clone()),
-            self.filter.clone(),
-            masker,
-        );
-
-        let waiter = {
-            let handle = handle.clone();
-            tokio::task::spawn_blocking(move || handle.wait().map(|o| o.status))
-        };
-        tokio::pin!(waiter);
+        if let (Some(bytes), Some(mut stdin)) = (self.stdin.clone(), child.stdin.take()) {
+            tokio::spawn(async move {
+                // A child that does not read its input is not an error.
+                let _ = stdin.write_all(&bytes).await;
+            });
+        }
+        let captured = Arc::new(Mutex::new(Captured::default()));
+        let readers = [(out_r, Stream::Stdout), (err_r, Stream::Stderr)].map(|(pipe, stream)| {
+            let reader = StreamReader {
+                stream,
+                capture: (self.capture > 0).then(|| (self.capture, captured.clone())),
+                events: self.stream.then(|| cx.events().clone()),
+                filter: self.filter.clone(),
+            };
+            tokio::spawn(reader.read(pipe))
+        });
 
         let cancel = cx.cancel().clone();
-        let timeout = self.timeout;
-        let sleep = async {
-            match timeout {
-                Some(t) => tokio::time::sleep(t).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(sleep);
-
-        enum Stop {
-            Cancelled,
-            TimedOut,
-        }
-        let mut stopped: Option<Stop> = None;
-        let status = tokio::select! {
-            res = &mut waiter => Some(res),
-            _ = cancel.cancelled() => { stopped = Some(Stop::Cancelled); None }
-            _ = &mut sleep => { stopped = Some(Stop::TimedOut); None }
-        };
-        let status = match status {
-            Some(res) => res,
-            None => {
-                if let Some(pgid) = pgid {
-                    stop_group(pgid, self.stop, self.grace, &cancel, &mut waiter).await
-                } else {
-                    (&mut waiter).await
+        let (status, stopped) = {
+            let waiter = child.wait();
+            tokio::pin!(waiter);
+            let sleep = async {
+                match self.timeout {
+                    Some(t) => tokio::time::sleep(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let stopped: Result<io::Result<ExitStatus>, Stop> = tokio::select! {
+                res = &mut waiter => Ok(res),
+                _ = cancel.cancelled() => Err(Stop::Cancelled),
+                _ = sleep => Err(Stop::TimedOut),
+            };
+            match stopped {
+                Ok(res) => (res, None),
+                Err(stop) => {
+                    let res = match pgid {
+                        Some(pgid) => {
+                            stop_group(pgid, self.stop, self.grace, &cancel, &mut waiter).await
+                        }
+                        None => (&mut waiter).await,
+                    };
+                    (res, Some(stop))
                 }
             }
         };
-        let status = match status {
-            Ok(Ok(s)) => s,
-            Ok(Err(source)) => {
-                return Err(ProcessError::Wait { program, source });
-            }
-            Err(join) => {
-                return Err(ProcessError::Wait {
-                    program,
-                    source: io::Error::other(join.to_string()),
-                });
-            }
-        };
+        let status = status.map_err(|source| ProcessError::Wait {
+            program: program.clone(),
+            source,
+        })?;
         if let Some(pgid) = pgid
             && stopped.is_some()
         {
@@ -392,26 +360,102 @@ impl Cmd {
         // The child ended on its own: background processes it started on
         // purpose (a service for later steps) are left alone.
         guard.pgid = None;
-        let (stdout, t1) = join_reader(out_reader).await;
-        let (stderr, t2) = join_reader(err_reader).await;
+        // A grandchild may hold a pipe open: wait for the readers only so
+        // long, then leave them to finish on their own.
+        let [out_reader, err_reader] = readers;
+        let _ = tokio::time::timeout(PIPE_DRAIN, async {
+            let _ = out_reader.await;
+            let _ = err_reader.await;
+        })
+        .await;
+        let (stdout, stderr, truncated) = lock(&captured).take();
         match stopped {
             Some(Stop::Cancelled) => Err(ProcessError::Cancelled { program }),
             Some(Stop::TimedOut) => Err(ProcessError::TimedOut {
                 program,
-                after: timeout.unwrap_or_default(),
+                after: self.timeout.unwrap_or_default(),
             }),
             None => Ok(ProcessOutput {
                 status,
                 stdout,
                 stderr,
-                truncated: t1 || t2,
+                truncated,
                 duration: started.elapsed(),
             }),
         }
     }
+
+    /// The tokio command: resolved program, argv, cwd, the context's
+    /// environment with this command's changes, pipes, own process group.
+    fn command(
+        &self,
+        cx: &StepContext,
+        out: io::PipeWriter,
+        err: io::PipeWriter,
+    ) -> tokio::process::Command {
+        let cwd = match &self.cwd {
+            Some(d) => cx.resolve(d),
+            None => cx.workdir().to_path_buf(),
+        };
+        let mut env: Vec<(&str, &str)> = cx
+            .env()
+            .iter()
+            .filter(|(k, _)| !self.env_remove.iter().any(|r| r == k))
+            .filter(|(k, _)| !self.env.iter().any(|(e, _)| e == k))
+            .collect();
+        env.extend(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        // Resolve the program on the context's PATH (not the runner's own).
+        let path = env.iter().find(|(k, _)| *k == "PATH").map(|(_, v)| *v);
+        let resolved = resolve_program(&self.program, path.unwrap_or_default(), &cwd);
+        let mut command = tokio::process::Command::new(resolved);
+        command
+            .args(&self.args)
+            .current_dir(&cwd)
+            .env_clear()
+            .envs(env)
+            .stdin(match self.stdin {
+                Some(_) => Stdio::piped(),
+                None => Stdio::null(),
+            })
+            .stdout(Stdio::from(OwnedFd::from(out)))
+            .stderr(Stdio::from(OwnedFd::from(err)))
+            .process_group(0);
+        command
+    }
 }
 
-type WaitResult = Result<io::Result<ExitStatus>, tokio::task::JoinError>;
+/// Why a process was stopped before it ended on its own.
+enum Stop {
+    Cancelled,
+    TimedOut,
+}
+
+/// Serializes spawns, so that a descriptor made inheritable for one child
+/// is not inherited by another one started at the same moment.
+static SPAWN: Mutex<()> = Mutex::new(());
+
+/// Spawns `command` with the `inherit` descriptors kept open in the child.
+fn spawn(
+    command: &mut tokio::process::Command,
+    inherit: &[Arc<OwnedFd>],
+) -> io::Result<tokio::process::Child> {
+    use rustix::io::{FdFlags, fcntl_getfd, fcntl_setfd};
+    let _serial = lock(&SPAWN);
+    for fd in inherit {
+        let flags = fcntl_getfd(fd.as_fd())?;
+        fcntl_setfd(fd.as_fd(), flags - FdFlags::CLOEXEC)?;
+    }
+    let child = command.spawn();
+    for fd in inherit {
+        // Back to close-on-exec: only this child gets it.
+        if let Ok(flags) = fcntl_getfd(fd.as_fd()) {
+            let _ = fcntl_setfd(fd.as_fd(), flags | FdFlags::CLOEXEC);
+        }
+    }
+    child
+}
+
+type WaitResult = io::Result<ExitStatus>;
 
 /// Kills a process group when dropped while still armed.
 struct GroupGuard {
@@ -470,7 +514,7 @@ pub fn kill_group(pgid: u32, signal: Signal) {
     }
 }
 
-fn resolve_program(program: &OsStr, env: &[(String, String)], cwd: &std::path::Path) -> OsString {
+fn resolve_program(program: &OsStr, path: &str, cwd: &std::path::Path) -> OsString {
     use std::collections::HashMap;
     use std::sync::OnceLock;
     // Every script step resolves `bash` on the same PATH: remember the
@@ -480,21 +524,15 @@ fn resolve_program(program: &OsStr, env: &[(String, String)], cwd: &std::path::P
     if as_path.components().count() > 1 {
         return program.to_os_string();
     }
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
     if path.split(':').any(|d| !d.starts_with('/')) {
         // A relative PATH entry depends on the working directory: no cache.
         return which::which_in(program, Some(path), cwd)
             .map(|p| p.into_os_string())
             .unwrap_or_else(|_| program.to_os_string());
     }
-    let key = (program.to_os_string(), path.clone());
+    let key = (program.to_os_string(), path.to_owned());
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    if let Ok(map) = cache.lock()
-        && let Some(found) = map.get(&key)
+    if let Some(found) = lock(cache).get(&key)
         && std::path::Path::new(found).is_file()
     {
         return found.clone();
@@ -502,129 +540,143 @@ fn resolve_program(program: &OsStr, env: &[(String, String)], cwd: &std::path::P
     match which::which_in(program, Some(path), cwd) {
         Ok(p) => {
             let found = p.into_os_string();
-            if let Ok(mut map) = cache.lock() {
-                map.insert(key, found.clone());
-            }
+            lock(cache).insert(key, found.clone());
             found
         }
         Err(_) => program.to_os_string(),
     }
 }
 
+/// Output kept for the caller, up to the capture bound.
+#[derive(Default)]
 struct Captured {
-    text: Vec<u8>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
     truncated: bool,
 }
 
-type Reader = (
-    std::thread::JoinHandle<()>,
-    Arc<Mutex<Captured>>,
-    std::sync::mpsc::Receiver<()>,
-);
+impl Captured {
+    fn keep(&mut self, stream: Stream, bytes: &[u8], limit: usize) {
+        let text = match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        };
+        let room = limit.saturating_sub(text.len());
+        if room < bytes.len() {
+            self.truncated = true;
+        }
+        text.extend_from_slice(&bytes[..room.min(bytes.len())]);
+    }
 
-fn spawn_reader(
-    pipe: io::PipeReader,
-    stream: Stream,
-    capture: usize,
-    events: Option<EventSink>,
-    filter: Option<LineFilter>,
-    masker: Masker,
-) -> Reader {
-    let captured = Arc::new(Mutex::new(Captured {
-        text: Vec::new(),
-        truncated: false,
-    }));
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let cap = captured.clone();
-    let handle = std::thread::spawn(move || {
-        read_lines(pipe, stream, capture, events, filter, masker, &cap);
-        let _ = done_tx.send(());
-    });
-    (handle, captured, done_rx)
+    fn take(&mut self) -> (String, String, bool) {
+        let text = |b: Vec<u8>| {
+            String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        };
+        (
+            text(std::mem::take(&mut self.stdout)),
+            text(std::mem::take(&mut self.stderr)),
+            self.truncated,
+        )
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn read_lines(
-    mut pipe: io::PipeReader,
+/// Reads one output stream of a child on the runtime.
+struct StreamReader {
     stream: Stream,
-    capture: usize,
+    capture: Option<(usize, Arc<Mutex<Captured>>)>,
     events: Option<EventSink>,
     filter: Option<LineFilter>,
-    masker: Masker,
-    captured: &Mutex<Captured>,
-) {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut pending: Vec<u8> = Vec::new();
-    let emit = |bytes: &[u8]| {
-        let Some(events) = &events else { return };
-        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        let line = String::from_utf8_lossy(bytes);
-        let text = match &filter {
-            Some(f) => match f(stream, &line) {
-                Some(t) => t,
-                None => return,
-            },
-            None => line.into_owned(),
+}
+
+impl StreamReader {
+    /// Reads the pipe to its end, emitting blocks of lines as they come.
+    async fn read(self, pipe: io::PipeReader) {
+        let Ok(mut pipe) = receiver(pipe) else {
+            return;
         };
-        events.emit(EventKind::Output { stream, line: text });
-    };
-    loop {
-        let n = match pipe.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        let chunk = &buf[..n];
-        if capture > 0 {
-            let mut c = match captured.lock() {
-                Ok(c) => c,
-                Err(p) => p.into_inner(),
-            };
-            let room = capture.saturating_sub(c.text.len());
-            if room < chunk.len() {
-                c.truncated = true;
-            }
-            let take = room.min(chunk.len());
-            c.text.extend_from_slice(&chunk[..take]);
-        }
-        let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', chunk) {
-            if pending.is_empty() {
-                emit(&chunk[start..nl]);
+        let mut splitter = Splitter::new(MAX_LINE);
+        let mut quiet = false;
+        loop {
+            let buf = splitter.buffer();
+            let from = buf.len();
+            buf.reserve(READ_SIZE);
+            // While a partial line is held, wait only so long for more.
+            let read = if self.events.is_some() && from > 0 && !quiet {
+                match tokio::time::timeout(IDLE, pipe.read_buf(buf)).await {
+                    Ok(read) => read,
+                    Err(_) => {
+                        quiet = true;
+                        let masker = self.masker();
+                        splitter.idle(&masker, &mut |b: &[u8]| self.emit(b));
+                        continue;
+                    }
+                }
             } else {
-                pending.extend_from_slice(&chunk[start..nl]);
-                emit(&pending);
-                pending.clear();
+                pipe.read_buf(buf).await
+            };
+            match read {
+                Ok(0) => break,
+                Ok(_) => quiet = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
             }
-            start = nl + 1;
+            let buf = splitter.buffer();
+            if let Some((limit, captured)) = &self.capture {
+                lock(captured).keep(self.stream, &buf[from..], *limit);
+            }
+            if self.events.is_none() {
+                buf.clear();
+                continue;
+            }
+            splitter.split(from, || self.masker(), &mut |b: &[u8]| self.emit(b));
         }
-        pending.extend_from_slice(&chunk[start..]);
-        while pending.len() > MAX_LINE {
-            let split = masker.safe_split(&pending, MAX_LINE - masker.longest().min(MAX_LINE / 2));
-            let split = if split == 0 { MAX_LINE } else { split };
-            emit(&pending[..split]);
-            pending.drain(..split);
-        }
+        splitter.finish(&mut |b: &[u8]| self.emit(b));
     }
-    if !pending.is_empty() {
-        emit(&pending);
+
+    fn masker(&self) -> crate::mask::Masker {
+        self.events
+            .as_ref()
+            .map(EventSink::masker)
+            .unwrap_or_default()
+    }
+
+    /// Sends whole lines (or a cut piece of one) to the sink: as one block,
+    /// or line by line through the filter.
+    fn emit(&self, bytes: &[u8]) {
+        let Some(events) = &self.events else { return };
+        // Valid UTF-8 (nearly always) is checked fast and not copied.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
+        let Some(filter) = &self.filter else {
+            events.output_block(self.stream, &text);
+            return;
+        };
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        for line in text.split('\n') {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if let Some(shown) = filter(self.stream, line) {
+                events.emit(EventKind::Output {
+                    stream: self.stream,
+                    line: shown,
+                });
+            }
+        }
     }
 }
 
-async fn join_reader(reader: Reader) -> (String, bool) {
-    let (handle, captured, done) = reader;
-    let finished = tokio::task::spawn_blocking(move || done.recv_timeout(PIPE_DRAIN).is_ok())
-        .await
-        .unwrap_or(false);
-    if finished {
-        let _ = handle.join();
+/// The read end of a pipe, registered with the runtime.
+fn receiver(pipe: io::PipeReader) -> io::Result<Receiver> {
+    let fd = OwnedFd::from(pipe);
+    rustix::io::ioctl_fionbio(&fd, true)?;
+    Receiver::from_owned_fd_unchecked(fd)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
     }
-    // Otherwise a grandchild holds the pipe open: leave the reader thread to
-    // finish on its own rather than hang the step.
-    let c = match captured.lock() {
-        Ok(c) => c,
-        Err(p) => p.into_inner(),
-    };
-    (String::from_utf8_lossy(&c.text).into_owned(), c.truncated)
 }

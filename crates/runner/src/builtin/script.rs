@@ -1,9 +1,14 @@
 //! The `script` step: runs `code` with `bash -e` (or with its own
 //! interpreter when it starts with `#!`), as wercker did. Variables the
 //! script exports carry over to later steps: the code is sourced by a small
-//! wrapper whose EXIT trap writes `export -p` to a file the step reads back.
+//! wrapper whose EXIT trap writes `export -p` to a pipe the step reads back.
+//!
+//! Nothing touches the disk: the code is an anonymous in-memory file and
+//! the environment comes back through a pipe, both inherited by the child
+//! as `/dev/fd/N` (the child's stdin stays `/dev/null`).
 
-use std::path::PathBuf;
+use std::io::{Seek, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -48,7 +53,7 @@ pub fn describe() -> StepDescription {
         .open_outputs()
         .doc(
             "The code runs with `bash -e` in the step's working directory unless it starts \
-             with `#!`, in which case it is written to a file and executed as it is. Variables \
+             with `#!`, in which case its interpreter runs it (as `/dev/fd/N`). Variables \
              the code exports (bash only) are set for the following steps of the same pipeline \
              or target. `$VAR` in the code is expanded by the shell, not by the runner; \
              `${{ outputs.<id>.<name> }}` is expanded by the runner before the code runs.",
@@ -80,34 +85,33 @@ pub fn kind() -> Box<dyn StepKind> {
 #[async_trait]
 impl Step for Script {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
-        let dir = tempdir_for(cx)?;
-        let code_path = dir.path().join("code");
-        std::fs::write(&code_path, &self.config.code)
-            .map_err(|e| StepError::io(format!("writing {}", code_path.display()), e))?;
-        let shebang = self.config.code.starts_with("#!");
-        let env_path = dir.path().join("env");
-        let cmd = if shebang {
-            set_executable(&code_path)?;
-            Cmd::new(&code_path)
-        } else {
-            Cmd::new("bash").args([
-                std::ffi::OsStr::new("-e"),
-                std::ffi::OsStr::new("-c"),
-                std::ffi::OsStr::new(WRAPPER),
-                std::ffi::OsStr::new("script"),
-                env_path.as_os_str(),
-                code_path.as_os_str(),
-            ])
-        };
-        let out = cmd.run(cx).await?;
-        if !out.success() {
-            return Ok(Outcome::failed(format!(
-                "script failed with {}",
-                out.describe_status()
-            )));
+        let code = code_fd(&self.config.code)
+            .map_err(|e| StepError::io("passing the script's code to it", e))?;
+        let code_path = format!("/dev/fd/{}", code.as_raw_fd());
+        if self.config.code.starts_with("#!") {
+            let (interpreter, arg) = shebang(&self.config.code);
+            let out = Cmd::new(interpreter)
+                .args(arg)
+                .arg(&code_path)
+                .inherit_fd(code)
+                .run(cx)
+                .await?;
+            return Ok(result(&out));
         }
-        let mut outcome = Outcome::passed();
-        if !shebang && let Ok(text) = std::fs::read_to_string(&env_path) {
+        let (env_r, env_w) =
+            std::io::pipe().map_err(|e| StepError::io("creating the environment pipe", e))?;
+        let env_w =
+            high_fd(env_w.into()).map_err(|e| StepError::io("creating the environment pipe", e))?;
+        let cmd = Cmd::new("bash")
+            .args(["-e", "-c", WRAPPER, "script"])
+            .arg(env_w.as_raw_fd().to_string())
+            .arg(&code_path)
+            .inherit_fd(code)
+            .inherit_fd(env_w);
+        let (out, dump) = run_reading(cmd, cx, env_r).await?;
+        let mut outcome = result(&out);
+        if out.success() {
+            let text = String::from_utf8_lossy(&dump);
             for (name, value) in parse_export_p(&text) {
                 if SHELL_OWN.contains(&name.as_str()) {
                     continue;
@@ -144,27 +148,99 @@ impl Step for Script {
     }
 }
 
-/// Sources the code in this shell so its exports are visible to the EXIT trap.
-const WRAPPER: &str = r#"__stepwise_env=$1; __stepwise_code=$2; set --
-trap 'export -p > "$__stepwise_env"' EXIT
-. "$__stepwise_code""#;
-
-fn tempdir_for(cx: &StepContext) -> Result<tempfile::TempDir, StepError> {
-    let base = cx
-        .env()
-        .get("STEPWISE_TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    tempfile::Builder::new()
-        .prefix("stepwise-script-")
-        .tempdir_in(&base)
-        .map_err(|e| StepError::io(format!("creating a temp dir in {}", base.display()), e))
+fn result(out: &step_core::process::ProcessOutput) -> Outcome {
+    if out.success() {
+        Outcome::passed()
+    } else {
+        Outcome::failed(format!("script failed with {}", out.describe_status()))
+    }
 }
 
-fn set_executable(path: &std::path::Path) -> Result<(), StepError> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| StepError::io(format!("making {} executable", path.display()), e))
+/// Sources the code in this shell so its exports are visible to the EXIT
+/// trap, which writes them to the inherited descriptor `$1`.
+const WRAPPER: &str = r#"__stepwise_env=$1; __stepwise_code=$2; set --
+trap 'export -p >&"$__stepwise_env"' EXIT
+. "$__stepwise_code""#;
+
+/// Runs `cmd` while reading what the child writes to the environment pipe.
+/// Reading stops when the child has exited and the pipe holds nothing
+/// more: a background process the script started may keep the pipe open.
+async fn run_reading(
+    cmd: Cmd,
+    cx: &StepContext,
+    env: std::io::PipeReader,
+) -> Result<(step_core::process::ProcessOutput, Vec<u8>), StepError> {
+    use tokio::io::AsyncReadExt;
+    let fd = OwnedFd::from(env);
+    let mut env = rustix::io::ioctl_fionbio(&fd, true)
+        .map_err(std::io::Error::from)
+        .and_then(|()| tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked(fd))
+        .map_err(|e| StepError::io("reading the environment pipe", e))?;
+    let mut dump = Vec::new();
+    let run = cmd.run(cx);
+    tokio::pin!(run);
+    let mut open = true;
+    let out = loop {
+        tokio::select! {
+            out = &mut run => break out?,
+            read = env.read_buf(&mut dump), if open => {
+                open = matches!(read, Ok(n) if n > 0);
+            }
+        }
+    };
+    // The child has exited: everything it wrote is in the pipe by now.
+    while open {
+        open = matches!(env.try_read_buf(&mut dump), Ok(n) if n > 0);
+    }
+    Ok((out, dump))
+}
+
+/// The code as an anonymous file the child can open as `/dev/fd/N`.
+fn code_fd(code: &str) -> std::io::Result<OwnedFd> {
+    let mut file = std::fs::File::from(anonymous_file()?);
+    file.write_all(code.as_bytes())?;
+    file.rewind()?;
+    high_fd(file.into())
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn anonymous_file() -> std::io::Result<OwnedFd> {
+    use rustix::fs::{MemfdFlags, memfd_create};
+    match memfd_create("stepwise-script", MemfdFlags::CLOEXEC) {
+        Ok(fd) => Ok(fd),
+        // A sandbox without memfd: an unnamed temporary file.
+        Err(_) => Ok(tempfile::tempfile()?.into()),
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn anonymous_file() -> std::io::Result<OwnedFd> {
+    Ok(tempfile::tempfile()?.into())
+}
+
+/// The descriptor moved above 2, so the child's stdio cannot replace it
+/// (a runner started with a closed stdin hands out 0 for a new file).
+fn high_fd(fd: OwnedFd) -> std::io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    Ok(rustix::io::fcntl_dupfd_cloexec(fd.as_fd(), 3)?)
+}
+
+/// The interpreter of a `#!` line and its one optional argument, as the
+/// kernel reads them.
+fn shebang(code: &str) -> (&str, Option<&str>) {
+    let line = code.lines().next().unwrap_or_default();
+    let line = line
+        .trim_start_matches("#!")
+        .trim_matches([' ', '\t', '\r']);
+    match line.split_once([' ', '\t']) {
+        Some((interpreter, arg)) => {
+            let arg = arg.trim_matches([' ', '\t']);
+            (interpreter, (!arg.is_empty()).then_some(arg))
+        }
+        None => (line, None),
+    }
 }
 
 /// Parses bash's `export -p` output: `declare -x NAME="value"` lines, values

@@ -30,6 +30,7 @@ use crate::state::RunManifest;
 
 mod after;
 mod paths;
+mod git;
 mod support;
 mod teardown;
 

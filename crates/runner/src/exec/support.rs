@@ -159,8 +159,31 @@ pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Branch and commit of the repository at `root`, as wercker's variables.
+/// Branch and commit of the repository at `root`, as wercker's variables:
+/// read from `.git`'s files, asking `git` only when they are in a form the
+/// reader does not know.
 pub(super) fn git_facts(root: &std::path::Path) -> Vec<(&'static str, String)> {
+    let mut facts = Vec::new();
+    let Some(read) = super::git::read(root) else {
+        return git_facts_from_git(root);
+    };
+    facts.push(("WERCKER_GIT_BRANCH", read.branch.clone()));
+    facts.push(("STEPWISE_GIT_BRANCH", read.branch));
+    if let Some(c) = read.commit {
+        facts.push(("WERCKER_GIT_COMMIT", c.clone()));
+        facts.push(("STEPWISE_GIT_COMMIT", c));
+    }
+    if let Some(name) = read.top.file_name() {
+        facts.push((
+            "WERCKER_GIT_REPOSITORY",
+            name.to_string_lossy().into_owned(),
+        ));
+    }
+    facts
+}
+
+/// The same facts from `git rev-parse`.
+fn git_facts_from_git(root: &std::path::Path) -> Vec<(&'static str, String)> {
     let git = |args: &[&str]| -> Option<String> {
         let out = std::process::Command::new("git")
             .args(args)

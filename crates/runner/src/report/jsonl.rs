@@ -2,16 +2,37 @@
 //! (`--events FILE`), for machines — dashboards, the tests, a later replay.
 //!
 //! Each line is the `serde_json` form of a [`step_core::Event`], so it
-//! parses back into one. The file is buffered and flushed at the end of
-//! every step, at the end of the run and on [`EventListener::finish`]. A
-//! failing disk never stops the run: the first I/O error is kept for
+//! parses back into one; a block of output lines becomes one `output` event
+//! per line, written without building the events. The file is written in
+//! batches of [`BATCH`] bytes and flushed on the sink's timer (at most
+//! [`step_core::event::FLUSH_EVERY`] late), at the end of every step, at the
+//! end of the run and on [`EventListener::finish`]. A failing disk never
+//! stops the run: the first I/O error is kept for
 //! [`JsonLinesReporter::error`] and later events are dropped.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-use step_core::event::{Event, EventKind, EventListener};
+use serde::Serialize;
+use step_core::event::{Event, EventKind, EventListener, OutputBlock, Stream};
+
+/// How much is buffered before a write.
+pub const BATCH: usize = 64 * 1024;
+
+/// An `output` event of one line, borrowed: serializes exactly as the
+/// [`Event`] it stands for.
+#[derive(Serialize)]
+struct OutputLine<'a> {
+    time: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<&'a str>,
+    event: &'static str,
+    stream: Stream,
+    line: &'a str,
+}
 
 /// Writes every event as a line of JSON.
 pub struct JsonLinesReporter {
@@ -40,7 +61,7 @@ impl JsonLinesReporter {
     /// Writes the events to `out`.
     pub fn new(out: Box<dyn Write + Send>) -> Self {
         JsonLinesReporter {
-            out: BufWriter::new(out),
+            out: BufWriter::with_capacity(BATCH, out),
             error: None,
         }
     }
@@ -76,6 +97,37 @@ impl EventListener for JsonLinesReporter {
             EventKind::StepFinished { .. } | EventKind::RunFinished { .. }
         ) && self.error.is_none()
         {
+            let result = self.out.flush();
+            self.record(result);
+        }
+    }
+
+    fn output_block(&mut self, block: &OutputBlock<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let mut line = OutputLine {
+            time: block.time,
+            target: block.target,
+            step: block.step,
+            event: "output",
+            stream: block.stream,
+            line: "",
+        };
+        for text in block.lines() {
+            line.line = text;
+            let result = serde_json::to_writer(&mut self.out, &line)
+                .map_err(io::Error::from)
+                .and_then(|()| self.out.write_all(b"\n"));
+            if let Err(e) = result {
+                self.error = Some(e);
+                return;
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.error.is_none() {
             let result = self.out.flush();
             self.record(result);
         }
@@ -127,6 +179,31 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("read events");
         assert_eq!(text.lines().count(), 4);
         assert!(text.contains("\"event\":\"step_finished\""));
+    }
+
+    #[test]
+    fn an_output_block_is_written_as_the_events_of_its_lines() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("events.jsonl");
+        let mut reporter = JsonLinesReporter::create(&path).expect("create");
+        for (target, step) in [(Some("aws"), Some("deploy")), (None, None)] {
+            let block = OutputBlock {
+                time: "2025-01-01T00:00:00.000Z",
+                target,
+                step,
+                stream: Stream::Stderr,
+                text: "one \"quoted\"\r\n\ttwo\n\nthree",
+            };
+            reporter.output_block(&block);
+            let expected: String = block
+                .events()
+                .map(|e| serde_json::to_string(&e).expect("serializes") + "\n")
+                .collect();
+            reporter.flush();
+            let text = std::fs::read_to_string(&path).expect("read events");
+            assert!(text.ends_with(&expected), "{text}");
+            assert_eq!(block.events().count(), 4);
+        }
     }
 
     #[test]

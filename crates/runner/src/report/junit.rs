@@ -138,6 +138,10 @@ impl EventListener for JunitReporter {
         self.summary.record(event);
     }
 
+    fn output_block(&mut self, block: &step_core::event::OutputBlock<'_>) {
+        self.summary.record_output(block);
+    }
+
     fn finish(&mut self) {
         if self.written {
             return;

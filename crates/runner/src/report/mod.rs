@@ -108,6 +108,14 @@ impl<L: EventListener> EventListener for Shared<L> {
         self.lock().event(event);
     }
 
+    fn output_block(&mut self, block: &step_core::event::OutputBlock<'_>) {
+        self.lock().output_block(block);
+    }
+
+    fn flush(&mut self) {
+        self.lock().flush();
+    }
+
     fn finish(&mut self) {
         self.lock().finish();
     }

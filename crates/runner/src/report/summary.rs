@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use step_core::event::{Event, EventKind, EventListener};
+use step_core::event::{Event, EventKind, EventListener, OutputBlock};
 use step_core::outcome::{CheckResult, Finding, RunResult, Status};
 
 use super::{format_duration, label};
@@ -221,6 +221,29 @@ impl Summary {
     }
 
     /// The latest row of `(target, step)`.
+    /// Takes a block of output lines into account, as [`Summary::record`]
+    /// would each of its lines (only the last kept lines are copied).
+    pub fn record_output(&mut self, block: &OutputBlock<'_>) -> Option<usize> {
+        let step = block.step?;
+        if self.kept_lines == 0 {
+            return self.latest_row(block.target, step);
+        }
+        let index = self.row_of(block.target, step);
+        let kept = self.kept_lines;
+        let row = &mut self.rows[index];
+        let lines: Vec<&str> = block.lines().collect();
+        let skip = lines.len().saturating_sub(kept);
+        row.output_dropped += skip;
+        for line in &lines[skip..] {
+            if row.output.len() == kept {
+                row.output.pop_front();
+                row.output_dropped += 1;
+            }
+            row.output.push_back(cut_line(line));
+        }
+        Some(index)
+    }
+
     fn latest_row(&self, target: Option<&str>, step: &str) -> Option<usize> {
         // Scanning from the end finds running steps after a few rows: the
         // rows of a run number in the tens or hundreds, not more.
@@ -403,6 +426,10 @@ impl Summary {
 impl EventListener for Summary {
     fn event(&mut self, event: &Event) {
         self.record(event);
+    }
+
+    fn output_block(&mut self, block: &OutputBlock<'_>) {
+        self.record_output(block);
     }
 }
 

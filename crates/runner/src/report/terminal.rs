@@ -14,9 +14,15 @@
 //! ```
 //!
 //! and the run ends with the summary table of [`Summary::table`] and its
-//! result line. The lines of one event are written with one `write_all`
-//! while the event sink holds its lock, so lines of parallel targets never
-//! mix inside a line.
+//! result line. Lines are only ever written whole, while the event sink
+//! holds its lock, so lines of parallel targets never mix inside a line.
+//!
+//! Child output is batched: it is written once [`BATCH`] bytes are waiting,
+//! or when the sink's flush timer fires (at most
+//! [`step_core::event::FLUSH_EVERY`] later), so a step printing a gigabyte
+//! costs a write per batch, not per line, and a quiet step's last line still
+//! shows at once. Every other event (a step starting or ending, a warning)
+//! is written immediately, behind the output before it.
 //!
 //! Two modes: [`TerminalMode::Fancy`] for a person at a terminal — colors
 //! and a spinner line (on stderr) listing the running steps with their
@@ -32,7 +38,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use step_core::event::{Event, EventKind, EventListener, Level};
+use step_core::event::{Event, EventKind, EventListener, Level, OutputBlock};
 use step_core::outcome::{Severity, Status};
 
 use super::summary::Summary;
@@ -40,6 +46,9 @@ use super::{format_duration, label};
 
 /// How often the spinner line is redrawn.
 const TICK: Duration = Duration::from_millis(120);
+
+/// How much child output is buffered before it is written.
+pub const BATCH: usize = 64 * 1024;
 
 /// How the terminal reporter draws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,6 +190,26 @@ impl TerminalReporter {
         }
     }
 
+    /// Appends a block of output lines, each with `prefix | ` in front.
+    fn push_block(&mut self, prefix: &str, block: &OutputBlock<'_>) {
+        self.buf.reserve(block.text.len());
+        for line in block.lines() {
+            if !prefix.is_empty() {
+                self.buf.push_str(prefix);
+                self.buf.push_str(" | ");
+            }
+            self.buf.push_str(line);
+            self.buf.push('\n');
+        }
+    }
+
+    /// Writes the buffered output once a batch is full.
+    fn flush_full(&mut self) {
+        if self.buf.len() >= BATCH {
+            self.flush_buf();
+        }
+    }
+
     /// Appends a line of the reporter's own (headers, results).
     fn push_own_line(&mut self, line: &str, color: Option<&str>) {
         self.push_lines("", line, color);
@@ -253,7 +282,11 @@ impl EventListener for TerminalReporter {
                     });
                 }
             }
-            EventKind::Output { line, .. } => self.push_lines(&prefix, line, None),
+            EventKind::Output { line, .. } => {
+                self.push_lines(&prefix, line, None);
+                self.flush_full();
+                return;
+            }
             EventKind::Log { level, message } => {
                 let (marker, color) = match level {
                     Level::Debug if !self.show_debug => return,
@@ -316,6 +349,17 @@ impl EventListener for TerminalReporter {
         self.flush_buf();
     }
 
+    fn output_block(&mut self, block: &OutputBlock<'_>) {
+        self.summary.record_output(block);
+        let prefix = label(block.target, block.step);
+        self.push_block(&prefix, block);
+        self.flush_full();
+    }
+
+    fn flush(&mut self) {
+        self.flush_buf();
+    }
+
     fn finish(&mut self) {
         self.print_summary();
     }
@@ -323,6 +367,7 @@ impl EventListener for TerminalReporter {
 
 impl Drop for TerminalReporter {
     fn drop(&mut self) {
+        self.flush_buf();
         if let Some(progress) = self.progress.take() {
             progress.stop();
         }

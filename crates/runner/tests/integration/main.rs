@@ -10,6 +10,7 @@ mod help;
 mod legacy;
 mod masking;
 mod mistakes;
+mod output;
 mod parallel;
 mod plan;
 mod precedence;
