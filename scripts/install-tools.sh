@@ -26,6 +26,7 @@ CURL_VERSION="7.88.1-10+deb12u15"
 PYTHON3_VENV_VERSION="3.11.2-1+b1"
 JQ_VERSION="1.6-2.1+deb12u1"         # bench/ scripts read hyperfine's JSON
 TIME_VERSION="1.9-0.2"               # GNU time: peak RSS in bench/masking.sh
+DEBOOTSTRAP_VERSION="1.0.128+nmu2+deb12u2"  # scripts/build-machine-image.sh
 
 APT_PINS=(
   "packer=${PACKER_VERSION}"
@@ -44,6 +45,7 @@ APT_PINS=(
   "python3-venv=${PYTHON3_VENV_VERSION}"
   "jq=${JQ_VERSION}"
   "time=${TIME_VERSION}"
+  "debootstrap=${DEBOOTSTRAP_VERSION}"
 )
 
 # ---------------------------------------------------------------- pins (Python venv)
@@ -308,6 +310,7 @@ verify() {
   check ip                ip -V
   check ps                ps --version
   check curl              sh -c 'curl --version | head -n1'
+  check debootstrap       debootstrap --version
   log "docker on PATH: $(command -v docker) (also /usr/bin/docker from docker.io)"
 }
 
