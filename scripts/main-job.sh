@@ -54,6 +54,23 @@ runner="$target_dir/$profile/runner"
 # The seed's test toggle: on, unless the caller says otherwise.
 export APOLLO_serverspec_run_tests="${APOLLO_serverspec_run_tests:-true}"
 
+# The machines cloud (examples/apollo/terraform/machines): two targets of 5
+# machines each (3 masters, 1 slave, 1 load balancer), started from the
+# apollo/node image that the build's packer-build makes on the debootstrap
+# base image. CLOUDS="local-a local-b" runs the process-based local cloud.
+export CLOUDS="${CLOUDS:-machines-a machines-b}"
+base_image_seconds=-
+case " $CLOUDS " in
+    *" machines"*)
+        t0=$SECONDS
+        log "machine base image (scripts/build-machine-image.sh; cached by content)"
+        APOLLO_MACHINE_BASE_IMAGE="$(bash scripts/build-machine-image.sh)" \
+            || die "scripts/build-machine-image.sh failed (a Docker engine: scripts/start-dockerd.sh)"
+        export APOLLO_MACHINE_BASE_IMAGE
+        base_image_seconds=$((SECONDS - t0))
+        ;;
+esac
+
 reports="$target_dir/reports"
 mkdir -p "$reports"
 rm -f "$reports"/apollo-build.* "$reports"/apollo-deploy.*
@@ -93,6 +110,8 @@ echo
 log "done in $((SECONDS - started))s"
 log "  build:  $(result "$build")"
 log "  deploy: $(result "$deploy")"
+log "phases (wall time, targets in parallel):"
+python3 scripts/phase-times.py "$reports/apollo-build.jsonl" "$reports/apollo-deploy.jsonl" "$base_image_seconds" || true
 log "reports:"
 for f in "$reports"/apollo-build.jsonl "$reports"/apollo-build.xml \
          "$reports"/apollo-deploy.jsonl "$reports"/apollo-deploy.xml; do

@@ -246,7 +246,10 @@ fn checks(events: &[Value], step: &str, target: &str) -> Vec<(String, String)> {
         .map(|e| {
             (
                 e["check"]["name"].as_str().unwrap_or_default().to_string(),
-                e["check"]["status"].as_str().unwrap_or_default().to_string(),
+                e["check"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect()
@@ -278,15 +281,15 @@ fn node_image() -> Built {
             .output()
             .map_err(|e| format!("cannot run scripts/build-machine-image.sh: {e}"))?;
         if !out.status.success() {
-            return Err(format!("scripts/build-machine-image.sh failed: {}", out.status));
+            return Err(format!(
+                "scripts/build-machine-image.sh failed: {}",
+                out.status
+            ));
         }
         let base = String::from_utf8_lossy(&out.stdout).trim().to_string();
         eprintln!("base image {base} in {:?}", started.elapsed());
         let example = Example::new();
-        let build = example.run(
-            "build",
-            &[("APOLLO_MACHINE_BASE_IMAGE", base.clone())],
-        );
+        let build = example.run("build", &[("APOLLO_MACHINE_BASE_IMAGE", base.clone())]);
         if build.code != Some(0) {
             return Err(format!("the build failed:\n{}", build.output));
         }
@@ -393,7 +396,12 @@ fn machines_cloud_end_to_end() {
 
     // The build: packer built apollo/node from the base image and its
     // artifact id (a docker image id) reached the file the deploy reads.
-    assert_passed(&node.events, &node.output, "build the apollo/node image", None);
+    assert_passed(
+        &node.events,
+        &node.output,
+        "build the apollo/node image",
+        None,
+    );
     assert!(
         node.image.starts_with("sha256:") && node.image.len() == 71,
         "not a docker image id: {:?}",
@@ -467,7 +475,10 @@ fn machines_cloud_end_to_end() {
         );
         // rspec ran examples on the machines over ssh.
         let specs = checks(&deploy.events, "serverspec over ssh", t);
-        assert!(specs.len() >= 20, "{t}: too few serverspec examples: {specs:?}");
+        assert!(
+            specs.len() >= 20,
+            "{t}: too few serverspec examples: {specs:?}"
+        );
         assert!(specs.iter().all(|(_, s)| s == "passed"), "{t}: {specs:?}");
     }
     // The converge checked idempotence: its second run changed nothing.
@@ -642,4 +653,46 @@ fn processes_in(dir: &Path) -> Vec<u32> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[test]
+fn without_an_engine_the_machines_cloud_fails_before_creating_anything() {
+    if !tool_available("terraform") {
+        return;
+    }
+    let example = Example::new();
+    let run = example.dir.join(".run");
+    std::fs::create_dir_all(&run).expect(".run");
+    std::fs::write(
+        run.join("apollo-node.image"),
+        format!("sha256:{}\n", "0".repeat(64)),
+    )
+    .expect("record");
+    let gone = example.dir.join("no-engine.sock");
+    let deploy = example.run(
+        "deploy",
+        &[
+            ("CLOUDS", "machines-a".into()),
+            ("DOCKER_HOST", format!("unix://{}", gone.display())),
+        ],
+    );
+    assert_eq!(deploy.code, Some(1), "{}", deploy.output);
+    let select = finished(&deploy.events, "select cloud", Some("machines-a"))
+        .unwrap_or_else(|| panic!("select cloud did not run:\n{}", deploy.output));
+    assert_eq!(select["status"], "failed", "{}", deploy.output);
+    assert!(
+        deploy.output.contains(
+            "needs a Docker engine and none answers: start one with scripts/start-dockerd.sh"
+        ),
+        "{}",
+        deploy.output
+    );
+    // Nothing was started: terraform never ran, no run directory exists.
+    assert!(
+        finished(&deploy.events, "terraform apply", Some("machines-a"))
+            .is_none_or(|e| e["status"] == "skipped"),
+        "{}",
+        deploy.output
+    );
+    assert!(run_ids(&example, "machines-a").is_empty());
 }
