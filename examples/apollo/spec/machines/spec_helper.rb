@@ -16,9 +16,12 @@ module ApolloMachines
   def self.use(address)
     return if Specinfra.configuration.host == address
 
-    old = Specinfra.configuration.instance_variable_get(:@ssh)
+    # The ssh backend keeps its connection in its own configuration.
+    backend = Specinfra.backend
+    old = backend.get_config(:ssh)
     old.close if old && !old.closed?
-    Specinfra.configuration.instance_variable_set(:@ssh, nil)
+    backend.set_config(:ssh, nil)
+    backend.set_config(:scp, nil)
     set :host, address
     set :ssh_options,
         user: PROPERTIES.fetch('ssh_user'),
