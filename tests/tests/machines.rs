@@ -8,7 +8,9 @@
 //!   pipeline's `packer-build` of `apollo/node` (its artifact id recorded for
 //!   the deploy), a deploy of two targets × 5 machines in parallel, the
 //!   converge over ssh (idempotence checked by the second run), the host
-//!   checks over ssh and the rendered serverspec suite over ssh, and destroy.
+//!   checks over ssh and the rendered serverspec suite over ssh, docker-bench
+//!   (step-dockerbench's stand-in) against the engine that runs the
+//!   machines, and destroy.
 //!   Afterwards no container, network or key of the run is left, checked by
 //!   the run's label.
 //! * `interrupt_and_crash_trials_against_the_machines_cloud`: 10 SIGINT and
@@ -428,6 +430,16 @@ fn machines_cloud_end_to_end() {
             ("CLOUDS", targets.join(" ")),
             ("APOLLO_SUBNET_BASE", subnet_base()),
             ("APOLLO_serverspec_run_tests", "true".into()),
+            // docker-bench against the engine that runs the machines, with
+            // step-dockerbench's stand-in (the real script is in no registry).
+            ("APOLLO_dockerbench_run_test", "true".into()),
+            (
+                "DOCKER_BENCH_SECURITY",
+                workspace_root()
+                    .join("crates/step-dockerbench/tests/fixtures/docker-bench-standin")
+                    .display()
+                    .to_string(),
+            ),
         ],
     );
     // Nothing may be left, whatever else happened (checked first).
@@ -455,6 +467,7 @@ fn machines_cloud_end_to_end() {
             "machine checks over ssh",
             "render the machines' serverspec suite",
             "serverspec over ssh",
+            "docker bench security",
             "terraform destroy",
         ] {
             assert_passed(&deploy.events, &deploy.output, step, Some(t));
