@@ -181,7 +181,11 @@ fn wait_limited(child: &mut Child, limit: Duration, log: &Path) -> Option<i32> {
 }
 
 fn signal(pid: u32, sig: &str) {
-    let _ = Command::new("kill").arg(sig).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(sig)
+        .arg(pid.to_string())
+        .stderr(Stdio::null())
+        .status();
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -480,12 +484,20 @@ fn machines_cloud_end_to_end() {
             .count();
         assert_eq!(hostnames, 5, "{t}: {host_checks:?}");
         assert!(host_checks.iter().all(|(_, s)| s == "passed"));
+        // The masters' Marathon (elected by the ensemble) and the edge answer
+        // this host over the target's network.
+        let apis = checks(&deploy.events, "machine APIs over the network", t);
+        let marathons = apis
+            .iter()
+            .filter(|(n, s)| n.contains("Marathon /v2/info on master-") && s == "passed")
+            .map(|(n, _)| n.split(" (").next().unwrap_or_default().to_string())
+            .collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(marathons.len(), 3, "{t}: {apis:?}");
         assert!(
-            host_checks
-                .iter()
-                .any(|(n, _)| n.contains("Marathon /v2/info")),
-            "{t}: {host_checks:?}"
+            apis.iter().any(|(n, _)| n.contains("edge health on lb-1")),
+            "{t}: {apis:?}"
         );
+        assert!(apis.iter().all(|(_, s)| s == "passed"), "{t}: {apis:?}");
         // rspec ran examples on the machines over ssh.
         let specs = checks(&deploy.events, "serverspec over ssh", t);
         assert!(
@@ -554,6 +566,22 @@ fn run_trial(example: &Example, trial: usize, stop: Stop, moment: usize) {
     );
     let run_id = wait_for_moment(example, &mut child, &target, moment, &log);
     let label = format!("{trial} ({stop:?} at moment {moment})");
+    // The stop must hit a running deploy that has created something.
+    let running = child.try_wait().ok().flatten().is_none();
+    assert!(
+        running && run_id.is_some(),
+        "trial {label}: the deploy ended before the moment:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let id = run_id.unwrap_or_default();
+    let live = docker_lines(&[
+        "ps",
+        "-a",
+        "-q",
+        "--filter",
+        &format!("label=stepwise.run={id}"),
+    ])
+    .len();
     match stop {
         Stop::Interrupt => {
             signal(child.id(), "-INT");
@@ -581,14 +609,16 @@ fn run_trial(example: &Example, trial: usize, stop: Stop, moment: usize) {
             );
         }
     }
-    if let Some(id) = run_id {
-        let left = leftovers(example, &target, &id);
-        assert!(
-            left.is_empty(),
-            "trial {label}: left behind {left:?}\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
+    let left = leftovers(example, &target, &id);
+    assert!(
+        left.is_empty(),
+        "trial {label}: left behind {left:?}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    eprintln!(
+        "trial {label}: {live} machine(s) up when stopped; created {}, nothing left",
+        created(example, &target, &id).len()
+    );
 }
 
 /// Waits until `moment` machines of the target's run exist (6: the
