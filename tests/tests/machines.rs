@@ -621,8 +621,9 @@ fn run_trial(example: &Example, trial: usize, stop: Stop, moment: usize) {
     );
 }
 
-/// Waits until `moment` machines of the target's run exist (6: the
-/// converge started), or the runner ended; returns the run id once known.
+/// Waits until the run recorded something (moment 0), `moment` of its
+/// machines exist (1-5; terraform creates them in parallel) or the converge
+/// started (6), or the runner ended; returns the run id once known.
 fn wait_for_moment(
     example: &Example,
     child: &mut Child,
@@ -641,7 +642,17 @@ fn wait_for_moment(
         }
         if let Some(id) = &run_id {
             let made = created(example, target, id);
-            let machines = made.iter().filter(|l| l.starts_with("container ")).count();
+            // Machines that exist (not only recorded: the record comes first).
+            let machines = || {
+                docker_lines(&[
+                    "ps",
+                    "-a",
+                    "-q",
+                    "--filter",
+                    &format!("label=stepwise.run={id}"),
+                ])
+                .len()
+            };
             let reached = match moment {
                 0 => !made.is_empty(),
                 6 => example
@@ -650,13 +661,13 @@ fn wait_for_moment(
                     .join(target)
                     .join(format!("machines-{id}/inventory"))
                     .exists(),
-                n => machines >= n,
+                n => machines() >= n,
             };
             if reached {
                 return run_id;
             }
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(100));
     }
     panic!(
         "the deploy never reached moment {moment}:\n{}",
