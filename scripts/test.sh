@@ -14,6 +14,7 @@ if [ "${STEPWISE_SKIP_INSTALL:-0}" != 1 ]; then
 fi
 bash scripts/start-dockerd.sh || echo "warning: no Docker engine; docker tests will skip (or fail with STEPWISE_REQUIRE_TOOLS=1)" >&2
 bash scripts/build-test-image.sh || echo "warning: could not build the test image" >&2
+bash scripts/build-machine-image.sh >/dev/null || echo "warning: could not build the machines cloud's base image; tests/tests/machines.rs will skip (or fail)" >&2
 
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked --no-fail-fast "$@"

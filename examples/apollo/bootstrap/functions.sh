@@ -11,9 +11,10 @@
 cloud_kind() {
     case "${1:-}" in
         local | local-*) echo local ;;
+        machines | machines-*) echo machines ;;
         aws | digitalocean) echo "$1" ;;
         '') echo "cloud_kind: no cloud given" >&2; return 1 ;;
-        *) echo "cloud_kind: unknown cloud '$1' (expected aws, digitalocean, local or local-<name>)" >&2; return 1 ;;
+        *) echo "cloud_kind: unknown cloud '$1' (expected aws, digitalocean, local, local-<name>, machines or machines-<name>)" >&2; return 1 ;;
     esac
 }
 
@@ -120,4 +121,31 @@ docker_image_for() {
         echo "$image"
     fi
     return 0
+}
+
+# The private network (a /24) of a machines target, so that targets applied
+# in parallel never share one: machines-a → BASE.0.0/24 … machines-z →
+# BASE.25.0/24, machines-<n> → BASE.<n>.0/24. BASE is the first two octets
+# (default 10.213).
+cloud_subnet() {
+    local cloud="${1:-}" base="${2:-10.213}" suffix index
+    if ! [[ "$base" =~ ^[0-9]{1,3}\.[0-9]{1,3}$ ]]; then
+        echo "cloud_subnet: subnet base '$base' is not two octets such as 10.213" >&2
+        return 1
+    fi
+    suffix="${cloud#machines-}"
+    if [ "$cloud" = machines ]; then
+        index=0
+    elif [ "$suffix" = "$cloud" ]; then
+        echo "cloud_subnet: '$cloud' is not a machines target" >&2
+        return 1
+    elif [[ "$suffix" =~ ^[0-9]+$ ]] && [ $((10#$suffix)) -le 255 ]; then
+        index=$((10#$suffix))
+    elif [[ "$suffix" =~ ^[a-z]$ ]]; then
+        index=$(($(printf '%d' "'$suffix") - 97))
+    else
+        echo "cloud_subnet: cannot derive a network from '$cloud' (use machines-a … machines-z or machines-<0-255>)" >&2
+        return 1
+    fi
+    echo "$base.$index.0/24"
 }

@@ -59,6 +59,20 @@ test_cloud_kind_maps_local_targets() {
     assert_eq digitalocean "$(cloud_kind digitalocean)"
 }
 
+test_cloud_kind_maps_machines_targets() {
+    assert_eq machines "$(cloud_kind machines-a)"
+    assert_eq terraform/machines "$(cloud_terraform_dir machines-b)"
+}
+
+test_cloud_subnet_gives_each_machines_target_its_network() {
+    assert_eq 10.213.0.0/24 "$(cloud_subnet machines-a)"
+    assert_eq 10.213.1.0/24 "$(cloud_subnet machines-b)"
+    assert_eq 10.77.12.0/24 "$(cloud_subnet machines-12 10.77)"
+    assert_fails cloud_subnet local-a
+    assert_fails cloud_subnet machines-a 10.x
+    assert_fails cloud_subnet machines-300
+}
+
 test_cloud_kind_rejects_unknown_clouds() {
     assert_fails cloud_kind gcp
     assert_fails cloud_kind ""
