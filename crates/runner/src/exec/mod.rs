@@ -29,8 +29,8 @@ use crate::registry::Registry;
 use crate::state::RunManifest;
 
 mod after;
-mod paths;
 mod git;
+mod paths;
 mod support;
 mod teardown;
 
