@@ -36,6 +36,7 @@ fn plan_lists_both_targets_every_step_and_its_command_and_runs_nothing() {
     let out = w
         .cmd(&["plan", "deploy"])
         .env_remove("CLOUDS")
+        .env_remove("APOLLO_dockerbench_run_test")
         .output()
         .unwrap();
     let t = text(&out);
@@ -85,7 +86,7 @@ fn plan_lists_both_targets_every_step_and_its_command_and_runs_nothing() {
     assert!(t.contains("registers teardown: terraform-destroy"), "{t}");
     assert!(t.contains("$ rspec --no-color"), "{t}");
     assert!(
-        t.contains("[skipped: `when: APOLLO_serverspec_run_tests` does not hold"),
+        t.contains("[skipped: `when: APOLLO_dockerbench_run_test` does not hold"),
         "{t}"
     );
     assert!(
