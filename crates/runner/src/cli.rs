@@ -365,11 +365,23 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let short = step_core::Masker::new(opts.env.secret_values()).too_short();
-    if short > 0 {
+    let short: Vec<&str> = opts
+        .env
+        .secret_names()
+        .filter(|n| {
+            opts.env.get(n).is_some_and(|v| {
+                !v.is_empty() && v.chars().count() < step_core::mask::MIN_SECRET_LEN
+            })
+        })
+        .collect();
+    if !short.is_empty() {
         events.log(
             Level::Warn,
-            format!("{short} secret value(s) are shorter than 4 characters and are not masked"),
+            format!(
+                "refused as secret(s): the value of {} is shorter than {} characters and is not masked; use a longer value",
+                short.join(", "),
+                step_core::mask::MIN_SECRET_LEN
+            ),
         );
     }
     let executor = Executor::new(Arc::new(registry), Arc::new(file), opts, events.clone());
@@ -562,6 +574,15 @@ fn state(arg: &FileArg) -> i32 {
                 if outstanding.is_empty() {
                     continue;
                 }
+                let masker = run_masker(&run, &Env::from_process());
+                // Every line passes the masker, as every event of a run does.
+                macro_rules! out {
+                    ($($t:tt)*) => {{
+                        use std::io::Write as _;
+                        let line = format!($($t)*);
+                        let _ = writeln!(std::io::stdout(), "{}", masker.mask(&line));
+                    }};
+                }
                 shown += 1;
                 let alive = crate::state::is_alive(&dir, &run.run_id).unwrap_or(false);
                 out!(
@@ -603,6 +624,18 @@ fn state(arg: &FileArg) -> i32 {
     code
 }
 
+/// The masker of a recorded run, rebuilt from the secret names its state
+/// lists and the values they have in `env`, plus `env`'s own secrets.
+fn run_masker(run: &crate::state::RunState, env: &Env) -> step_core::Masker {
+    let mut values = env.secret_values();
+    values.extend(
+        run.secret_names
+            .iter()
+            .filter_map(|n| env.get(n).map(str::to_string)),
+    );
+    step_core::Masker::new(values)
+}
+
 async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
     let dir = state_dir_for(arg);
     let events = EventSink::new();
@@ -613,7 +646,7 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let env = Env::from_process();
+    let mut env = Env::from_process();
     events.add_secrets(env.secret_values());
     let mut code = EXIT_PASSED;
     let mut found = false;
@@ -630,6 +663,15 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
             continue;
         }
         found = true;
+        let masker = run_masker(&run, &env);
+        for name in &run.secret_names {
+            env.mark_secret(name.clone());
+        }
+        events.add_secrets(
+            run.secret_names
+                .iter()
+                .filter_map(|n| env.get(n).map(str::to_string)),
+        );
         let lock_path = crate::state::lock_path(&dir, &run.run_id);
         let lock = match crate::state::try_lock(&lock_path) {
             Ok(Some(l)) => l,
@@ -673,7 +715,7 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
                 } else {
                     crate::state::TeardownStatus::Done
                 };
-                t.message = message;
+                t.message = message.map(|m| masker.mask(&m).into_owned());
             }
             if let Err(e) = crate::state::save_state(&path, &run) {
                 eprintln!("error: {e}");

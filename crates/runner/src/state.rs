@@ -6,8 +6,12 @@
 //! a live run from a dead one.
 //!
 //! Secrets are never stored: a teardown's properties refer to them as
-//! `${NAME}`, and `runner cleanup` takes their values from its own
-//! environment.
+//! `${NAME}`, variables that carry a secret inside them are stored as
+//! references ([`EnvPart`]), and `runner cleanup` takes the values from its
+//! own environment. The state records the names (never the values) of the
+//! run's secrets, so `runner state` and `runner cleanup` can rebuild the
+//! masker from those names and their own environment. Names, targets and
+//! messages are masked before they are written.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -63,6 +67,10 @@ pub struct TeardownEntry {
     /// environment of whoever runs it.
     #[serde(default)]
     pub secret_vars: Vec<String>,
+    /// Variables whose value holds a secret, as text and references to
+    /// secret variables; rebuilt from the environment of whoever runs it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_env: BTreeMap<String, Vec<EnvPart>>,
     /// Where it stands.
     pub status: TeardownStatus,
     /// When it was recorded (RFC 3339).
@@ -70,6 +78,72 @@ pub struct TeardownEntry {
     /// The last message of a run of it.
     #[serde(default)]
     pub message: Option<String>,
+}
+
+/// A piece of a stored variable: plain text, or the value of a secret
+/// variable (by name) taken from the environment when it is used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvPart {
+    /// Text stored as is (it holds no secret).
+    Text(String),
+    /// The value of this (secret) variable.
+    Secret(String),
+}
+
+/// Splits `value` into text and references to the secret variables whose
+/// values it contains (`secrets` are name/value pairs, longest value
+/// first wins). `None` when it holds no secret value.
+pub fn secret_refs(value: &str, secrets: &[(String, String)]) -> Option<Vec<EnvPart>> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut rest = value;
+    let mut found = false;
+    'outer: while !rest.is_empty() {
+        let mut best: Option<(&str, &str)> = None;
+        for (name, secret) in secrets {
+            if !secret.is_empty()
+                && rest.starts_with(secret.as_str())
+                && best.is_none_or(|(_, b)| secret.len() > b.len())
+            {
+                best = Some((name, secret));
+            }
+        }
+        if let Some((name, secret)) = best {
+            if !text.is_empty() {
+                parts.push(EnvPart::Text(std::mem::take(&mut text)));
+            }
+            parts.push(EnvPart::Secret(name.to_string()));
+            rest = &rest[secret.len()..];
+            found = true;
+            continue 'outer;
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            text.push(c);
+        }
+        rest = chars.as_str();
+    }
+    if !text.is_empty() {
+        parts.push(EnvPart::Text(text));
+    }
+    found.then_some(parts)
+}
+
+/// Joins stored parts back into a value, taking secrets from `lookup`;
+/// `Err(name)` names a secret variable that is not set.
+pub fn resolve_refs(
+    parts: &[EnvPart],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            EnvPart::Text(t) => out.push_str(t),
+            EnvPart::Secret(name) => out.push_str(&lookup(name).ok_or_else(|| name.clone())?),
+        }
+    }
+    Ok(out)
 }
 
 /// A run's state file.
@@ -89,6 +163,9 @@ pub struct RunState {
     pub file: PathBuf,
     /// The recorded teardowns.
     pub teardowns: Vec<TeardownEntry>,
+    /// Names of the run's secret variables (never their values).
+    #[serde(default)]
+    pub secret_names: Vec<String>,
 }
 
 impl RunState {
@@ -227,6 +304,7 @@ impl RunManifest {
             pipeline: pipeline.to_string(),
             file: file.to_path_buf(),
             teardowns: Vec::new(),
+            secret_names: Vec::new(),
         };
         let m = RunManifest {
             dir: state_dir.to_path_buf(),
@@ -261,6 +339,24 @@ impl RunManifest {
         state.teardowns.push(entry);
         self.save(&state)?;
         Ok(seq)
+    }
+
+    /// Adds names of the run's secret variables (names only) to the state.
+    pub fn note_secret_names<I, S>(&self, names: I) -> Result<(), StateError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut state = self.lock_state();
+        let mut changed = false;
+        for name in names {
+            let name = name.into();
+            if !state.secret_names.contains(&name) {
+                state.secret_names.push(name);
+                changed = true;
+            }
+        }
+        if changed { self.save(&state) } else { Ok(()) }
     }
 
     /// Updates a teardown's status.
@@ -361,6 +457,7 @@ mod tests {
             },
             env: BTreeMap::new(),
             secret_vars: vec!["TOKEN".into()],
+            secret_env: BTreeMap::new(),
             status: TeardownStatus::Pending,
             recorded_at: String::new(),
             message: None,
@@ -379,6 +476,30 @@ mod tests {
         assert!(!m.close().unwrap());
         assert!(!state_path(dir.path(), "r1").exists());
         assert!(!is_alive(dir.path(), "r1").unwrap());
+    }
+
+    #[test]
+    fn values_holding_secrets_become_references() {
+        let secrets = vec![
+            ("OPS_CRED".to_string(), "s3cr3t".to_string()),
+            ("LONG".to_string(), "s3cr3t-and-more".to_string()),
+        ];
+        let parts = secret_refs("postgres://app:s3cr3t@db/s3cr3t-and-more", &secrets).unwrap();
+        assert_eq!(
+            parts,
+            vec![
+                EnvPart::Text("postgres://app:".into()),
+                EnvPart::Secret("OPS_CRED".into()),
+                EnvPart::Text("@db/".into()),
+                EnvPart::Secret("LONG".into()),
+            ]
+        );
+        let back = resolve_refs(&parts, |n| {
+            secrets.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
+        });
+        assert_eq!(back.unwrap(), "postgres://app:s3cr3t@db/s3cr3t-and-more");
+        assert_eq!(secret_refs("plain", &secrets), None);
+        assert_eq!(resolve_refs(&parts, |_| None), Err("OPS_CRED".into()));
     }
 
     #[test]

@@ -771,17 +771,19 @@ impl Executor {
             duration_ms: millis(duration),
             message: message.clone(),
         });
-        let masked = message.map(|m| sink.masker().mask(&m).into_owned());
+        let masker = sink.masker();
+        let masked = message.map(|m| masker.mask(&m).into_owned());
         if status.is_failure() {
             let label = match &scope.target {
                 Some(t) => format!("[{t}] {name}"),
                 None => name.to_string(),
             };
+            let label = masker.mask(&label).into_owned();
             self.note_failure(&label, masked.as_deref().unwrap_or(status.as_str()));
         }
         lock(&self.inner.records).push(StepRecord {
-            target: scope.target.clone(),
-            name: name.to_string(),
+            target: scope.target.as_deref().map(|t| masker.mask(t).into_owned()),
+            name: masker.mask(name).into_owned(),
             kind: kind.to_string(),
             status,
             duration,

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod corpus;
+mod leaks;
 mod legacy;
 mod masking;
 mod parallel;
