@@ -203,3 +203,56 @@ fn short_secret_values_are_refused_with_a_warning_naming_the_variable() {
         "{t}"
     );
 }
+
+#[test]
+fn a_failed_teardown_message_holding_a_secret_is_stored_and_shown_masked() {
+    if !stepwise_tests::tool_available("terraform") {
+        return;
+    }
+    let w = Work::new(
+        r#"
+secrets: [DEPLOY_TOKEN]
+build:
+  steps:
+    - terraform-apply:
+        name: infra
+        dir: infra
+        secret_vars:
+          token: DEPLOY_TOKEN
+"#,
+    );
+    std::fs::create_dir_all(w.file("infra")).unwrap();
+    std::fs::write(
+        w.file("infra/main.tf"),
+        r#"
+variable "token" { type = string }
+resource "terraform_data" "leaky" {
+  input = var.token
+  provisioner "local-exec" {
+    when    = destroy
+    command = "echo leaked:${self.input}; exit 3"
+  }
+}
+"#,
+    )
+    .unwrap();
+    let secret = "tf-token-value-5150";
+    let out = w
+        .cmd(&["run"])
+        .env("DEPLOY_TOKEN", secret)
+        .env("TF_PLUGIN_CACHE_DIR", "")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "the destroy should fail: {t}");
+    assert!(!t.contains(secret), "{t}");
+    let state = state_text(&w);
+    assert!(state.contains("failed"), "{state}");
+    assert!(!state.contains(secret), "state leaks:\n{state}");
+    let listed = text(&w.cmd(&["state"]).env("DEPLOY_TOKEN", secret).output().unwrap());
+    assert!(listed.contains("leaked:***"), "{listed}");
+    assert!(!listed.contains(secret), "runner state leaks:\n{listed}");
+    // The resource is still in terraform's state: remove it without the
+    // failing provisioner so nothing is left behind.
+    let _ = std::fs::remove_dir_all(w.file(".stepwise"));
+}
