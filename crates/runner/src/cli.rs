@@ -53,6 +53,16 @@ pub struct FileArg {
     pub steps_dir: Option<PathBuf>,
 }
 
+/// Where run journals live.
+#[derive(Debug, clap::Args, Clone, Default)]
+pub struct StateDirArg {
+    /// Where run journals (teardowns, process groups) live; keep it across
+    /// CI jobs to clean up after a killed job (default: STEPWISE_STATE_DIR,
+    /// else `.stepwise/state` next to the pipeline file).
+    #[arg(long = "state-dir", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -79,6 +89,9 @@ pub enum Command {
         /// The file whose directory holds `.stepwise/state`.
         #[command(flatten)]
         file: FileArg,
+        /// Where run journals live.
+        #[command(flatten)]
+        state_dir: StateDirArg,
     },
     /// Check a legacy wercker step directory (manifest name, semver version,
     /// property types, run.sh), as wercker's validate-wercker-step did.
@@ -94,6 +107,9 @@ pub enum Command {
         /// The file whose directory holds `.stepwise/state`.
         #[command(flatten)]
         file: FileArg,
+        /// Where run journals live.
+        #[command(flatten)]
+        state_dir: StateDirArg,
     },
 }
 
@@ -105,6 +121,9 @@ pub struct RunArgs {
     /// The file.
     #[command(flatten)]
     pub file: FileArg,
+    /// Where run journals live.
+    #[command(flatten)]
+    pub state_dir: StateDirArg,
     /// Write every event as JSON lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
@@ -131,6 +150,9 @@ pub struct RunArgs {
     pub only: Vec<String>,
 }
 
+/// How long process groups a dead run left get between SIGTERM and SIGKILL.
+const GROUP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs the command line; returns the exit code.
 pub async fn main(cli: Cli) -> i32 {
     let mut registry = Registry::standard();
@@ -149,8 +171,12 @@ pub async fn main(cli: Cli) -> i32 {
             EXIT_PASSED
         }
         Command::Explain { kind } => explain(&registry, &kind),
-        Command::State { file } => state(&file),
-        Command::Cleanup { run, file } => cleanup(&file, run.as_deref(), registry).await,
+        Command::State { file, state_dir } => state(&file, &state_dir),
+        Command::Cleanup {
+            run,
+            file,
+            state_dir,
+        } => cleanup(&file, &state_dir, run.as_deref(), registry).await,
     }
 }
 
@@ -350,6 +376,9 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
     }
     let root = root_of(&path);
     let mut opts = RunOptions::new(root);
+    if args.state_dir.state_dir.is_some() || std::env::var_os("STEPWISE_STATE_DIR").is_some() {
+        opts.state_dir = state_dir_for(&args.file, &args.state_dir);
+    }
     opts.env = env;
     opts.skip = args.skip.clone();
     opts.keep = args.keep;
@@ -550,16 +579,30 @@ fn explain(registry: &Registry, kind: &str) -> i32 {
     EXIT_PASSED
 }
 
-fn state_dir_for(arg: &FileArg) -> PathBuf {
-    let base = match &arg.file {
-        Some(f) => root_of(f),
-        None => PathBuf::from("."),
-    };
-    base.join(".stepwise").join("state")
+/// The state directory: `--state-dir`, else `STEPWISE_STATE_DIR`, else
+/// `.stepwise/state` in the pipeline file's directory. Made absolute, so a
+/// journal names it the same from any working directory.
+fn state_dir_for(arg: &FileArg, dir: &StateDirArg) -> PathBuf {
+    let chosen = dir.state_dir.clone().or_else(|| {
+        std::env::var_os("STEPWISE_STATE_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    match chosen {
+        Some(d) if d.is_absolute() => d,
+        Some(d) => std::env::current_dir().map(|c| c.join(&d)).unwrap_or(d),
+        None => {
+            let base = match &arg.file {
+                Some(f) => root_of(f),
+                None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            };
+            base.join(".stepwise").join("state")
+        }
+    }
 }
 
-fn state(arg: &FileArg) -> i32 {
-    let dir = state_dir_for(arg);
+fn state(arg: &FileArg, state_dir: &StateDirArg) -> i32 {
+    let dir = state_dir_for(arg, state_dir);
     let runs = crate::state::list_runs(&dir);
     let mut code = EXIT_PASSED;
     let mut shown = 0;
@@ -571,7 +614,12 @@ fn state(arg: &FileArg) -> i32 {
             }
             Ok(run) => {
                 let outstanding: Vec<_> = run.outstanding().collect();
-                if outstanding.is_empty() {
+                let live_groups = run
+                    .groups
+                    .iter()
+                    .filter(|g| !g.members().is_empty())
+                    .count();
+                if outstanding.is_empty() && live_groups == 0 {
                     continue;
                 }
                 let masker = run_masker(&run, &Env::from_process());
@@ -598,6 +646,9 @@ fn state(arg: &FileArg) -> i32 {
                         ", not running"
                     }
                 );
+                if live_groups > 0 {
+                    out!("  {live_groups} process group(s) of it still running");
+                }
                 for t in outstanding {
                     let target = t
                         .target
@@ -636,8 +687,13 @@ fn run_masker(run: &crate::state::RunState, env: &Env) -> step_core::Masker {
     step_core::Masker::new(values)
 }
 
-async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
-    let dir = state_dir_for(arg);
+async fn cleanup(
+    arg: &FileArg,
+    state_dir: &StateDirArg,
+    only: Option<&str>,
+    registry: Registry,
+) -> i32 {
+    let dir = state_dir_for(arg, state_dir);
     let events = EventSink::new();
     let reports = match crate::report_setup::attach(&events, None, None) {
         Ok(r) => r,
@@ -689,6 +745,13 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
                 continue;
             }
         };
+        let ended = crate::reap::end_groups(&run.groups, GROUP_GRACE).await;
+        if ended > 0 {
+            out!(
+                "run {}: ended {ended} process group(s) it left running",
+                run.run_id
+            );
+        }
         let mut seqs: Vec<u64> = run.outstanding().map(|t| t.seq).collect();
         seqs.sort_unstable_by(|a, b| b.cmp(a));
         if !seqs.is_empty() {
@@ -721,6 +784,11 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
                 eprintln!("error: {e}");
                 code = EXIT_FAILED;
             }
+        }
+        if let Some(tmp) = &run.tmp_dir
+            && tmp.exists()
+        {
+            let _ = std::fs::remove_dir_all(tmp);
         }
         if run.outstanding().count() == 0 {
             let _ = std::fs::remove_file(&path);

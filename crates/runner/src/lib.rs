@@ -23,6 +23,7 @@ pub mod expand;
 pub mod legacy;
 pub mod load;
 pub mod model;
+pub mod reap;
 pub mod registry;
 pub mod report;
 pub mod report_setup;

@@ -166,6 +166,14 @@ pub struct RunState {
     /// Names of the run's secret variables (never their values).
     #[serde(default)]
     pub secret_names: Vec<String>,
+    /// The process groups its steps started (ended by `runner cleanup`
+    /// when the run died).
+    #[serde(default)]
+    pub groups: Vec<crate::reap::ProcessGroup>,
+    /// The run's private temporary directory (var files that may hold
+    /// secrets live there); removed when the run ends or by `runner cleanup`.
+    #[serde(default)]
+    pub tmp_dir: Option<PathBuf>,
 }
 
 impl RunState {
@@ -305,6 +313,8 @@ impl RunManifest {
             file: file.to_path_buf(),
             teardowns: Vec::new(),
             secret_names: Vec::new(),
+            groups: Vec::new(),
+            tmp_dir: None,
         };
         let m = RunManifest {
             dir: state_dir.to_path_buf(),
@@ -359,6 +369,31 @@ impl RunManifest {
         if changed { self.save(&state) } else { Ok(()) }
     }
 
+    /// Records a process group a step started; durable before it returns.
+    pub fn note_group(&self, pgid: u32) -> Result<(), StateError> {
+        let Some(group) = crate::reap::ProcessGroup::of(pgid) else {
+            return Ok(());
+        };
+        let mut state = self.lock_state();
+        state.groups.retain(|g| g.pgid != pgid);
+        state.groups.push(group);
+        self.save(&state)
+    }
+
+    /// Creates the run's private temporary directory (mode 0700), records
+    /// it, and returns it.
+    pub fn make_tmp_dir(&self) -> Result<PathBuf, StateError> {
+        let mut state = self.lock_state();
+        let dir = self.dir.join(format!("{}.tmp", state.run_id));
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io_err(&dir))?;
+        state.tmp_dir = Some(dir.clone());
+        self.save(&state)?;
+        Ok(dir)
+    }
+
     /// Updates a teardown's status.
     pub fn mark(
         &self,
@@ -387,6 +422,9 @@ impl RunManifest {
     /// (the lock file goes with the run); otherwise leaves it for `runner cleanup`.
     pub fn close(self) -> Result<bool, StateError> {
         let state = self.lock_state().clone();
+        if let Some(tmp) = &state.tmp_dir {
+            let _ = std::fs::remove_dir_all(tmp);
+        }
         let outstanding = state.outstanding().count() > 0;
         if !outstanding && self.path.exists() {
             std::fs::remove_file(&self.path).map_err(io_err(&self.path))?;

@@ -312,6 +312,9 @@ impl Cmd {
         drop(expr);
         let handle = Arc::new(handle?);
         let pgid = handle.pids().first().copied();
+        if let Some(pgid) = pgid {
+            cx.note_spawned(pgid);
+        }
         // If this future is dropped before the child ends (a runner that
         // gives up on a step, a fail-fast sibling), the group is killed.
         let mut guard = GroupGuard { pgid };

@@ -285,6 +285,10 @@ impl Executor {
         });
         let scope = self.initial_scope(&pipeline);
         let scope = match scope {
+            Ok(s) => Ok(self.private_tmp(s)),
+            Err(e) => Err(e),
+        };
+        let scope = match scope {
             Ok(s) => s,
             Err(message) => {
                 inner.events.log(Level::Error, message);
@@ -977,6 +981,10 @@ impl Executor {
             )
             .with_outputs(scope.outputs.clone())
             .with_run(run.clone());
+            let cx = match self.spawn_observer() {
+                Some(o) => cx.with_spawn_observer(o),
+                None => cx,
+            };
             let result = run_with_timeout(step.as_ref(), &cx, &step_cancel, timeout).await;
             if matches!(result, Err(StepError::Config(_))) {
                 // A property the step found wrong while running (a file it

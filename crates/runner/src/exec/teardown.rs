@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Map;
-use step_core::{Cancel, Env, EventKind, EventSink, Level, RunInfo, Status, StepContext, StepSpec};
+use step_core::{
+    Cancel, Env, EventKind, EventSink, Level, RunInfo, SpawnObserver, Status, StepContext, StepSpec,
+};
 
 use super::support::{classify, combine, millis, replace_in_json, run_with_timeout};
 use super::{Executor, Frame, Scope, lock};
@@ -97,6 +99,31 @@ impl Executor {
         let created = Arc::new(created);
         *m = Some(created.clone());
         Ok(created)
+    }
+
+    /// Starts the journal with the run (so the process groups of every step
+    /// are recorded) and points `STEPWISE_TMPDIR` at the run's private
+    /// temporary directory. A journal that cannot be written is a warning
+    /// here; a step that needs a teardown recorded still fails.
+    pub(super) fn private_tmp(&self, mut scope: Scope) -> Scope {
+        match self.manifest().and_then(|m| m.make_tmp_dir().map_err(|e| e.to_string())) {
+            Ok(dir) => scope.env.set("STEPWISE_TMPDIR", dir.display().to_string()),
+            Err(e) => self.inner.events.log(
+                Level::Warn,
+                format!("the run's journal is not written ({e}); `runner cleanup` cannot end what a crash leaves"),
+            ),
+        }
+        scope
+    }
+
+    /// Records every process group a step starts in the journal.
+    pub(super) fn spawn_observer(&self) -> Option<SpawnObserver> {
+        let manifest = Arc::downgrade(lock(&self.inner.manifest).as_ref()?);
+        Some(SpawnObserver::new(move |pgid| {
+            if let Some(m) = manifest.upgrade() {
+                let _ = m.note_group(pgid);
+            }
+        }))
     }
 
     pub(super) fn record_teardown(
@@ -263,6 +290,10 @@ pub async fn run_teardown(
         target: entry.target.clone(),
         ..RunInfo::default()
     });
+    let cx = match executor.and_then(Executor::spawn_observer) {
+        Some(o) => cx.with_spawn_observer(o),
+        None => cx,
+    };
     let result = run_with_timeout(step.as_ref(), &cx, &step_cancel, Some(timeout)).await;
     let (status, _, message) = classify(result, &step_cancel, Some(timeout));
     finish(status, message)

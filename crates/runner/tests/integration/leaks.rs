@@ -249,7 +249,12 @@ resource "terraform_data" "leaky" {
     let state = state_text(&w);
     assert!(state.contains("failed"), "{state}");
     assert!(!state.contains(secret), "state leaks:\n{state}");
-    let listed = text(&w.cmd(&["state"]).env("DEPLOY_TOKEN", secret).output().unwrap());
+    let listed = text(
+        &w.cmd(&["state"])
+            .env("DEPLOY_TOKEN", secret)
+            .output()
+            .unwrap(),
+    );
     assert!(listed.contains("leaked:***"), "{listed}");
     assert!(!listed.contains(secret), "runner state leaks:\n{listed}");
     // The resource is still in terraform's state: remove it without the

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod corpus;
+mod crash;
 mod leaks;
 mod legacy;
 mod masking;
