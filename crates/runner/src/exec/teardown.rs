@@ -151,7 +151,9 @@ impl Executor {
         let mut env = BTreeMap::new();
         let mut secret_env = BTreeMap::new();
         for (k, v) in scope.env.iter() {
+            // The run's private temp dir is gone by the time `runner cleanup` runs.
             if scope.env.is_secret(k)
+                || k == "STEPWISE_TMPDIR"
                 || self.inner.process_env.get(k).map(String::as_str) == Some(v)
             {
                 continue;
