@@ -233,7 +233,10 @@ impl Step for PackerBuild {
 
         // Held until packer is done: dropping it removes the file.
         let var_file = options::VarFile::write(&self.config.vars, cx)?;
-        let args = self.args(&template.arg, var_file.as_ref().map(|f| f.path()).as_deref());
+        let args = self.args(
+            &template.arg,
+            var_file.as_ref().map(|f| f.path()).as_deref(),
+        );
         cx.info(format!("running {}", options::loggable_command(&args, cx)));
         let kept = Arc::new(Mutex::new(KeptLines::default()));
         let cmd = options::with_packer_env(

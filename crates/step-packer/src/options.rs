@@ -183,7 +183,12 @@ impl VarFile {
         let dir = tempfile::Builder::new()
             .prefix("stepwise-packer-")
             .tempdir_in(&base)
-            .map_err(|e| StepError::io(format!("creating a private directory in {}", base.display()), e))?;
+            .map_err(|e| {
+                StepError::io(
+                    format!("creating a private directory in {}", base.display()),
+                    e,
+                )
+            })?;
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
             .map_err(|e| StepError::io(format!("making {} private", dir.path().display()), e))?;

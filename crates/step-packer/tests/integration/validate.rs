@@ -256,7 +256,9 @@ async fn hcl2_warns_about_a_var_it_does_not_declare() {
         .expect("ran");
     assert_eq!(outcome.status, OutcomeStatus::Passed, "{outcome:#?}");
     assert!(
-        outcome.findings[0].message.starts_with("Undefined variable"),
+        outcome.findings[0]
+            .message
+            .starts_with("Undefined variable"),
         "{:#?}",
         outcome.findings
     );

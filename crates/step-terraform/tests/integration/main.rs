@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod apply;
+mod argv;
 mod diagnostics;
 mod install;
 mod lifecycle;
