@@ -416,20 +416,12 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
     let executor = Executor::new(Arc::new(registry), Arc::new(file), opts, events.clone());
     let interrupter = executor.interrupter();
     let signals = tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
+        // Installed by `main` before anything ran; signals since count.
+        let Ok(mut handlers) = crate::signals::take() else {
             return;
         };
         loop {
-            let name = tokio::select! {
-                _ = int.recv() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-                _ = hup.recv() => "SIGHUP",
-            };
+            let name = handlers.recv().await;
             let n = interrupter.interrupt();
             if n == 1 {
                 eprintln!(

@@ -27,6 +27,7 @@ pub mod reap;
 pub mod registry;
 pub mod report;
 pub mod report_setup;
+pub mod signals;
 pub mod state;
 pub mod tools;
 pub mod yaml;

@@ -6,6 +6,7 @@
 
 mod corpus;
 mod crash;
+mod interrupts;
 mod leaks;
 mod legacy;
 mod masking;
