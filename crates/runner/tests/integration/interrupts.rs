@@ -1,6 +1,7 @@
 //! Signals are honoured everywhere: during after-steps (the run still
 //! exits 130 and the after-step stops through the ladder) and in the first
-//! milliseconds of the runner's life (issue #14 findings 10 and 11).
+//! milliseconds of the runner's life (issue #14 findings 10 and 11); a
+//! pipeline file that is a device or a FIFO is refused at once (finding 15).
 
 use super::*;
 use rustix::process::Signal;
@@ -85,5 +86,35 @@ fn a_signal_in_the_first_milliseconds_is_handled_and_exits_130() {
             &t[t.len().saturating_sub(2000)..]
         );
         assert!(!w.read("after.txt").contains("passed"), "{sig:?}");
+    }
+}
+
+#[test]
+fn a_device_or_fifo_as_pipeline_file_is_a_clear_error_not_a_hang() {
+    let w = Work::new("build:\n  steps: []\n");
+    let fifo = w.file("pipe.yml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    for (file, what) in [
+        ("/dev/zero", "a device"),
+        (fifo.to_str().unwrap(), "a FIFO"),
+    ] {
+        let mut child = w
+            .cmd(&["validate", "-f", file])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let done = wait_for(Duration::from_secs(10), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
+        if !done {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(done, "`validate -f {file}` did not finish");
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(t.contains(what) && t.contains("regular"), "{t}");
     }
 }
