@@ -39,6 +39,11 @@ pub enum StopSignal {
     Term,
     /// SIGINT: terraform and packer stop gracefully (and clean up) on it.
     Int,
+    /// SIGINT to the child alone, not its group: terraform then lets the
+    /// provisioners it is running finish and records them, where a SIGINT
+    /// to the whole group would kill them halfway (tainted resources whose
+    /// destroy provisioners never run). The group is killed after the grace.
+    IntChildOnly,
 }
 
 /// A line filter: turns a raw line into the text to show, or `None` to hide
@@ -445,13 +450,15 @@ where
         kill_group(pgid, Signal::KILL);
         return waiter.await;
     }
-    kill_group(
-        pgid,
-        match signal {
-            StopSignal::Term => Signal::TERM,
-            StopSignal::Int => Signal::INT,
-        },
-    );
+    match signal {
+        StopSignal::Term => kill_group(pgid, Signal::TERM),
+        StopSignal::Int => kill_group(pgid, Signal::INT),
+        StopSignal::IntChildOnly => {
+            if let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) {
+                let _ = rustix::process::kill_process(pid, Signal::INT);
+            }
+        }
+    }
     tokio::select! {
         res = &mut *waiter => {
             return res;

@@ -325,7 +325,9 @@ impl<'a> Session<'a> {
         let mut cmd = Cmd::new(&self.binary)
             .args(argv)
             .cwd(&self.config_dir)
-            .stop_signal(StopSignal::Int)
+            // terraform alone: its running provisioners finish and are
+            // recorded in the state (see StopSignal::IntChildOnly).
+            .stop_signal(StopSignal::IntChildOnly)
             .grace(self.opts.stop_grace);
         for (k, v) in &self.env {
             cmd = cmd.env(k.clone(), v.clone());
