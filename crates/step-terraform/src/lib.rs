@@ -68,6 +68,7 @@ pub mod install;
 pub mod isolation;
 pub mod json_ui;
 pub mod options;
+pub mod recover;
 
 pub use apply::{TerraformApply, TerraformApplyConfig, TerraformDestroy};
 pub use command::{Terraform, TerraformConfig};

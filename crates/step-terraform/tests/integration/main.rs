@@ -12,4 +12,5 @@ mod diagnostics;
 mod install;
 mod lifecycle;
 mod parallel;
+mod recovery;
 mod support;
