@@ -152,6 +152,9 @@ pub struct RunArgs {
 
 /// How long process groups a dead run left get between SIGTERM and SIGKILL.
 const GROUP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long `runner cleanup` waits for a dead run's terraform to finish
+/// and save its state before ending it.
+const SURVIVOR_WAIT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// Runs the command line; returns the exit code.
 pub async fn main(cli: Cli) -> i32 {
@@ -737,6 +740,13 @@ async fn cleanup(
                 continue;
             }
         };
+        let waited = crate::reap::wait_for_survivors(&run.groups, SURVIVOR_WAIT).await;
+        if waited > 0 {
+            out!(
+                "run {}: waited for {waited} tool(s) that must not be killed (terraform saving its state)",
+                run.run_id
+            );
+        }
         let ended = crate::reap::end_groups(&run.groups, GROUP_GRACE).await;
         if ended > 0 {
             out!(

@@ -20,6 +20,10 @@ pub struct ProcessGroup {
     pub sid: u32,
     /// The start time of its first process (clock ticks since boot).
     pub started: u64,
+    /// A tool that loses state when killed (terraform): `runner cleanup`
+    /// waits for it to finish before ending anything.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outlives_runner: bool,
 }
 
 /// The fields of `/proc/PID/stat` we use: state, pgrp, session, starttime.
@@ -40,7 +44,12 @@ impl ProcessGroup {
     /// The group whose first process is `pgid`, if it is still there.
     pub fn of(pgid: u32) -> Option<ProcessGroup> {
         let (_, pgrp, sid, started) = stat_of(&pgid.to_string())?;
-        (pgrp == pgid).then_some(ProcessGroup { pgid, sid, started })
+        (pgrp == pgid).then_some(ProcessGroup {
+            pgid,
+            sid,
+            started,
+            outlives_runner: false,
+        })
     }
 
     /// The live processes of this group (zombies do not count).
@@ -63,6 +72,21 @@ impl ProcessGroup {
             let _ = rustix::process::kill_process_group(pid, signal);
         }
     }
+}
+
+/// Waits up to `limit` for the groups marked `outlives_runner` (terraform
+/// finishing and saving its state) to exit on their own. Returns how many
+/// were still running when the wait began.
+pub async fn wait_for_survivors(groups: &[ProcessGroup], limit: Duration) -> usize {
+    let waiting: Vec<&ProcessGroup> = groups
+        .iter()
+        .filter(|g| g.outlives_runner && !g.members().is_empty())
+        .collect();
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline && waiting.iter().any(|g| !g.members().is_empty()) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    waiting.len()
 }
 
 /// Ends the groups that still have live members: SIGTERM, up to `grace`

@@ -370,10 +370,11 @@ impl RunManifest {
     }
 
     /// Records a process group a step started; durable before it returns.
-    pub fn note_group(&self, pgid: u32) -> Result<(), StateError> {
-        let Some(group) = crate::reap::ProcessGroup::of(pgid) else {
+    pub fn note_group(&self, pgid: u32, outlives_runner: bool) -> Result<(), StateError> {
+        let Some(mut group) = crate::reap::ProcessGroup::of(pgid) else {
             return Ok(());
         };
+        group.outlives_runner = outlives_runner;
         let mut state = self.lock_state();
         state.groups.retain(|g| g.pgid != pgid);
         state.groups.push(group);

@@ -30,15 +30,17 @@ pub struct RunInfo {
     pub elapsed_secs: u64,
 }
 
-/// Told the process group id of every child a step starts (the runner
-/// records them in its journal, so `runner cleanup` can end the groups of a
-/// run that died).
+/// Told the process group id of every child a step starts, and whether it
+/// must be left to finish if the runner dies (the runner records them in
+/// its journal, so `runner cleanup` can end — or wait for — the groups of
+/// a run that died).
 #[derive(Clone)]
-pub struct SpawnObserver(std::sync::Arc<dyn Fn(u32) + Send + Sync>);
+pub struct SpawnObserver(std::sync::Arc<dyn Fn(u32, bool) + Send + Sync>);
 
 impl SpawnObserver {
-    /// An observer calling `f` with each new process group id.
-    pub fn new(f: impl Fn(u32) + Send + Sync + 'static) -> Self {
+    /// An observer calling `f` with each new process group id and its
+    /// outlives-the-runner mark.
+    pub fn new(f: impl Fn(u32, bool) + Send + Sync + 'static) -> Self {
         SpawnObserver(std::sync::Arc::new(f))
     }
 }
@@ -131,10 +133,11 @@ impl StepContext {
     }
 
     /// Reports a process group this step started (called by the process
-    /// helper right after the spawn).
-    pub fn note_spawned(&self, pgid: u32) {
+    /// helper right after the spawn); `outlives_runner` marks one that
+    /// `runner cleanup` waits for rather than ends.
+    pub fn note_spawned(&self, pgid: u32, outlives_runner: bool) {
         if let Some(o) = &self.spawned {
-            (o.0)(pgid);
+            (o.0)(pgid, outlives_runner);
         }
     }
 

@@ -139,6 +139,7 @@ pub struct Cmd {
     grace: Duration,
     timeout: Option<Duration>,
     filter: Option<LineFilter>,
+    outlives_runner: bool,
 }
 
 impl std::fmt::Debug for Cmd {
@@ -167,6 +168,7 @@ impl Cmd {
             grace: Duration::from_secs(10),
             timeout: None,
             filter: None,
+            outlives_runner: false,
         }
     }
 
@@ -262,6 +264,16 @@ impl Cmd {
         self.program.to_string_lossy().into_owned()
     }
 
+    /// Marks the child as one that must be left to finish if the runner
+    /// dies (a tool that would lose state if killed, like terraform): the
+    /// journal records it so `runner cleanup` waits for it to exit instead
+    /// of ending it. The command itself must not depend on the runner's
+    /// pipes to survive (see step-terraform's relay).
+    pub fn outlives_runner(mut self) -> Self {
+        self.outlives_runner = true;
+        self
+    }
+
     /// Runs the command to completion, streaming its output into the
     /// context's events. A non-zero exit is not an error: look at
     /// [`ProcessOutput::status`].
@@ -318,7 +330,7 @@ impl Cmd {
         let handle = Arc::new(handle?);
         let pgid = handle.pids().first().copied();
         if let Some(pgid) = pgid {
-            cx.note_spawned(pgid);
+            cx.note_spawned(pgid, self.outlives_runner);
         }
         // If this future is dropped before the child ends (a runner that
         // gives up on a step, a fail-fast sibling), the group is killed.

@@ -178,7 +178,7 @@ pub(crate) struct Session<'a> {
     generated_vars: Option<PathBuf>,
     /// A private directory (0700) for generated files that may hold
     /// secrets (var file, backend settings); removed when the session ends.
-    _scratch: tempfile::TempDir,
+    scratch: tempfile::TempDir,
 }
 
 impl<'a> Session<'a> {
@@ -280,7 +280,7 @@ impl<'a> Session<'a> {
             var_files,
             backend_flags,
             generated_vars,
-            _scratch: scratch,
+            scratch: scratch,
         };
         session.version = session.read_version().await;
         cx.events().log(
@@ -322,8 +322,30 @@ impl<'a> Session<'a> {
     }
 
     fn base_cmd(&self, argv: &[String]) -> Cmd {
-        let mut cmd = Cmd::new(&self.binary)
-            .args(argv)
+        self.with_env(Cmd::new(&self.binary).args(argv))
+    }
+
+    /// terraform through the relay ([`crate::relay`]): output via files
+    /// in the private directory, so it survives the runner's death.
+    fn relayed_cmd(
+        &self,
+        argv: &[String],
+    ) -> Result<(Cmd, tempfile::NamedTempFile, tempfile::NamedTempFile), StepError> {
+        let file = |suffix: &str| {
+            tempfile::Builder::new()
+                .prefix("terraform-")
+                .suffix(suffix)
+                .tempfile_in(self.scratch.path())
+                .map_err(|e| StepError::io("creating terraform's output file", e))
+        };
+        let (out, err) = (file(".out")?, file(".err")?);
+        let args = crate::relay::relay_args(out.path(), err.path(), &self.binary, argv);
+        let cmd = self.with_env(Cmd::new("sh").args(args)).outlives_runner();
+        Ok((cmd, out, err))
+    }
+
+    fn with_env(&self, cmd: Cmd) -> Cmd {
+        let mut cmd = cmd
             .cwd(&self.config_dir)
             // terraform alone: its running provisioners finish and are
             // recorded in the state (see StopSignal::IntChildOnly).
@@ -402,7 +424,17 @@ impl<'a> Session<'a> {
         let mut argv = inv.command.clone();
         argv.extend(inv.flags.iter().cloned());
         argv.extend(inv.args.iter().cloned());
-        let mut cmd = self.base_cmd(&argv);
+        // apply and destroy write state: they must survive the runner.
+        let relayed = matches!(
+            inv.command.first().map(String::as_str),
+            Some("apply" | "destroy")
+        );
+        let (mut cmd, _files) = if relayed {
+            let (cmd, out, err) = self.relayed_cmd(&argv)?;
+            (cmd, Some((out, err)))
+        } else {
+            (self.base_cmd(&argv), None)
+        };
         if let Some(t) = inv.timeout {
             cmd = cmd.timeout(t);
         }

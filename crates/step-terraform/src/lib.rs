@@ -69,6 +69,7 @@ pub mod isolation;
 pub mod json_ui;
 pub mod options;
 pub mod recover;
+mod relay;
 
 pub use apply::{TerraformApply, TerraformApplyConfig, TerraformDestroy};
 pub use command::{Terraform, TerraformConfig};

@@ -119,9 +119,9 @@ impl Executor {
     /// Records every process group a step starts in the journal.
     pub(super) fn spawn_observer(&self) -> Option<SpawnObserver> {
         let manifest = Arc::downgrade(lock(&self.inner.manifest).as_ref()?);
-        Some(SpawnObserver::new(move |pgid| {
+        Some(SpawnObserver::new(move |pgid, waits| {
             if let Some(m) = manifest.upgrade() {
-                let _ = m.note_group(pgid);
+                let _ = m.note_group(pgid, waits);
             }
         }))
     }

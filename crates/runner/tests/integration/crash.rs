@@ -111,3 +111,59 @@ fn cleanup_with_state_dir_from_another_directory_ends_groups_left_by_a_killed_ru
 fn state_dir_from_the_environment_is_honoured_by_run() {
     kill_and_check(true);
 }
+
+#[test]
+fn terraform_survives_a_killed_runner_saves_its_state_and_cleanup_waits_for_it() {
+    if !stepwise_tests::tool_available("terraform") {
+        return;
+    }
+    let w = Work::new(
+        r#"
+build:
+  steps:
+    - terraform-apply:
+        name: infra
+        dir: infra
+"#,
+    );
+    std::fs::create_dir_all(w.file("infra")).unwrap();
+    std::fs::write(
+        w.file("infra/main.tf"),
+        r#"
+resource "terraform_data" "slow" {
+  provisioner "local-exec" {
+    command = "touch ../provisioning; for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 1; done"
+  }
+}
+"#,
+    )
+    .unwrap();
+    let state_dir = w.file("journals");
+    let mut child = w
+        .cmd(&["run", "--state-dir", state_dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(60), || w
+        .file("provisioning")
+        .exists()));
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&child, Signal::KILL);
+    let _ = child.wait();
+    // Cleanup waits for terraform (it saves its state), then destroys.
+    let out = w
+        .cmd(&["cleanup", "--state-dir", state_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("waited for 1 tool"), "{t}");
+    let state = w.read("infra/terraform.tfstate");
+    let doc: serde_json::Value = serde_json::from_str(&state)
+        .unwrap_or_else(|e| panic!("terraform left no readable state ({e}): {state:?}\n{t}"));
+    assert_eq!(doc["resources"], serde_json::json!([]), "{t}");
+    // The state terraform saved when it stopped held the interrupted
+    // resource: the destroy had something to remove.
+    assert!(t.contains("destroyed 1"), "{t}");
+}
