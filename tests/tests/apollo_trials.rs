@@ -19,6 +19,9 @@
 //! signal and measures how long a deploy takes; the moments are drawn from
 //! that span. `STEPWISE_TRIAL_SEED` replays a suite.
 
+// Set-up that cannot work (no temp dir, no binary) should panic loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -306,6 +309,16 @@ fn leftovers(t: &Trial) -> Vec<String> {
         .unwrap_or_default();
     if !out.contains("no pending teardowns") {
         problems.push(format!("runner state is not empty: {out}"));
+    }
+    // Journals and private temp dirs (var files that may hold secrets).
+    let left: Vec<String> = std::fs::read_dir(&t.state_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if !left.is_empty() {
+        problems.push(format!("the state dir still holds {left:?}"));
     }
     problems
 }

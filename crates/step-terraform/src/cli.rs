@@ -280,7 +280,7 @@ impl<'a> Session<'a> {
             var_files,
             backend_flags,
             generated_vars,
-            scratch: scratch,
+            scratch,
         };
         session.version = session.read_version().await;
         cx.events().log(
