@@ -231,6 +231,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     Ok(())
 }
 
+/// Writes a file atomically (temp file, rename) without syncing it: for
+/// records that only matter while the machine is up (process groups), where
+/// a process's death leaves the page cache intact anyway.
+fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
+    tmp.write_all(bytes).map_err(io_err(path))?;
+    tmp.persist(path).map_err(|e| StateError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
 /// Reads a state file; a corrupt one is an error naming it.
 pub fn read_state(path: &Path) -> Result<RunState, StateError> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
@@ -378,7 +392,17 @@ impl RunManifest {
         let mut state = self.lock_state();
         state.groups.retain(|g| g.pgid != pgid);
         state.groups.push(group);
-        self.save(&state)
+        // Process groups do not outlive the machine: no fsync needed, and
+        // every spawn stays cheap.
+        self.save_unsynced(&state)
+    }
+
+    fn save_unsynced(&self, state: &RunState) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(state).map_err(|e| StateError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomic_unsynced(&self.path, &bytes)
     }
 
     /// Creates the run's private temporary directory (mode 0700), records
@@ -391,7 +415,9 @@ impl RunManifest {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
             .map_err(io_err(&dir))?;
         state.tmp_dir = Some(dir.clone());
-        self.save(&state)?;
+        // Synced with the first teardown record; until then a machine crash
+        // loses nothing a cleanup could act on.
+        self.save_unsynced(&state)?;
         Ok(dir)
     }
 
