@@ -12,15 +12,18 @@
 
 use std::path::Path;
 
-/// The relay: `sh -c RELAY relay OUT ERR terraform ARGS…`.
+/// The relay: `sh -c RELAY relay OUT ERR terraform ARGS…`. A broken pipe
+/// sends terraform one SIGINT only (`mkdir` is the once-only guard): a
+/// second one would make terraform exit at once, mid-write.
 pub const RELAY: &str = r#"out=$1; err=$2; shift 2
 "$@" >"$out" 2>"$err" </dev/null &
 tf=$!
 trap 'kill -INT "$tf" 2>/dev/null' INT
 trap 'kill -TERM "$tf" 2>/dev/null' TERM
-{ tail -s 0.2 -n +1 --pid="$tf" -f "$out" || kill -INT "$tf" 2>/dev/null; } &
+stop() { mkdir "$out.stopping" 2>/dev/null && kill -INT "$tf" 2>/dev/null; }
+{ tail -s 0.2 -n +1 --pid="$tf" -f "$out" || stop; } &
 t1=$!
-{ tail -s 0.2 -n +1 --pid="$tf" -f "$err" >&2 || kill -INT "$tf" 2>/dev/null; } &
+{ tail -s 0.2 -n +1 --pid="$tf" -f "$err" >&2 || stop; } &
 t2=$!
 while :; do
     wait "$tf"; rc=$?
