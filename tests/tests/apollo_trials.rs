@@ -143,14 +143,20 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A block of 200 ports (two targets) no other trial of this process has
+/// and nobody listens on: the suites run in parallel threads.
 fn free_port_base() -> u16 {
-    let mut rng = Rng(SystemTime::now()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(3)
-        | 1);
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        % 30) as u16;
+    let _ = NEXT.compare_exchange(0, start + 1, Ordering::SeqCst, Ordering::SeqCst);
     loop {
-        let base = 26_000 + (rng.unit() * 60.0) as u16 * 100;
+        let slot = NEXT.fetch_add(1, Ordering::SeqCst) % 30;
+        let base = 26_000 + slot * 200;
         if (80..=83)
             .flat_map(|o| [base + o, base + 100 + o])
             .all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok())
