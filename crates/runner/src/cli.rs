@@ -670,6 +670,75 @@ fn state(arg: &FileArg, state_dir: &StateDirArg) -> i32 {
     code
 }
 
+/// Waits for a dead run's tools that must not be killed (terraform saving
+/// its state), then ends every process group it left running.
+async fn end_leftover_processes(run: &crate::state::RunState) {
+    let waited = crate::reap::wait_for_survivors(&run.groups, SURVIVOR_WAIT).await;
+    if waited > 0 {
+        out!(
+            "run {}: waited for {waited} tool(s) that must not be killed (terraform saving its state)",
+            run.run_id
+        );
+    }
+    let ended = crate::reap::end_groups(&run.groups, GROUP_GRACE).await;
+    if ended > 0 {
+        out!(
+            "run {}: ended {ended} process group(s) it left running",
+            run.run_id
+        );
+    }
+}
+
+/// What `runner cleanup` runs a dead run's teardowns with.
+struct Teardowns<'a> {
+    registry: &'a Registry,
+    env: &'a Env,
+    events: &'a EventSink,
+    masker: &'a step_core::Masker,
+}
+
+impl Teardowns<'_> {
+    /// Runs the outstanding teardowns of `run`, newest first, saving the
+    /// state at `path` after each; false when one failed.
+    async fn run_pending(&self, run: &mut crate::state::RunState, path: &Path) -> bool {
+        let mut ok = true;
+        let mut seqs: Vec<u64> = run.outstanding().map(|t| t.seq).collect();
+        seqs.sort_unstable_by(|a, b| b.cmp(a));
+        if !seqs.is_empty() {
+            out!("run {}: {} pending teardown(s)", run.run_id, seqs.len());
+        }
+        for seq in seqs {
+            let Some(entry) = run.teardowns.iter().find(|t| t.seq == seq).cloned() else {
+                continue;
+            };
+            let (status, message) = crate::exec::run_teardown(
+                self.registry,
+                &entry,
+                self.env,
+                self.events,
+                step_core::Cancel::new(),
+                std::time::Duration::from_secs(30 * 60),
+                None,
+            )
+            .await;
+            if let Some(t) = run.teardowns.iter_mut().find(|t| t.seq == seq) {
+                t.status = if status.is_failure() {
+                    ok = false;
+                    crate::state::TeardownStatus::Failed
+                } else {
+                    crate::state::TeardownStatus::Done
+                };
+                t.message = message.map(|m| self.masker.mask(&m).into_owned());
+            }
+            if let Err(e) = crate::state::save_state(path, run) {
+                eprintln!("error: {e}");
+                ok = false;
+            }
+        }
+        ok
+    }
+}
+
 /// The masker of a recorded run, rebuilt from the secret names its state
 /// lists and the values they have in `env`, plus `env`'s own secrets.
 fn run_masker(run: &crate::state::RunState, env: &Env) -> step_core::Masker {
@@ -740,52 +809,15 @@ async fn cleanup(
                 continue;
             }
         };
-        let waited = crate::reap::wait_for_survivors(&run.groups, SURVIVOR_WAIT).await;
-        if waited > 0 {
-            out!(
-                "run {}: waited for {waited} tool(s) that must not be killed (terraform saving its state)",
-                run.run_id
-            );
-        }
-        let ended = crate::reap::end_groups(&run.groups, GROUP_GRACE).await;
-        if ended > 0 {
-            out!(
-                "run {}: ended {ended} process group(s) it left running",
-                run.run_id
-            );
-        }
-        let mut seqs: Vec<u64> = run.outstanding().map(|t| t.seq).collect();
-        seqs.sort_unstable_by(|a, b| b.cmp(a));
-        if !seqs.is_empty() {
-            out!("run {}: {} pending teardown(s)", run.run_id, seqs.len());
-        }
-        for seq in seqs {
-            let Some(entry) = run.teardowns.iter().find(|t| t.seq == seq).cloned() else {
-                continue;
-            };
-            let (status, message) = crate::exec::run_teardown(
-                &registry,
-                &entry,
-                &env,
-                &events,
-                step_core::Cancel::new(),
-                std::time::Duration::from_secs(30 * 60),
-                None,
-            )
-            .await;
-            if let Some(t) = run.teardowns.iter_mut().find(|t| t.seq == seq) {
-                t.status = if status.is_failure() {
-                    code = EXIT_FAILED;
-                    crate::state::TeardownStatus::Failed
-                } else {
-                    crate::state::TeardownStatus::Done
-                };
-                t.message = message.map(|m| masker.mask(&m).into_owned());
-            }
-            if let Err(e) = crate::state::save_state(&path, &run) {
-                eprintln!("error: {e}");
-                code = EXIT_FAILED;
-            }
+        end_leftover_processes(&run).await;
+        let teardowns = Teardowns {
+            registry: &registry,
+            env: &env,
+            events: &events,
+            masker: &masker,
+        };
+        if !teardowns.run_pending(&mut run, &path).await {
+            code = EXIT_FAILED;
         }
         if let Some(tmp) = &run.tmp_dir
             && tmp.exists()
@@ -793,6 +825,7 @@ async fn cleanup(
             let _ = std::fs::remove_dir_all(tmp);
         }
         if run.outstanding().count() == 0 {
+            crate::state::remove_stray_temps(&path);
             let _ = std::fs::remove_file(&path);
             drop(lock);
             let _ = std::fs::remove_file(&lock_path);

@@ -214,11 +214,39 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     }
 }
 
+/// A temp file next to `path`, named `.<file name>.XXXXXX` so that the
+/// one a killed writer leaves is recognised ([`remove_stray_temps`]).
+fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, StateError> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .tempfile_in(dir)
+        .map_err(io_err(dir))
+}
+
+/// Removes the temp files a writer of `path` that was killed mid-write
+/// left next to it.
+pub fn remove_stray_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes a file atomically and durably: temp file in the same directory,
 /// fsync, rename over the target, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
+    let mut tmp = temp_beside(path)?;
     tmp.write_all(bytes).map_err(io_err(path))?;
     tmp.as_file().sync_all().map_err(io_err(path))?;
     tmp.persist(path).map_err(|e| StateError::Io {
@@ -235,8 +263,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
 /// records that only matter while the machine is up (process groups), where
 /// a process's death leaves the page cache intact anyway.
 fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
+    let mut tmp = temp_beside(path)?;
     tmp.write_all(bytes).map_err(io_err(path))?;
     tmp.persist(path).map_err(|e| StateError::Io {
         path: path.to_path_buf(),
@@ -541,6 +568,22 @@ mod tests {
         assert!(!m.close().unwrap());
         assert!(!state_path(dir.path(), "r1").exists());
         assert!(!is_alive(dir.path(), "r1").unwrap());
+    }
+
+    #[test]
+    fn temp_files_a_killed_writer_left_are_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r1.json");
+        write_atomic(&path, b"{}").unwrap();
+        std::fs::write(dir.path().join(".r1.json.Ab12cd"), "half").unwrap();
+        std::fs::write(dir.path().join(".r2.json.Ab12cd"), "other run").unwrap();
+        remove_stray_temps(&path);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".r2.json.Ab12cd", "r1.json"]);
     }
 
     #[test]
