@@ -106,3 +106,51 @@ pub fn shared_schema(name: &str) -> Option<PathBuf> {
         .map(|dir| dir.join("shared").join("schemas").join(name))
         .find(|p| p.is_file())
 }
+
+/// Watches every process's command line (`/proc/*/cmdline`) while a tool
+/// runs, looking for a secret: anyone on the machine can read them (`ps`).
+pub struct CmdlineWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(Vec<String>, usize)>,
+}
+
+impl CmdlineWatch {
+    /// Starts scanning, every few milliseconds, for `needle`.
+    pub fn start(needle: &str) -> CmdlineWatch {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let needle = needle.as_bytes().to_vec();
+        let thread = std::thread::spawn(move || {
+            let mut hits = Vec::new();
+            let mut scans = 0;
+            while !flag.load(Ordering::Relaxed) {
+                scans += 1;
+                for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                    let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                        continue;
+                    };
+                    if cmdline
+                        .windows(needle.len())
+                        .any(|w| w == needle.as_slice())
+                    {
+                        let shown = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                        if !hits.contains(&shown) {
+                            hits.push(shown);
+                        }
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(3));
+            }
+            (hits, scans)
+        });
+        CmdlineWatch { stop, thread }
+    }
+
+    /// Stops scanning; returns the command lines that held the secret and
+    /// how many scans ran.
+    pub fn finish(self) -> (Vec<String>, usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}

@@ -61,6 +61,16 @@ pub struct FileArg {
     pub verbose: bool,
 }
 
+/// Where run journals live.
+#[derive(Debug, clap::Args, Clone, Default)]
+pub struct StateDirArg {
+    /// Where run journals (teardowns, process groups) live; keep it across
+    /// CI jobs to clean up after a killed job (default: STEPWISE_STATE_DIR,
+    /// else `.stepwise/state` next to the pipeline file).
+    #[arg(long = "state-dir", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -102,6 +112,9 @@ pub enum Command {
         /// The file whose directory holds `.stepwise/state`.
         #[command(flatten)]
         file: FileArg,
+        /// Where run journals live.
+        #[command(flatten)]
+        state_dir: StateDirArg,
     },
     /// Check a legacy wercker step directory (manifest name, semver version,
     /// property types, run.sh), as wercker's validate-wercker-step did.
@@ -118,6 +131,9 @@ pub enum Command {
         /// The file whose directory holds `.stepwise/state`.
         #[command(flatten)]
         file: FileArg,
+        /// Where run journals live.
+        #[command(flatten)]
+        state_dir: StateDirArg,
     },
 }
 
@@ -129,6 +145,9 @@ pub struct RunArgs {
     /// The file.
     #[command(flatten)]
     pub file: FileArg,
+    /// Where run journals live.
+    #[command(flatten)]
+    pub state_dir: StateDirArg,
     /// Write every event as JSON lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
@@ -197,6 +216,12 @@ pub struct PlanArgs {
     pub var_args: crate::vars::VarArgs,
 }
 
+/// How long process groups a dead run left get between SIGTERM and SIGKILL.
+const GROUP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long `runner cleanup` waits for a dead run's terraform to finish
+/// and save its state before ending it.
+const SURVIVOR_WAIT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 /// Runs the command line; returns the exit code.
 pub async fn main(cli: Cli) -> i32 {
     let mut registry = Registry::standard();
@@ -227,8 +252,12 @@ pub async fn main(cli: Cli) -> i32 {
             EXIT_PASSED
         }
         Command::Explain { kind } => explain(&registry, &kind),
-        Command::State { file } => state(&file),
-        Command::Cleanup { run, file } => cleanup(&file, run.as_deref(), registry).await,
+        Command::State { file, state_dir } => state(&file, &state_dir),
+        Command::Cleanup {
+            run,
+            file,
+            state_dir,
+        } => cleanup(&file, &state_dir, run.as_deref(), registry).await,
     }
 }
 
@@ -405,6 +434,9 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
     }
     let root = root_of(&path);
     let mut opts = RunOptions::new(root);
+    if args.state_dir.state_dir.is_some() || std::env::var_os("STEPWISE_STATE_DIR").is_some() {
+        opts.state_dir = state_dir_for(&args.file, &args.state_dir);
+    }
     opts.env = env;
     opts.skip = args.skip.clone();
     opts.keep = args.keep;
@@ -427,11 +459,23 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let short = step_core::Masker::new(opts.env.secret_values()).too_short();
-    if short > 0 {
+    let short: Vec<&str> = opts
+        .env
+        .secret_names()
+        .filter(|n| {
+            opts.env.get(n).is_some_and(|v| {
+                !v.is_empty() && v.chars().count() < step_core::mask::MIN_SECRET_LEN
+            })
+        })
+        .collect();
+    if !short.is_empty() {
         events.log(
             Level::Warn,
-            format!("{short} secret value(s) are shorter than 4 characters and are not masked"),
+            format!(
+                "refused as secret(s): the value of {} is shorter than {} characters and is not masked; use a longer value",
+                short.join(", "),
+                step_core::mask::MIN_SECRET_LEN
+            ),
         );
     }
     let (registry, file) = (Arc::new(registry), Arc::new(file));
@@ -468,20 +512,12 @@ async fn run_one(
     let executor = Executor::new(registry.clone(), file.clone(), opts, events.clone());
     let interrupter = executor.interrupter();
     let signals = tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
+        // Installed by `main` before anything ran; signals since count.
+        let Ok(mut handlers) = crate::signals::take() else {
             return;
         };
         loop {
-            let name = tokio::select! {
-                _ = int.recv() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-                _ = hup.recv() => "SIGHUP",
-            };
+            let name = handlers.recv().await;
             let n = interrupter.interrupt();
             if n == 1 {
                 eprintln!(
@@ -650,16 +686,30 @@ fn explain(registry: &Registry, kind: &str) -> i32 {
     EXIT_PASSED
 }
 
-fn state_dir_for(arg: &FileArg) -> PathBuf {
-    let base = match &arg.file {
-        Some(f) => root_of(f),
-        None => PathBuf::from("."),
-    };
-    base.join(".stepwise").join("state")
+/// The state directory: `--state-dir`, else `STEPWISE_STATE_DIR`, else
+/// `.stepwise/state` in the pipeline file's directory. Made absolute, so a
+/// journal names it the same from any working directory.
+fn state_dir_for(arg: &FileArg, dir: &StateDirArg) -> PathBuf {
+    let chosen = dir.state_dir.clone().or_else(|| {
+        std::env::var_os("STEPWISE_STATE_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    match chosen {
+        Some(d) if d.is_absolute() => d,
+        Some(d) => std::env::current_dir().map(|c| c.join(&d)).unwrap_or(d),
+        None => {
+            let base = match &arg.file {
+                Some(f) => root_of(f),
+                None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            };
+            base.join(".stepwise").join("state")
+        }
+    }
 }
 
-fn state(arg: &FileArg) -> i32 {
-    let dir = state_dir_for(arg);
+fn state(arg: &FileArg, state_dir: &StateDirArg) -> i32 {
+    let dir = state_dir_for(arg, state_dir);
     let runs = crate::state::list_runs(&dir);
     let mut code = EXIT_PASSED;
     let mut shown = 0;
@@ -671,8 +721,22 @@ fn state(arg: &FileArg) -> i32 {
             }
             Ok(run) => {
                 let outstanding: Vec<_> = run.outstanding().collect();
-                if outstanding.is_empty() {
+                let live_groups = run
+                    .groups
+                    .iter()
+                    .filter(|g| !g.members().is_empty())
+                    .count();
+                if outstanding.is_empty() && live_groups == 0 {
                     continue;
+                }
+                let masker = run_masker(&run, &Env::from_process());
+                // Every line passes the masker, as every event of a run does.
+                macro_rules! out {
+                    ($($t:tt)*) => {{
+                        use std::io::Write as _;
+                        let line = format!($($t)*);
+                        let _ = writeln!(std::io::stdout(), "{}", masker.mask(&line));
+                    }};
                 }
                 shown += 1;
                 let alive = crate::state::is_alive(&dir, &run.run_id).unwrap_or(false);
@@ -689,6 +753,9 @@ fn state(arg: &FileArg) -> i32 {
                         ", not running"
                     }
                 );
+                if live_groups > 0 {
+                    out!("  {live_groups} process group(s) of it still running");
+                }
                 for t in outstanding {
                     let target = t
                         .target
@@ -715,8 +782,94 @@ fn state(arg: &FileArg) -> i32 {
     code
 }
 
-async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
-    let dir = state_dir_for(arg);
+/// Waits for a dead run's tools that must not be killed (terraform saving
+/// its state), then ends every process group it left running.
+async fn end_leftover_processes(run: &crate::state::RunState) {
+    let waited = crate::reap::wait_for_survivors(&run.groups, SURVIVOR_WAIT).await;
+    if waited > 0 {
+        out!(
+            "run {}: waited for {waited} tool(s) that must not be killed (terraform saving its state)",
+            run.run_id
+        );
+    }
+    let ended = crate::reap::end_groups(&run.groups, GROUP_GRACE).await;
+    if ended > 0 {
+        out!(
+            "run {}: ended {ended} process group(s) it left running",
+            run.run_id
+        );
+    }
+}
+
+/// What `runner cleanup` runs a dead run's teardowns with.
+struct Teardowns<'a> {
+    registry: &'a Registry,
+    env: &'a Env,
+    events: &'a EventSink,
+    masker: &'a step_core::Masker,
+}
+
+impl Teardowns<'_> {
+    /// Runs the outstanding teardowns of `run`, newest first, saving the
+    /// state at `path` after each; false when one failed.
+    async fn run_pending(&self, run: &mut crate::state::RunState, path: &Path) -> bool {
+        let mut ok = true;
+        let mut seqs: Vec<u64> = run.outstanding().map(|t| t.seq).collect();
+        seqs.sort_unstable_by(|a, b| b.cmp(a));
+        if !seqs.is_empty() {
+            out!("run {}: {} pending teardown(s)", run.run_id, seqs.len());
+        }
+        for seq in seqs {
+            let Some(entry) = run.teardowns.iter().find(|t| t.seq == seq).cloned() else {
+                continue;
+            };
+            let (status, message) = crate::exec::run_teardown(
+                self.registry,
+                &entry,
+                self.env,
+                self.events,
+                step_core::Cancel::new(),
+                std::time::Duration::from_secs(30 * 60),
+                None,
+            )
+            .await;
+            if let Some(t) = run.teardowns.iter_mut().find(|t| t.seq == seq) {
+                t.status = if status.is_failure() {
+                    ok = false;
+                    crate::state::TeardownStatus::Failed
+                } else {
+                    crate::state::TeardownStatus::Done
+                };
+                t.message = message.map(|m| self.masker.mask(&m).into_owned());
+            }
+            if let Err(e) = crate::state::save_state(path, run) {
+                eprintln!("error: {e}");
+                ok = false;
+            }
+        }
+        ok
+    }
+}
+
+/// The masker of a recorded run, rebuilt from the secret names its state
+/// lists and the values they have in `env`, plus `env`'s own secrets.
+fn run_masker(run: &crate::state::RunState, env: &Env) -> step_core::Masker {
+    let mut values = env.secret_values();
+    values.extend(
+        run.secret_names
+            .iter()
+            .filter_map(|n| env.get(n).map(str::to_string)),
+    );
+    step_core::Masker::new(values)
+}
+
+async fn cleanup(
+    arg: &FileArg,
+    state_dir: &StateDirArg,
+    only: Option<&str>,
+    registry: Registry,
+) -> i32 {
+    let dir = state_dir_for(arg, state_dir);
     let events = EventSink::new();
     let reports = match crate::report_setup::attach(&events, None, None) {
         Ok(r) => r,
@@ -725,7 +878,7 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let env = Env::from_process();
+    let mut env = Env::from_process();
     events.add_secrets(env.secret_values());
     let mut code = EXIT_PASSED;
     let mut found = false;
@@ -742,6 +895,15 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
             continue;
         }
         found = true;
+        let masker = run_masker(&run, &env);
+        for name in &run.secret_names {
+            env.mark_secret(name.clone());
+        }
+        events.add_secrets(
+            run.secret_names
+                .iter()
+                .filter_map(|n| env.get(n).map(str::to_string)),
+        );
         let lock_path = crate::state::lock_path(&dir, &run.run_id);
         let lock = match crate::state::try_lock(&lock_path) {
             Ok(Some(l)) => l,
@@ -759,40 +921,23 @@ async fn cleanup(arg: &FileArg, only: Option<&str>, registry: Registry) -> i32 {
                 continue;
             }
         };
-        let mut seqs: Vec<u64> = run.outstanding().map(|t| t.seq).collect();
-        seqs.sort_unstable_by(|a, b| b.cmp(a));
-        if !seqs.is_empty() {
-            out!("run {}: {} pending teardown(s)", run.run_id, seqs.len());
+        end_leftover_processes(&run).await;
+        let teardowns = Teardowns {
+            registry: &registry,
+            env: &env,
+            events: &events,
+            masker: &masker,
+        };
+        if !teardowns.run_pending(&mut run, &path).await {
+            code = EXIT_FAILED;
         }
-        for seq in seqs {
-            let Some(entry) = run.teardowns.iter().find(|t| t.seq == seq).cloned() else {
-                continue;
-            };
-            let (status, message) = crate::exec::run_teardown(
-                &registry,
-                &entry,
-                &env,
-                &events,
-                step_core::Cancel::new(),
-                std::time::Duration::from_secs(30 * 60),
-                None,
-            )
-            .await;
-            if let Some(t) = run.teardowns.iter_mut().find(|t| t.seq == seq) {
-                t.status = if status.is_failure() {
-                    code = EXIT_FAILED;
-                    crate::state::TeardownStatus::Failed
-                } else {
-                    crate::state::TeardownStatus::Done
-                };
-                t.message = message;
-            }
-            if let Err(e) = crate::state::save_state(&path, &run) {
-                eprintln!("error: {e}");
-                code = EXIT_FAILED;
-            }
+        if let Some(tmp) = &run.tmp_dir
+            && tmp.exists()
+        {
+            let _ = std::fs::remove_dir_all(tmp);
         }
         if run.outstanding().count() == 0 {
+            crate::state::remove_stray_temps(&path);
             let _ = std::fs::remove_file(&path);
             drop(lock);
             let _ = std::fs::remove_file(&lock_path);

@@ -19,6 +19,11 @@ fn main() {
             std::process::exit(runner::cli::EXIT_CONFIG);
         }
     };
+    if matches!(cli.command, runner::cli::Command::Run(_)) {
+        // Before anything else runs: a signal from now on is handled.
+        let _guard = rt.enter();
+        runner::signals::install_early();
+    }
     let code = rt.block_on(runner::cli::main(cli));
     // Reader threads of daemonized grandchildren may still hold pipes; don't
     // wait for them.

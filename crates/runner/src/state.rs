@@ -6,8 +6,12 @@
 //! a live run from a dead one.
 //!
 //! Secrets are never stored: a teardown's properties refer to them as
-//! `${NAME}`, and `runner cleanup` takes their values from its own
-//! environment.
+//! `${NAME}`, variables that carry a secret inside them are stored as
+//! references ([`EnvPart`]), and `runner cleanup` takes the values from its
+//! own environment. The state records the names (never the values) of the
+//! run's secrets, so `runner state` and `runner cleanup` can rebuild the
+//! masker from those names and their own environment. Names, targets and
+//! messages are masked before they are written.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -63,6 +67,10 @@ pub struct TeardownEntry {
     /// environment of whoever runs it.
     #[serde(default)]
     pub secret_vars: Vec<String>,
+    /// Variables whose value holds a secret, as text and references to
+    /// secret variables; rebuilt from the environment of whoever runs it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_env: BTreeMap<String, Vec<EnvPart>>,
     /// Where it stands.
     pub status: TeardownStatus,
     /// When it was recorded (RFC 3339).
@@ -70,6 +78,72 @@ pub struct TeardownEntry {
     /// The last message of a run of it.
     #[serde(default)]
     pub message: Option<String>,
+}
+
+/// A piece of a stored variable: plain text, or the value of a secret
+/// variable (by name) taken from the environment when it is used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvPart {
+    /// Text stored as is (it holds no secret).
+    Text(String),
+    /// The value of this (secret) variable.
+    Secret(String),
+}
+
+/// Splits `value` into text and references to the secret variables whose
+/// values it contains (`secrets` are name/value pairs, longest value
+/// first wins). `None` when it holds no secret value.
+pub fn secret_refs(value: &str, secrets: &[(String, String)]) -> Option<Vec<EnvPart>> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut rest = value;
+    let mut found = false;
+    'outer: while !rest.is_empty() {
+        let mut best: Option<(&str, &str)> = None;
+        for (name, secret) in secrets {
+            if !secret.is_empty()
+                && rest.starts_with(secret.as_str())
+                && best.is_none_or(|(_, b)| secret.len() > b.len())
+            {
+                best = Some((name, secret));
+            }
+        }
+        if let Some((name, secret)) = best {
+            if !text.is_empty() {
+                parts.push(EnvPart::Text(std::mem::take(&mut text)));
+            }
+            parts.push(EnvPart::Secret(name.to_string()));
+            rest = &rest[secret.len()..];
+            found = true;
+            continue 'outer;
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            text.push(c);
+        }
+        rest = chars.as_str();
+    }
+    if !text.is_empty() {
+        parts.push(EnvPart::Text(text));
+    }
+    found.then_some(parts)
+}
+
+/// Joins stored parts back into a value, taking secrets from `lookup`;
+/// `Err(name)` names a secret variable that is not set.
+pub fn resolve_refs(
+    parts: &[EnvPart],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            EnvPart::Text(t) => out.push_str(t),
+            EnvPart::Secret(name) => out.push_str(&lookup(name).ok_or_else(|| name.clone())?),
+        }
+    }
+    Ok(out)
 }
 
 /// A run's state file.
@@ -89,6 +163,17 @@ pub struct RunState {
     pub file: PathBuf,
     /// The recorded teardowns.
     pub teardowns: Vec<TeardownEntry>,
+    /// Names of the run's secret variables (never their values).
+    #[serde(default)]
+    pub secret_names: Vec<String>,
+    /// The process groups its steps started (ended by `runner cleanup`
+    /// when the run died).
+    #[serde(default)]
+    pub groups: Vec<crate::reap::ProcessGroup>,
+    /// The run's private temporary directory (var files that may hold
+    /// secrets live there); removed when the run ends or by `runner cleanup`.
+    #[serde(default)]
+    pub tmp_dir: Option<PathBuf>,
 }
 
 impl RunState {
@@ -129,11 +214,39 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     }
 }
 
+/// A temp file next to `path`, named `.<file name>.XXXXXX` so that the
+/// one a killed writer leaves is recognised ([`remove_stray_temps`]).
+fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, StateError> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .tempfile_in(dir)
+        .map_err(io_err(dir))
+}
+
+/// Removes the temp files a writer of `path` that was killed mid-write
+/// left next to it.
+pub fn remove_stray_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes a file atomically and durably: temp file in the same directory,
 /// fsync, rename over the target, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
+    let mut tmp = temp_beside(path)?;
     tmp.write_all(bytes).map_err(io_err(path))?;
     tmp.as_file().sync_all().map_err(io_err(path))?;
     tmp.persist(path).map_err(|e| StateError::Io {
@@ -143,6 +256,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
+    Ok(())
+}
+
+/// Writes a file atomically (temp file, rename) without syncing it: for
+/// records that only matter while the machine is up (process groups), where
+/// a process's death leaves the page cache intact anyway.
+fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let mut tmp = temp_beside(path)?;
+    tmp.write_all(bytes).map_err(io_err(path))?;
+    tmp.persist(path).map_err(|e| StateError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
     Ok(())
 }
 
@@ -227,6 +353,9 @@ impl RunManifest {
             pipeline: pipeline.to_string(),
             file: file.to_path_buf(),
             teardowns: Vec::new(),
+            secret_names: Vec::new(),
+            groups: Vec::new(),
+            tmp_dir: None,
         };
         let m = RunManifest {
             dir: state_dir.to_path_buf(),
@@ -263,6 +392,62 @@ impl RunManifest {
         Ok(seq)
     }
 
+    /// Adds names of the run's secret variables (names only) to the state.
+    pub fn note_secret_names<I, S>(&self, names: I) -> Result<(), StateError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut state = self.lock_state();
+        let mut changed = false;
+        for name in names {
+            let name = name.into();
+            if !state.secret_names.contains(&name) {
+                state.secret_names.push(name);
+                changed = true;
+            }
+        }
+        if changed { self.save(&state) } else { Ok(()) }
+    }
+
+    /// Records a process group a step started; durable before it returns.
+    pub fn note_group(&self, pgid: u32, outlives_runner: bool) -> Result<(), StateError> {
+        let Some(mut group) = crate::reap::ProcessGroup::of(pgid) else {
+            return Ok(());
+        };
+        group.outlives_runner = outlives_runner;
+        let mut state = self.lock_state();
+        state.groups.retain(|g| g.pgid != pgid);
+        state.groups.push(group);
+        // Process groups do not outlive the machine: no fsync needed, and
+        // every spawn stays cheap.
+        self.save_unsynced(&state)
+    }
+
+    fn save_unsynced(&self, state: &RunState) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(state).map_err(|e| StateError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomic_unsynced(&self.path, &bytes)
+    }
+
+    /// Creates the run's private temporary directory (mode 0700), records
+    /// it, and returns it.
+    pub fn make_tmp_dir(&self) -> Result<PathBuf, StateError> {
+        let mut state = self.lock_state();
+        let dir = self.dir.join(format!("{}.tmp", state.run_id));
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io_err(&dir))?;
+        state.tmp_dir = Some(dir.clone());
+        // Synced with the first teardown record; until then a machine crash
+        // loses nothing a cleanup could act on.
+        self.save_unsynced(&state)?;
+        Ok(dir)
+    }
+
     /// Updates a teardown's status.
     pub fn mark(
         &self,
@@ -291,6 +476,9 @@ impl RunManifest {
     /// (the lock file goes with the run); otherwise leaves it for `runner cleanup`.
     pub fn close(self) -> Result<bool, StateError> {
         let state = self.lock_state().clone();
+        if let Some(tmp) = &state.tmp_dir {
+            let _ = std::fs::remove_dir_all(tmp);
+        }
         let outstanding = state.outstanding().count() > 0;
         if !outstanding && self.path.exists() {
             std::fs::remove_file(&self.path).map_err(io_err(&self.path))?;
@@ -361,6 +549,7 @@ mod tests {
             },
             env: BTreeMap::new(),
             secret_vars: vec!["TOKEN".into()],
+            secret_env: BTreeMap::new(),
             status: TeardownStatus::Pending,
             recorded_at: String::new(),
             message: None,
@@ -379,6 +568,46 @@ mod tests {
         assert!(!m.close().unwrap());
         assert!(!state_path(dir.path(), "r1").exists());
         assert!(!is_alive(dir.path(), "r1").unwrap());
+    }
+
+    #[test]
+    fn temp_files_a_killed_writer_left_are_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r1.json");
+        write_atomic(&path, b"{}").unwrap();
+        std::fs::write(dir.path().join(".r1.json.Ab12cd"), "half").unwrap();
+        std::fs::write(dir.path().join(".r2.json.Ab12cd"), "other run").unwrap();
+        remove_stray_temps(&path);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".r2.json.Ab12cd", "r1.json"]);
+    }
+
+    #[test]
+    fn values_holding_secrets_become_references() {
+        let secrets = vec![
+            ("OPS_CRED".to_string(), "s3cr3t".to_string()),
+            ("LONG".to_string(), "s3cr3t-and-more".to_string()),
+        ];
+        let parts = secret_refs("postgres://app:s3cr3t@db/s3cr3t-and-more", &secrets).unwrap();
+        assert_eq!(
+            parts,
+            vec![
+                EnvPart::Text("postgres://app:".into()),
+                EnvPart::Secret("OPS_CRED".into()),
+                EnvPart::Text("@db/".into()),
+                EnvPart::Secret("LONG".into()),
+            ]
+        );
+        let back = resolve_refs(&parts, |n| {
+            secrets.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
+        });
+        assert_eq!(back.unwrap(), "postgres://app:s3cr3t@db/s3cr3t-and-more");
+        assert_eq!(secret_refs("plain", &secrets), None);
+        assert_eq!(resolve_refs(&parts, |_| None), Err("OPS_CRED".into()));
     }
 
     #[test]

@@ -354,12 +354,17 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(extra_vars: &Map<String, Value>) -> Result<Self, StepError> {
+    fn new(extra_vars: &Map<String, Value>, base: &Path) -> Result<Self, StepError> {
+        use std::os::unix::fs::PermissionsExt as _;
+        // Under the run's private temp dir when the runner gives one, so a
+        // crash leaves nothing `runner cleanup` does not remove.
         let guard = tempfile::Builder::new()
             .prefix("stepwise-ansible-")
-            .tempdir()
+            .tempdir_in(base)
             .map_err(|e| StepError::io("creating a temporary directory for ansible-playbook", e))?;
         let dir = guard.path().to_path_buf();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| StepError::io(format!("making {} private", dir.display()), e))?;
         let plugin_dir = callback::install(&dir).map_err(|e| {
             StepError::io(
                 format!("writing the callback plugin to {}", dir.display()),
@@ -556,7 +561,7 @@ impl Step for AnsiblePlaybook {
             cx.warn(w.clone());
             warnings.push(w);
         }
-        let scratch = Scratch::new(&extra_vars)?;
+        let scratch = Scratch::new(&extra_vars, &cx.temp_base())?;
         let playbook = &self.config.playbook;
 
         let (output, report) = self.run_once(cx, &tool.path, &scratch, 1).await?;

@@ -30,6 +30,27 @@ pub struct RunInfo {
     pub elapsed_secs: u64,
 }
 
+/// Told the process group id of every child a step starts, and whether it
+/// must be left to finish if the runner dies (the runner records them in
+/// its journal, so `runner cleanup` can end — or wait for — the groups of
+/// a run that died).
+#[derive(Clone)]
+pub struct SpawnObserver(std::sync::Arc<dyn Fn(u32, bool) + Send + Sync>);
+
+impl SpawnObserver {
+    /// An observer calling `f` with each new process group id and its
+    /// outlives-the-runner mark.
+    pub fn new(f: impl Fn(u32, bool) + Send + Sync + 'static) -> Self {
+        SpawnObserver(std::sync::Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for SpawnObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SpawnObserver")
+    }
+}
+
 /// The context a step runs in. Built by the runner, or by hand when a step
 /// is embedded in another program ([`StepContext::for_dir`]).
 #[derive(Clone, Debug)]
@@ -40,6 +61,7 @@ pub struct StepContext {
     events: EventSink,
     cancel: Cancel,
     run: RunInfo,
+    spawned: Option<SpawnObserver>,
 }
 
 impl StepContext {
@@ -53,6 +75,7 @@ impl StepContext {
             events,
             cancel,
             run: RunInfo::default(),
+            spawned: None,
         }
     }
 
@@ -101,6 +124,34 @@ impl StepContext {
     pub fn with_workdir(mut self, workdir: PathBuf) -> Self {
         self.workdir = workdir;
         self
+    }
+
+    /// Sets the observer of the process groups this step starts.
+    pub fn with_spawn_observer(mut self, observer: SpawnObserver) -> Self {
+        self.spawned = Some(observer);
+        self
+    }
+
+    /// Reports a process group this step started (called by the process
+    /// helper right after the spawn); `outlives_runner` marks one that
+    /// `runner cleanup` waits for rather than ends.
+    pub fn note_spawned(&self, pgid: u32, outlives_runner: bool) {
+        if let Some(o) = &self.spawned {
+            (o.0)(pgid, outlives_runner);
+        }
+    }
+
+    /// Where a step puts temporary files that may hold secrets (var files,
+    /// extra-vars files): `STEPWISE_TMPDIR` of the environment — the runner
+    /// points it at a private per-run directory it removes, even after a
+    /// crash, via `runner cleanup` — else the system's temp directory.
+    /// Create a private (0700) directory inside it per use.
+    pub fn temp_base(&self) -> PathBuf {
+        self.env
+            .get("STEPWISE_TMPDIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
     }
 
     /// The working directory; relative paths in properties resolve against it.

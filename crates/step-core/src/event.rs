@@ -137,6 +137,9 @@ impl Event {
         if let Some(s) = &mut self.step {
             masker.mask_in_place(s);
         }
+        if let Some(t) = &mut self.target {
+            masker.mask_in_place(t);
+        }
         match &mut self.kind {
             EventKind::Output { line, .. } => masker.mask_in_place(line),
             EventKind::Log { message, .. } => masker.mask_in_place(message),

@@ -58,7 +58,7 @@ pub mod tool;
 pub use async_trait::async_trait;
 pub use cancel::{Cancel, CancelReason};
 pub use config::parse_config;
-pub use context::{RunInfo, StepContext};
+pub use context::{RunInfo, SpawnObserver, StepContext};
 pub use describe::{OutputDoc, PropertyDoc, PropertyType, StepDescription};
 pub use env::Env;
 pub use error::{ConfigError, StepError};

@@ -2,11 +2,12 @@
 //! sees it, so no terminal, log file, JUnit report or Slack message can leak
 //! a secret value.
 //!
-//! A secret is masked in every form a step is likely to print it: the value
-//! itself, each line of a multi-line value, its base64 encoding and its
-//! JSON-escaped form. Values shorter than [`MIN_SECRET_LEN`] are not masked
-//! (they would blank out ordinary text); [`Masker::too_short`] lists them so
-//! the runner can warn.
+//! A secret is masked in every form a step is likely to print it (see
+//! [`forms`]): the value itself, each line of a multi-line value, base64
+//! (both alphabets, all three alignments), percent-encoding, JSON escapes
+//! and shell quoting. Values shorter than [`MIN_SECRET_LEN`] are refused as
+//! secrets (they would blank out ordinary text); [`Masker::too_short`]
+//! counts them so the runner can warn.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -55,6 +56,13 @@ impl Finder {
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .prefilter(false)
             .build(patterns)
+            .or_else(|_| {
+                // Past the DFA's size limit (many secrets, each in every
+                // encoded form): a slower automaton still masks.
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(patterns)
+            })
             .ok()
             .map(Finder::Automaton)
     }
@@ -265,8 +273,12 @@ impl Masker {
     }
 }
 
-/// The forms of a secret that are masked.
-fn forms(secret: &str) -> Vec<String> {
+/// The forms of a secret that are masked: the value, each line of a
+/// multi-line value, base64 (standard and URL-safe, padded or not, and the
+/// three alignments it takes inside a longer encoded text), percent-encoding
+/// (`quote` and `quote_plus` styles), JSON escaping (plain, HTML-safe
+/// `\u0026`-style and ASCII-only) and shell quoting (`'…'\''…'`, `printf %q`).
+pub fn forms(secret: &str) -> Vec<String> {
     let mut out = vec![secret.to_string()];
     let trimmed = secret.trim_end_matches(['\n', '\r']);
     if trimmed != secret {
@@ -280,19 +292,116 @@ fn forms(secret: &str) -> Vec<String> {
             }
         }
     }
-    let engine = base64::engine::general_purpose::STANDARD;
     for raw in [secret, trimmed] {
-        out.push(engine.encode(raw));
-        out.push(engine.encode(raw).trim_end_matches('=').to_string());
-        out.push(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
+        base64_forms(raw.as_bytes(), &mut out);
         // `echo "$SECRET" | base64` encodes the newline echo adds.
-        out.push(engine.encode(format!("{raw}\n")));
+        base64_forms(format!("{raw}\n").as_bytes(), &mut out);
     }
-    if let Ok(json) = serde_json::to_string(secret) {
-        let inner = &json[1..json.len() - 1];
-        if inner != secret {
-            out.push(inner.to_string());
+    for raw in [secret, trimmed] {
+        out.push(percent_encode(raw, b"/", false));
+        out.push(percent_encode(raw, b"", false));
+        out.push(percent_encode(raw, b"", true));
+        // encodeURIComponent leaves these alone.
+        out.push(percent_encode(raw, b"!*'()", false));
+        out.extend(json_forms(raw));
+        out.push(raw.replace('\'', "'\\''"));
+        out.push(backslash_quote(raw));
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|f| !f.is_empty() && seen.insert(f.clone()));
+    out
+}
+
+/// Base64 of `raw` in both alphabets: padded, unpadded, and the part that
+/// stays the same whatever bytes surround it at each of the three offsets
+/// (`user:secret` encoded whole contains one of these).
+fn base64_forms(raw: &[u8], out: &mut Vec<String>) {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    for engine in [&STANDARD, &URL_SAFE] {
+        let full = engine.encode(raw);
+        out.push(full.trim_end_matches('=').to_string());
+        out.push(full);
+        for offset in 0..3usize {
+            let mut padded = vec![0u8; offset];
+            padded.extend_from_slice(raw);
+            let encoded = engine.encode(&padded);
+            // Characters that mix in bits of the bytes before or after.
+            let skip = [0, 2, 3][offset];
+            let stable = padded.len() * 8 / 6;
+            if let Some(part) = encoded.get(skip..stable) {
+                out.push(part.to_string());
+            }
         }
+    }
+}
+
+/// Percent-encoding as Python's `quote(s, safe)` (or `quote_plus` with
+/// `plus`): unreserved characters and `safe` stay, the rest is `%XX`.
+fn percent_encode(raw: &str, safe: &[u8], plus: bool) -> String {
+    let mut out = String::with_capacity(raw.len() * 3);
+    for &b in raw.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"_.-~".contains(&b) || safe.contains(&b) {
+            out.push(b as char);
+        } else if plus && b == b' ' {
+            out.push('+');
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The JSON-escaped forms (without the quotes): serde's, with `&`, `<`,
+/// `>` and `'` as `\u0026`-style escapes (minijinja's `tojson`), the same
+/// without `'` (Go), with `/` as `\/`, and ASCII-only (`\u00e9`).
+fn json_forms(raw: &str) -> Vec<String> {
+    let Ok(json) = serde_json::to_string(raw) else {
+        return Vec::new();
+    };
+    let plain = json[1..json.len() - 1].to_string();
+    let html = |chars: &[char], upper: bool| {
+        let mut s = String::with_capacity(plain.len());
+        for c in plain.chars() {
+            if chars.contains(&c) && upper {
+                s.push_str(&format!("\\u{:04X}", c as u32));
+            } else if chars.contains(&c) {
+                s.push_str(&format!("\\u{:04x}", c as u32));
+            } else {
+                s.push(c);
+            }
+        }
+        s
+    };
+    let mut ascii = String::with_capacity(plain.len());
+    for c in plain.chars() {
+        if c.is_ascii() {
+            ascii.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                ascii.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    vec![
+        html(&['&', '<', '>', '\''], false),
+        html(&['&', '<', '>'], false),
+        html(&['&', '<', '>', '\''], true),
+        plain.replace('/', "\\/"),
+        ascii,
+        plain,
+    ]
+}
+
+/// Bash's `printf %q` style: a backslash before each character the shell
+/// would treat specially.
+fn backslash_quote(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() * 2);
+    for c in raw.chars() {
+        if !(c.is_alphanumeric() || "_-./,:@%+=".contains(c)) {
+            out.push('\\');
+        }
+        out.push(c);
     }
     out
 }
@@ -310,6 +419,31 @@ mod tests {
         assert_eq!(m.mask(&format!("b64={b64}")), "b64=***");
         assert_eq!(m.mask("line-one\\nline-two"), "***");
         assert_eq!(m.mask("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn encoded_forms_are_masked() {
+        let secret = "p&ss <w>o'rd/+x?";
+        let m = Masker::new([secret]);
+        let cases = [
+            "p%26ss%20%3Cw%3Eo%27rd/%2Bx%3F",
+            "p%26ss+%3Cw%3Eo%27rd%2F%2Bx%3F",
+            "p\\u0026ss \\u003cw\\u003eo\\u0027rd/+x?",
+            "p\\u0026ss \\u003cw\\u003eo'rd/+x?",
+            "p&ss <w>o'\\''rd/+x?",
+        ];
+        for form in cases {
+            assert_eq!(m.mask(&format!("[{form}]")), "[***]", "{form}");
+        }
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+        for prefix in ["", "u", "us", "usr:"] {
+            for engine in [&STANDARD, &URL_SAFE] {
+                let whole = engine.encode(format!("{prefix}{secret}"));
+                let masked = m.mask(&whole);
+                assert!(masked.contains(MASK), "{prefix:?}: {whole} -> {masked}");
+                assert!(masked.len() < 12, "{prefix:?}: {whole} -> {masked}");
+            }
+        }
     }
 
     #[test]

@@ -51,6 +51,11 @@ pub enum StopSignal {
     Term,
     /// SIGINT: terraform and packer stop gracefully (and clean up) on it.
     Int,
+    /// SIGINT to the child alone, not its group: terraform then lets the
+    /// provisioners it is running finish and records them, where a SIGINT
+    /// to the whole group would kill them halfway (tainted resources whose
+    /// destroy provisioners never run). The group is killed after the grace.
+    IntChildOnly,
 }
 
 /// A line filter: turns a raw line into the text to show, or `None` to hide
@@ -147,6 +152,7 @@ pub struct Cmd {
     timeout: Option<Duration>,
     filter: Option<LineFilter>,
     inherit: Vec<Arc<OwnedFd>>,
+    outlives_runner: bool,
 }
 
 impl std::fmt::Debug for Cmd {
@@ -176,6 +182,7 @@ impl Cmd {
             timeout: None,
             filter: None,
             inherit: Vec::new(),
+            outlives_runner: false,
         }
     }
 
@@ -281,6 +288,16 @@ impl Cmd {
         self.program.to_string_lossy().into_owned()
     }
 
+    /// Marks the child as one that must be left to finish if the runner
+    /// dies (a tool that would lose state if killed, like terraform): the
+    /// journal records it so `runner cleanup` waits for it to exit instead
+    /// of ending it. The command itself must not depend on the runner's
+    /// pipes to survive (see step-terraform's relay).
+    pub fn outlives_runner(mut self) -> Self {
+        self.outlives_runner = true;
+        self
+    }
+
     /// Runs the command to completion, streaming its output into the
     /// context's events. A non-zero exit is not an error: look at
     /// [`ProcessOutput::status`].
@@ -299,6 +316,9 @@ impl Cmd {
         // readers see EOF when the child (and its children) exit.
         drop(command);
         let pgid = child.id();
+        if let Some(pgid) = pgid {
+            cx.note_spawned(pgid, self.outlives_runner);
+        }
         // If this future is dropped before the child ends (a runner that
         // gives up on a step, a fail-fast sibling), the group is killed.
         let mut guard = GroupGuard { pgid };
@@ -486,13 +506,15 @@ where
         kill_group(pgid, Signal::KILL);
         return waiter.await;
     }
-    kill_group(
-        pgid,
-        match signal {
-            StopSignal::Term => Signal::TERM,
-            StopSignal::Int => Signal::INT,
-        },
-    );
+    match signal {
+        StopSignal::Term => kill_group(pgid, Signal::TERM),
+        StopSignal::Int => kill_group(pgid, Signal::INT),
+        StopSignal::IntChildOnly => {
+            if let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) {
+                let _ = rustix::process::kill_process(pid, Signal::INT);
+            }
+        }
+    }
     tokio::select! {
         res = &mut *waiter => {
             return res;

@@ -2,6 +2,7 @@
 //! `ui` lines as readable log lines, and turns its artifacts into outputs.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -143,8 +144,9 @@ impl PackerBuild {
         &self.config
     }
 
-    /// packer's arguments (after the program name) for this template path.
-    pub fn args(&self, template: &str) -> Vec<String> {
+    /// packer's arguments (after the program name) for this template path;
+    /// `var_file` is the generated file holding `vars` ([`options::VarFile`]).
+    pub fn args(&self, template: &str, var_file: Option<&Path>) -> Vec<String> {
         let c = &self.config;
         let mut args = vec!["-machine-readable".to_string(), "build".to_string()];
         if let Some(on_error) = c.on_error {
@@ -159,7 +161,7 @@ impl PackerBuild {
         args.extend(options::selection_and_var_args(
             &c.only,
             &c.except,
-            &c.vars,
+            var_file,
             &c.var_files,
         ));
         args.push(template.to_string());
@@ -229,7 +231,12 @@ impl Step for PackerBuild {
         options::check_var_files(&self.config.var_files, cx)?;
         let packer = options::find_packer(cx, self.requirement.as_ref())?;
 
-        let args = self.args(&template.arg);
+        // Held until packer is done: dropping it removes the file.
+        let var_file = options::VarFile::write(&self.config.vars, cx)?;
+        let args = self.args(
+            &template.arg,
+            var_file.as_ref().map(|f| f.path()).as_deref(),
+        );
         cx.info(format!("running {}", options::loggable_command(&args, cx)));
         let kept = Arc::new(Mutex::new(KeptLines::default()));
         let cmd = options::with_packer_env(
@@ -269,9 +276,11 @@ impl Step for PackerBuild {
     }
 
     fn commands(&self) -> Vec<String> {
+        // `vars` go through a private var file made when the step runs.
+        let var_file = (!self.config.vars.is_empty()).then(|| Path::new("<generated vars file>"));
         vec![step_core::command_line(
             "packer",
-            &self.args(&self.config.template),
+            &self.args(&self.config.template, var_file),
         )]
     }
 }
@@ -540,15 +549,14 @@ mod tests {
         .unwrap();
         assert_eq!(b.config().cancel_grace, Duration::from_secs(30));
         assert_eq!(
-            b.args("t.json"),
+            b.args("t.json", Some(Path::new("/p/v.pkrvars.json"))),
             [
                 "-machine-readable",
                 "build",
                 "-on-error=abort",
                 "-parallel-builds=2",
                 "-only=web",
-                "-var",
-                "n=1",
+                "-var-file=/p/v.pkrvars.json",
                 "t.json"
             ]
         );

@@ -26,7 +26,9 @@
 //! config.vars.insert("aws_region".into(), "eu-west-1".into());
 //! let step = PackerValidate::new(config).unwrap();
 //! let t = step_packer::templates::TemplateFile { arg: "packer/a.json".into(), path: "/w/packer/a.json".into() };
-//! assert_eq!(step.args(&t), ["-machine-readable", "validate", "-var", "aws_region=eu-west-1", "packer/a.json"]);
+//! // `vars` reach packer through a generated 0600 var file, never argv.
+//! let vf = std::path::Path::new("/tmp/x/stepwise.pkrvars.json");
+//! assert_eq!(step.args(&t, Some(vf)), ["-machine-readable", "validate", "-var-file=/tmp/x/stepwise.pkrvars.json", "packer/a.json"]);
 //!
 //! // The same from properties, as the runner builds it; errors name the property.
 //! let err = PackerValidate::from_properties(serde_json::json!({"template": "t.json", "version": "soon"}))

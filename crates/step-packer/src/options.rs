@@ -4,13 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use semver::VersionReq;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use step_core::config::OneOrMany;
 use step_core::process::Cmd;
-use step_core::{ConfigError, FoundTool, StepContext, ToolError, ToolSpec};
+use step_core::{ConfigError, FoundTool, StepContext, StepError, ToolError, ToolSpec};
 
 /// How to get packer, for "not found" and "wrong version" errors.
 pub const INSTALL_HINT: &str =
@@ -136,11 +137,13 @@ pub fn check_var_files(var_files: &[String], cx: &StepContext) -> Result<(), Con
 }
 
 /// The options common to validate and build, as packer's argv:
-/// `-only=…`/`-except=…`, `-var NAME=VALUE`…, `-var-file=…`….
+/// `-only=…`/`-except=…`, `-var-file=GENERATED` (the step's `vars`, see
+/// [`VarFile`]), then the user's `-var-file=…`…. Values never go on the
+/// command line, where any local user could read them with `ps`.
 pub fn selection_and_var_args(
     only: &[String],
     except: &[String],
-    vars: &BTreeMap<String, String>,
+    generated: Option<&Path>,
     var_files: &[String],
 ) -> Vec<String> {
     let mut args = Vec::new();
@@ -150,14 +153,66 @@ pub fn selection_and_var_args(
     if !except.is_empty() {
         args.push(format!("-except={}", except.join(",")));
     }
-    for (name, value) in vars {
-        args.push("-var".into());
-        args.push(format!("{name}={value}"));
+    if let Some(path) = generated {
+        args.push(format!("-var-file={}", path.display()));
     }
     for f in var_files {
         args.push(format!("-var-file={f}"));
     }
     args
+}
+
+/// The step's `vars` written to a JSON var file (mode 0600) in a private
+/// directory (mode 0700) under the context's temp base; both are removed
+/// when this is dropped.
+#[derive(Debug)]
+pub struct VarFile {
+    dir: tempfile::TempDir,
+}
+
+impl VarFile {
+    /// Writes `vars`; `None` when there are none.
+    pub fn write(
+        vars: &BTreeMap<String, String>,
+        cx: &StepContext,
+    ) -> Result<Option<VarFile>, StepError> {
+        if vars.is_empty() {
+            return Ok(None);
+        }
+        let base = cx.temp_base();
+        let dir = tempfile::Builder::new()
+            .prefix("stepwise-packer-")
+            .tempdir_in(&base)
+            .map_err(|e| {
+                StepError::io(
+                    format!("creating a private directory in {}", base.display()),
+                    e,
+                )
+            })?;
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| StepError::io(format!("making {} private", dir.path().display()), e))?;
+        let file = VarFile { dir };
+        let json = serde_json::to_vec_pretty(vars)
+            .map_err(|e| StepError::other(format!("could not encode vars: {e}")))?;
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let path = file.path();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(&json))
+            .map_err(|e| StepError::io(format!("writing {}", path.display()), e))?;
+        Ok(Some(file))
+    }
+
+    /// The var file (`.pkrvars.json`: packer reads it as JSON for both
+    /// JSON and HCL2 templates).
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("stepwise.pkrvars.json")
+    }
 }
 
 /// Environment packer runs with: no update check over the network
@@ -230,20 +285,28 @@ mod tests {
     }
 
     #[test]
-    fn argv_has_one_var_per_pair_and_no_shell_syntax() {
+    fn vars_go_through_a_private_var_file_not_argv() {
         let mut vars = BTreeMap::new();
         vars.insert("region".to_string(), "us-east-1; rm -rf /".to_string());
-        let args =
-            selection_and_var_args(&["a".into(), "b".into()], &[], &vars, &["v.json".into()]);
-        assert_eq!(
-            args,
-            [
-                "-only=a,b",
-                "-var",
-                "region=us-east-1; rm -rf /",
-                "-var-file=v.json"
-            ]
+        let cx = StepContext::for_dir("/");
+        let file = VarFile::write(&vars, &cx).unwrap().unwrap();
+        let args = selection_and_var_args(
+            &["a".into(), "b".into()],
+            &[],
+            Some(&file.path()),
+            &["v.json".into()],
         );
+        let generated = format!("-var-file={}", file.path().display());
+        assert_eq!(args, ["-only=a,b", generated.as_str(), "-var-file=v.json"]);
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        assert!(text.contains("us-east-1; rm -rf /"), "{text}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file.path()), 0o600);
+        assert_eq!(mode(file.path().parent().unwrap()), 0o700);
+        let path = file.path();
+        drop(file);
+        assert!(!path.exists() && !path.parent().unwrap().exists());
     }
 
     #[test]

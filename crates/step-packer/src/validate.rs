@@ -2,6 +2,7 @@
 //! turns every problem packer reports into a finding.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use semver::VersionReq;
@@ -109,8 +110,9 @@ impl PackerValidate {
         &self.config
     }
 
-    /// packer's arguments (after the program name) for one template.
-    pub fn args(&self, template: &TemplateFile) -> Vec<String> {
+    /// packer's arguments (after the program name) for one template;
+    /// `var_file` is the generated file holding `vars` ([`options::VarFile`]).
+    pub fn args(&self, template: &TemplateFile, var_file: Option<&Path>) -> Vec<String> {
         let c = &self.config;
         let mut args = vec!["-machine-readable".to_string(), "validate".to_string()];
         if c.syntax_only {
@@ -119,7 +121,7 @@ impl PackerValidate {
         args.extend(options::selection_and_var_args(
             &c.only,
             &c.except,
-            &c.vars,
+            var_file,
             &c.var_files,
         ));
         args.push(template.arg.clone());
@@ -161,10 +163,13 @@ impl Step for PackerValidate {
         // One packer per template, at most `jobs` at once. Each task owns a
         // clone of the context so it can outlive this borrow; cancelling the
         // step's token reaches every clone.
+        // Held until every packer is done: dropping it removes the file.
+        let var_file = options::VarFile::write(&self.config.vars, cx)?;
+        let var_path = var_file.as_ref().map(|f| f.path());
         let permits = Arc::new(Semaphore::new(jobs));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, template) in templates.iter().enumerate() {
-            let args = self.args(template);
+            let args = self.args(template, var_path.as_deref());
             let cmd = options::with_packer_env(
                 Cmd::new(&packer.path)
                     .args(&args)
@@ -199,6 +204,9 @@ impl Step for PackerValidate {
     }
 
     fn commands(&self) -> Vec<String> {
+        // `vars` go through a private var file made when the step runs.
+        let var_file =
+            (!self.config.vars.is_empty()).then(|| std::path::Path::new("<generated vars file>"));
         self.config
             .template
             .iter()
@@ -207,7 +215,7 @@ impl Step for PackerValidate {
                     arg: t.clone(),
                     path: t.into(),
                 };
-                step_core::command_line("packer", &self.args(&file))
+                step_core::command_line("packer", &self.args(&file, var_file))
             })
             .collect()
     }

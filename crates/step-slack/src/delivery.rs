@@ -27,6 +27,17 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// How much of an error response's body is quoted in a message.
 const MAX_BODY_CHARS: usize = 200;
 
+/// The seconds of a `Retry-After: N` header. A number too large for a
+/// `u64` saturates (it is past any deadline, so the retries stop) rather
+/// than being mistaken for a missing header.
+pub fn parse_retry_after(value: &str) -> Option<u64> {
+    let v = value.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(v.parse::<u64>().unwrap_or(u64::MAX))
+}
+
 /// How hard to try.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -242,7 +253,7 @@ impl Webhook {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+            .and_then(parse_retry_after);
         let body = self.body_excerpt(response).await;
         let what = match &body {
             Some(b) => format!("HTTP {} ({b})", status_text(status)),

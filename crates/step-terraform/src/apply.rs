@@ -141,6 +141,17 @@ impl TerraformDestroy {
 impl Step for TerraformDestroy {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let session = Session::prepare(cx, &self.options, &self.retry_on).await?;
+        let workspace = session
+            .isolation
+            .workspace
+            .clone()
+            .or_else(|| cx.env().get("TF_WORKSPACE").map(str::to_string));
+        let state = crate::recover::local_state_path(&session.config_dir, workspace.as_deref());
+        match crate::recover::recover_truncated_state(&state) {
+            Ok(Some(what)) => cx.warn(what),
+            Ok(None) => {}
+            Err(e) => cx.warn(format!("could not restore {}: {e}", state.display())),
+        }
         let init = session.init(&[]).await?;
         if !init.ok {
             return Ok(failed(&session, &init, Vec::new()));

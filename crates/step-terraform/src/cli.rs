@@ -174,8 +174,11 @@ pub(crate) struct Session<'a> {
     env_remove: Vec<String>,
     var_files: Vec<PathBuf>,
     backend_flags: Vec<String>,
-    /// The generated var file holding `vars`; deleted when the session ends.
-    generated_vars: Option<tempfile::NamedTempFile>,
+    /// The generated var file holding `vars`, in `scratch`.
+    generated_vars: Option<PathBuf>,
+    /// A private directory (0700) for generated files that may hold
+    /// secrets (var file, backend settings); removed when the session ends.
+    scratch: tempfile::TempDir,
 }
 
 impl<'a> Session<'a> {
@@ -206,7 +209,8 @@ impl<'a> Session<'a> {
             }
             var_files.push(path);
         }
-        let backend_flags = backend_flags(cx, &opts.backend_config)?;
+        let scratch = private_dir(cx)?;
+        let backend_flags = backend_flags(cx, &opts.backend_config, scratch.path())?;
 
         let mut env: Vec<(String, String)> = Vec::new();
         let mut secrets = Vec::new();
@@ -260,7 +264,7 @@ impl<'a> Session<'a> {
         let generated_vars = if opts.vars.is_empty() {
             None
         } else {
-            Some(write_var_file(&isolation.data_dir, &opts.vars)?)
+            Some(write_var_file(scratch.path(), &opts.vars)?)
         };
 
         let mut session = Session {
@@ -276,6 +280,7 @@ impl<'a> Session<'a> {
             var_files,
             backend_flags,
             generated_vars,
+            scratch,
         };
         session.version = session.read_version().await;
         cx.events().log(
@@ -317,10 +322,34 @@ impl<'a> Session<'a> {
     }
 
     fn base_cmd(&self, argv: &[String]) -> Cmd {
-        let mut cmd = Cmd::new(&self.binary)
-            .args(argv)
+        self.with_env(Cmd::new(&self.binary).args(argv))
+    }
+
+    /// terraform through the relay ([`crate::relay`]): output via files
+    /// in the private directory, so it survives the runner's death.
+    fn relayed_cmd(
+        &self,
+        argv: &[String],
+    ) -> Result<(Cmd, tempfile::NamedTempFile, tempfile::NamedTempFile), StepError> {
+        let file = |suffix: &str| {
+            tempfile::Builder::new()
+                .prefix("terraform-")
+                .suffix(suffix)
+                .tempfile_in(self.scratch.path())
+                .map_err(|e| StepError::io("creating terraform's output file", e))
+        };
+        let (out, err) = (file(".out")?, file(".err")?);
+        let args = crate::relay::relay_args(out.path(), err.path(), &self.binary, argv);
+        let cmd = self.with_env(Cmd::new("sh").args(args)).outlives_runner();
+        Ok((cmd, out, err))
+    }
+
+    fn with_env(&self, cmd: Cmd) -> Cmd {
+        let mut cmd = cmd
             .cwd(&self.config_dir)
-            .stop_signal(StopSignal::Int)
+            // terraform alone: its running provisioners finish and are
+            // recorded in the state (see StopSignal::IntChildOnly).
+            .stop_signal(StopSignal::IntChildOnly)
             .grace(self.opts.stop_grace);
         for (k, v) in &self.env {
             cmd = cmd.env(k.clone(), v.clone());
@@ -340,7 +369,7 @@ impl<'a> Session<'a> {
             .map(|f| format!("-var-file={}", f.display()))
             .collect();
         if let Some(generated) = &self.generated_vars {
-            flags.push(format!("-var-file={}", generated.path().display()));
+            flags.push(format!("-var-file={}", generated.display()));
         }
         flags
     }
@@ -395,7 +424,17 @@ impl<'a> Session<'a> {
         let mut argv = inv.command.clone();
         argv.extend(inv.flags.iter().cloned());
         argv.extend(inv.args.iter().cloned());
-        let mut cmd = self.base_cmd(&argv);
+        // apply and destroy write state: they must survive the runner.
+        let relayed = matches!(
+            inv.command.first().map(String::as_str),
+            Some("apply" | "destroy")
+        );
+        let (mut cmd, _files) = if relayed {
+            let (cmd, out, err) = self.relayed_cmd(&argv)?;
+            (cmd, Some((out, err)))
+        } else {
+            (self.base_cmd(&argv), None)
+        };
         if let Some(t) = inv.timeout {
             cmd = cmd.timeout(t);
         }
@@ -596,59 +635,104 @@ fn secret_forms(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn backend_flags(cx: &StepContext, config: &BackendConfig) -> Result<Vec<String>, ConfigError> {
+/// `-backend-config` flags. Settings (`key: value`, or `key=value`
+/// entries) go into a generated backend file in the private directory, so
+/// credentials never reach the command line; file entries are passed as is.
+fn backend_flags(
+    cx: &StepContext,
+    config: &BackendConfig,
+    scratch: &Path,
+) -> Result<Vec<String>, StepError> {
+    let mut settings: Vec<(String, Value)> = Vec::new();
+    let mut flags = Vec::new();
     match config {
-        BackendConfig::Settings(map) => Ok(map
-            .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                format!("-backend-config={k}={v}")
-            })
-            .collect()),
-        BackendConfig::Entries(entries) => entries
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| {
-                if entry.contains('=') {
-                    return Ok(format!("-backend-config={entry}"));
+        BackendConfig::Settings(map) => {
+            settings.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        BackendConfig::Entries(entries) => {
+            for (i, entry) in entries.iter().enumerate() {
+                if let Some((k, v)) = entry.split_once('=') {
+                    settings.push((k.trim().to_string(), Value::String(v.to_string())));
+                    continue;
                 }
                 let path = cx.resolve(entry);
-                if path.is_file() {
-                    Ok(format!("-backend-config={}", path.display()))
-                } else {
-                    Err(ConfigError::property(
+                if !path.is_file() {
+                    return Err(ConfigError::property(
                         format!("backend_config[{i}]"),
                         format!(
                             "{} does not exist (entries are key=value settings or backend config files)",
                             path.display()
                         ),
-                    ))
+                    )
+                    .into());
                 }
-            })
-            .collect(),
+                flags.push(format!("-backend-config={}", path.display()));
+            }
+        }
     }
+    if !settings.is_empty() {
+        let file = scratch.join("backend.tfbackend");
+        let mut text = String::new();
+        for (k, v) in &settings {
+            let v = match v {
+                Value::String(s) => hcl_string(s),
+                other => other.to_string(),
+            };
+            text.push_str(&format!("{k} = {v}\n"));
+        }
+        write_private(&file, text.as_bytes())?;
+        flags.insert(0, format!("-backend-config={}", file.display()));
+    }
+    Ok(flags)
+}
+
+/// A quoted HCL string: JSON escapes, and `${`/`%{` doubled so terraform
+/// does not read them as templates.
+fn hcl_string(s: &str) -> String {
+    let json = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    json.replace("${", "$${").replace("%{", "%%{")
+}
+
+/// A private directory (0700) under the context's temp base.
+fn private_dir(cx: &StepContext) -> Result<tempfile::TempDir, StepError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let base = cx.temp_base();
+    let dir = tempfile::Builder::new()
+        .prefix("stepwise-terraform-")
+        .tempdir_in(&base)
+        .map_err(|e| {
+            StepError::io(
+                format!("creating a private directory in {}", base.display()),
+                e,
+            )
+        })?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| StepError::io(format!("making {} private", dir.path().display()), e))?;
+    Ok(dir)
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StepError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| StepError::io(format!("writing {}", path.display()), e))
 }
 
 fn write_var_file(
     dir: &Path,
     vars: &std::collections::BTreeMap<String, Value>,
-) -> Result<tempfile::NamedTempFile, StepError> {
-    use std::io::Write;
-    // tempfile creates the file with mode 0600: vars may hold secrets.
-    let mut file = tempfile::Builder::new()
-        .prefix("stepwise-vars-")
-        .suffix(".tfvars.json")
-        .tempfile_in(dir)
-        .map_err(|e| StepError::io(format!("creating a var file in {}", dir.display()), e))?;
+) -> Result<PathBuf, StepError> {
     let json = serde_json::to_vec_pretty(vars)
         .map_err(|e| StepError::other(format!("could not encode vars: {e}")))?;
-    file.write_all(&json)
-        .and_then(|()| file.flush())
-        .map_err(|e| StepError::io(format!("writing {}", file.path().display()), e))?;
-    Ok(file)
+    let path = dir.join("stepwise-vars.tfvars.json");
+    write_private(&path, &json)?;
+    Ok(path)
 }
 
 /// `5s`, `1m30s`, `250ms`: short durations for messages.

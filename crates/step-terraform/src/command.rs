@@ -296,7 +296,7 @@ pub fn describe() -> StepDescription {
 use -json, whose stream is shown as readable lines and whose diagnostics become findings with file:line:column. \
 plan runs with -detailed-exitcode and publishes `changes`; apply and output publish terraform's outputs (sensitive \
 ones masked in all output). Each parallel target gets its own TF_DATA_DIR and workspace, so targets applying one \
-configuration never share state. On cancellation terraform gets SIGINT (it stops gracefully and writes state), then \
+configuration never share state. On cancellation terraform alone gets SIGINT (its running provisioners finish, it stops gracefully and writes state), then \
 after stop_grace its process group is killed. Failures matching retry_on are retried.",
     )
     .property(PropertyDoc::required(

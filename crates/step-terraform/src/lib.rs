@@ -75,6 +75,8 @@ pub mod install;
 pub mod isolation;
 pub mod json_ui;
 pub mod options;
+pub mod recover;
+mod relay;
 
 pub use apply::{TerraformApply, TerraformApplyConfig, TerraformDestroy};
 pub use command::{Terraform, TerraformConfig};

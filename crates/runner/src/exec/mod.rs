@@ -152,6 +152,8 @@ impl RunReport {
 pub struct Interrupter {
     run: Cancel,
     cleanup: Cancel,
+    after: Cancel,
+    in_after: Arc<std::sync::atomic::AtomicBool>,
     count: Arc<Mutex<u32>>,
 }
 
@@ -166,6 +168,11 @@ impl Interrupter {
         *n += 1;
         if *n == 1 {
             self.run.cancel(CancelReason::Interrupted);
+            // A signal that lands while after-steps run cancels them too,
+            // through the same ladder (stop signal, grace, SIGKILL).
+            if self.in_after.load(std::sync::atomic::Ordering::SeqCst) {
+                self.after.cancel(CancelReason::Interrupted);
+            }
         } else {
             self.run.kill_now();
             self.cleanup.kill_now();
@@ -220,6 +227,10 @@ struct Inner {
     events: EventSink,
     run_cancel: Cancel,
     cleanup_cancel: Cancel,
+    /// The after-steps' cancellation: fired by the first interrupt that
+    /// lands while they run (`in_after`), or with `cleanup_cancel`.
+    after_cancel: Cancel,
+    in_after: Arc<std::sync::atomic::AtomicBool>,
     manifest: Mutex<Option<Arc<RunManifest>>>,
     records: Mutex<Vec<StepRecord>>,
     first_failure: Mutex<Option<(String, String)>>,
@@ -246,6 +257,7 @@ impl Executor {
     ) -> Self {
         let secrets = opts.env.secret_values();
         events.add_secrets(secrets);
+        let cleanup_cancel = Cancel::new();
         Executor {
             inner: Arc::new(Inner {
                 registry,
@@ -253,7 +265,9 @@ impl Executor {
                 opts,
                 events,
                 run_cancel: Cancel::new(),
-                cleanup_cancel: Cancel::new(),
+                after_cancel: cleanup_cancel.child(),
+                cleanup_cancel,
+                in_after: Arc::new(std::sync::atomic::AtomicBool::new(false)),
                 manifest: Mutex::new(None),
                 records: Mutex::new(Vec::new()),
                 first_failure: Mutex::new(None),
@@ -270,6 +284,8 @@ impl Executor {
         Interrupter {
             run: self.inner.run_cancel.clone(),
             cleanup: self.inner.cleanup_cancel.clone(),
+            after: self.inner.after_cancel.clone(),
+            in_after: self.inner.in_after.clone(),
             count: Arc::new(Mutex::new(0)),
         }
     }
@@ -295,6 +311,10 @@ impl Executor {
             pipeline: pipeline_name.to_string(),
         });
         let scope = self.initial_scope(&pipeline);
+        let scope = match scope {
+            Ok(s) => Ok(self.private_tmp(s)),
+            Err(e) => Err(e),
+        };
         let scope = match scope {
             Ok(s) => s,
             Err(message) => {
@@ -332,6 +352,13 @@ impl Executor {
             RunResult::Passed
         };
         self.run_after_steps(&pipeline, scope, result).await;
+        // An interrupt during the after-steps still makes the run cancelled
+        // (exit 130), whatever they did.
+        let result = if inner.run_cancel.reason() == Some(CancelReason::Interrupted) {
+            RunResult::Cancelled
+        } else {
+            result
+        };
         let report = self.report(result);
         self.emit_finished(result);
         report
@@ -719,6 +746,17 @@ impl Executor {
     /// Runs `finally` entries (or after-steps): every one of them, whatever
     /// happened, under the cleanup cancellation.
     async fn run_finally(&self, entries: Vec<Entry>, scope: Scope) -> Status {
+        self.run_cleanup_entries(entries, scope, &self.inner.cleanup_cancel)
+            .await
+    }
+
+    /// Runs entries in cleanup mode under children of `cancel`.
+    async fn run_cleanup_entries(
+        &self,
+        entries: Vec<Entry>,
+        scope: Scope,
+        cancel: &Cancel,
+    ) -> Status {
         let mut status = Status::Passed;
         let mut scope = scope;
         for entry in entries {
@@ -726,7 +764,7 @@ impl Executor {
                 .run_entry(
                     entry,
                     scope,
-                    self.inner.cleanup_cancel.child(),
+                    cancel.child(),
                     Frame::default(),
                     Mode::Cleanup,
                 )
@@ -766,8 +804,18 @@ impl Executor {
             self.inner.events.log(Level::Info, n);
         }
         // Like `finally`: each runs whatever happened; a failing after-step
-        // is reported but never changes the run's result.
-        self.run_finally(prepared.entries, scope).await;
+        // is reported but never changes the run's result. An interrupt that
+        // lands now cancels them (`Interrupter::interrupt`).
+        let inner = &self.inner;
+        inner
+            .in_after
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if inner.run_cancel.is_cancelled() && result != RunResult::Cancelled {
+            // The interrupt came between the result and the after-steps.
+            inner.after_cancel.cancel(CancelReason::Interrupted);
+        }
+        self.run_cleanup_entries(prepared.entries, scope, &inner.after_cancel)
+            .await;
     }
 
     /// A configuration problem found while running makes the exit code 2 —
@@ -804,17 +852,19 @@ impl Executor {
             duration_ms: millis(duration),
             message: message.clone(),
         });
-        let masked = message.map(|m| sink.masker().mask(&m).into_owned());
+        let masker = sink.masker();
+        let masked = message.map(|m| masker.mask(&m).into_owned());
         if status.is_failure() {
             let label = match &scope.target {
                 Some(t) => format!("[{t}] {name}"),
                 None => name.to_string(),
             };
+            let label = masker.mask(&label).into_owned();
             self.note_failure(&label, masked.as_deref().unwrap_or(status.as_str()));
         }
         lock(&self.inner.records).push(StepRecord {
-            target: scope.target.clone(),
-            name: name.to_string(),
+            target: scope.target.as_deref().map(|t| masker.mask(t).into_owned()),
+            name: masker.mask(name).into_owned(),
             kind: kind.to_string(),
             status,
             duration,
@@ -1010,6 +1060,10 @@ impl Executor {
             )
             .with_outputs(scope.outputs.clone())
             .with_run(run.clone());
+            let cx = match self.spawn_observer() {
+                Some(o) => cx.with_spawn_observer(o),
+                None => cx,
+            };
             let result = run_with_timeout(step.as_ref(), &cx, &step_cancel, timeout).await;
             if matches!(result, Err(StepError::Config(_))) {
                 // A property the step found wrong while running (a file it

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Map;
-use step_core::{Cancel, Env, EventKind, EventSink, Level, RunInfo, Status, StepContext, StepSpec};
+use step_core::{
+    Cancel, Env, EventKind, EventSink, Level, RunInfo, SpawnObserver, Status, StepContext, StepSpec,
+};
 
 use super::support::{classify, combine, millis, replace_in_json, run_with_timeout};
 use super::{Executor, Frame, Scope, lock};
 use crate::model::TeardownPolicy;
 use crate::registry::Registry;
-use crate::state::{RunManifest, TeardownEntry, TeardownStatus};
+use crate::state::{EnvPart, RunManifest, TeardownEntry, TeardownStatus};
 
 impl Executor {
     /// Runs the teardowns registered in a frame, newest first.
@@ -67,6 +69,7 @@ impl Executor {
             )
             .await;
             let (st, msg) = s;
+            let msg = msg.map(|m| self.inner.events.masker().mask(&m).into_owned());
             let _ = manifest.mark(
                 seq,
                 if st.is_failure() {
@@ -98,6 +101,31 @@ impl Executor {
         Ok(created)
     }
 
+    /// Starts the journal with the run (so the process groups of every step
+    /// are recorded) and points `STEPWISE_TMPDIR` at the run's private
+    /// temporary directory. A journal that cannot be written is a warning
+    /// here; a step that needs a teardown recorded still fails.
+    pub(super) fn private_tmp(&self, mut scope: Scope) -> Scope {
+        match self.manifest().and_then(|m| m.make_tmp_dir().map_err(|e| e.to_string())) {
+            Ok(dir) => scope.env.set("STEPWISE_TMPDIR", dir.display().to_string()),
+            Err(e) => self.inner.events.log(
+                Level::Warn,
+                format!("the run's journal is not written ({e}); `runner cleanup` cannot end what a crash leaves"),
+            ),
+        }
+        scope
+    }
+
+    /// Records every process group a step starts in the journal.
+    pub(super) fn spawn_observer(&self) -> Option<SpawnObserver> {
+        let manifest = Arc::downgrade(lock(&self.inner.manifest).as_ref()?);
+        Some(SpawnObserver::new(move |pgid, waits| {
+            if let Some(m) = manifest.upgrade() {
+                let _ = m.note_group(pgid, waits);
+            }
+        }))
+    }
+
     pub(super) fn record_teardown(
         &self,
         spec: StepSpec,
@@ -106,30 +134,49 @@ impl Executor {
         scope: &Scope,
     ) -> Result<u64, String> {
         let manifest = self.manifest()?;
+        let masker = self.inner.events.masker();
+        let secrets: Vec<(String, String)> = scope
+            .env
+            .secret_names()
+            .filter_map(|n| Some((n.to_string(), scope.env.get(n)?.to_string())))
+            .filter(|(_, v)| v.chars().count() >= step_core::mask::MIN_SECRET_LEN)
+            .collect();
         let mut secret_vars = Vec::new();
         let mut properties = spec.properties;
-        for name in scope.env.secret_names() {
-            if let Some(value) = scope.env.get(name)
-                && value.len() >= step_core::mask::MIN_SECRET_LEN
-                && replace_in_json(&mut properties, value, &format!("${{{name}}}"))
-            {
-                secret_vars.push(name.to_string());
+        for (name, value) in &secrets {
+            if replace_in_json(&mut properties, value, &format!("${{{name}}}")) {
+                secret_vars.push(name.clone());
             }
         }
-        let env: BTreeMap<String, String> = scope
-            .env
-            .iter()
-            .filter(|(k, v)| {
-                !scope.env.is_secret(k)
-                    && self.inner.process_env.get(*k).map(String::as_str) != Some(*v)
-            })
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut env = BTreeMap::new();
+        let mut secret_env = BTreeMap::new();
+        for (k, v) in scope.env.iter() {
+            // The run's private temp dir is gone by the time `runner cleanup` runs.
+            if scope.env.is_secret(k)
+                || k == "STEPWISE_TMPDIR"
+                || self.inner.process_env.get(k).map(String::as_str) == Some(v)
+            {
+                continue;
+            }
+            if let Some(parts) = crate::state::secret_refs(v, &secrets) {
+                secret_env.insert(k.to_string(), parts);
+            } else if masker.mask(v) != v {
+                // An encoded form of a secret: only a reference to the
+                // variable itself is stored; cleanup needs it set.
+                secret_env.insert(k.to_string(), vec![EnvPart::Secret(k.to_string())]);
+            } else {
+                env.insert(k.to_string(), v.to_string());
+            }
+        }
+        manifest
+            .note_secret_names(scope.env.secret_names())
+            .map_err(|e| format!("cannot record the teardown of `{step}`: {e}"))?;
+        let mask = |t: &str| masker.mask(t).into_owned();
         manifest
             .record(TeardownEntry {
                 seq: 0,
-                target: scope.target.clone(),
-                step: step.to_string(),
+                target: scope.target.as_deref().map(mask),
+                step: mask(step),
                 workdir: workdir.to_path_buf(),
                 spec: StepSpec {
                     kind: spec.kind,
@@ -137,11 +184,12 @@ impl Executor {
                 },
                 env,
                 secret_vars,
+                secret_env,
                 status: TeardownStatus::Pending,
                 recorded_at: String::new(),
                 message: None,
             })
-            .map_err(|e| format!("cannot record the teardown of `{step}`: {e}"))
+            .map_err(|e| format!("cannot record the teardown of `{}`: {e}", mask(step)))
     }
 }
 
@@ -217,6 +265,19 @@ pub async fn run_teardown(
             step_env.set(k.clone(), v.clone());
         }
     }
+    for (k, parts) in &entry.secret_env {
+        match crate::state::resolve_refs(parts, |n| env.get(n).map(str::to_string)) {
+            Ok(v) => step_env.set_secret(k.clone(), v),
+            Err(name) => {
+                return finish(
+                    Status::Errored,
+                    Some(format!(
+                        "the secret variable `{name}` this teardown needs (for `{k}`) is not set"
+                    )),
+                );
+            }
+        }
+    }
     sink.emit(EventKind::StepStarted {
         kind: entry.spec.kind.clone(),
         cwd: Some(entry.workdir.to_string_lossy().into_owned()),
@@ -232,6 +293,10 @@ pub async fn run_teardown(
         target: entry.target.clone(),
         ..RunInfo::default()
     });
+    let cx = match executor.and_then(Executor::spawn_observer) {
+        Some(o) => cx.with_spawn_observer(o),
+        None => cx,
+    };
     let result = run_with_timeout(step.as_ref(), &cx, &step_cancel, Some(timeout)).await;
     let (status, _, message) = classify(result, &step_cancel, Some(timeout));
     finish(status, message)

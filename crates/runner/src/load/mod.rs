@@ -23,6 +23,7 @@ use crate::model::{
 use crate::registry::{COMMON_PROPERTIES, Registry, is_common};
 use crate::yaml::{Node, NodeValue};
 
+pub mod bounds;
 mod checks;
 pub mod positions;
 pub mod selectors;
@@ -46,13 +47,8 @@ pub fn load_file(path: &Path, registry: &Registry) -> Result<PipelineFile, Vec<D
 
 /// A pipeline file's text, or why it cannot be read as text.
 fn read_text(path: &Path) -> Result<String, Vec<Diagnostic>> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        vec![Diagnostic::error(
-            path,
-            Pos::default(),
-            format!("cannot read the pipeline file: {e}"),
-        )]
-    })?;
+    let bytes = bounds::read_pipeline_file(path)
+        .map_err(|e| vec![Diagnostic::error(path, Pos::default(), e)])?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {

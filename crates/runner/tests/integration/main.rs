@@ -6,7 +6,10 @@
 
 mod ci;
 mod corpus;
+mod crash;
 mod help;
+mod interrupts;
+mod leaks;
 mod legacy;
 mod masking;
 mod mistakes;

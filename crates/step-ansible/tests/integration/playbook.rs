@@ -291,3 +291,45 @@ async fn missing_playbook_or_inventory_is_a_configuration_error() {
     };
     assert_eq!(config.property.as_deref(), Some("playbook"));
 }
+
+#[tokio::test]
+async fn extra_vars_never_reach_a_command_line_and_leave_no_file() {
+    if !stepwise_tests::tool_available("ansible-playbook") {
+        return;
+    }
+    let dir = fixture_dir("playbook");
+    let out = tempfile::tempdir().unwrap();
+    let private = tempfile::tempdir().unwrap();
+    let secret = "ansible-extra-var-secret-1999";
+    let (cx, _) = context(
+        dir.path(),
+        &[
+            ("STEPWISE_TMPDIR", private.path().to_str().unwrap()),
+            ("PROBE_TOKEN", secret),
+        ],
+    );
+    let watch = stepwise_tests::CmdlineWatch::start(secret);
+    let props = json!({
+        "playbook": "site.yml",
+        "inventory": "inventory",
+        "extra_vars": {"out_dir": out.path(), "probe_secret": secret},
+        "extra_vars_from_env": "PROBE",
+    });
+    let outcome = run("ansible-playbook", props, &cx).await.unwrap();
+    let (hits, scans) = watch.finish();
+    assert_eq!(
+        outcome.status,
+        OutcomeStatus::Passed,
+        "{:?}",
+        outcome.message
+    );
+    assert!(scans > 10, "the watch hardly ran ({scans} scans)");
+    assert!(
+        hits.is_empty(),
+        "the secret was on a command line: {hits:#?}"
+    );
+    assert!(
+        std::fs::read_dir(private.path()).unwrap().next().is_none(),
+        "the extra-vars directory was left behind"
+    );
+}

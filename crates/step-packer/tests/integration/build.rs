@@ -310,3 +310,45 @@ async fn the_stop_signal_is_sigint() {
     assert!(lines.iter().any(|l| l == "got SIGINT"), "{lines:#?}");
     assert!(!lines.iter().any(|l| l == "got SIGTERM"), "{lines:#?}");
 }
+
+#[tokio::test]
+async fn vars_never_appear_on_any_command_line() {
+    if !have_packer() {
+        return;
+    }
+    let ws = workspace();
+    let dir = ws.path().join("build");
+    std::fs::write(
+        dir.join("argv-probe.json"),
+        r#"{
+  "variables": {"token": ""},
+  "builders": [{"type": "null", "communicator": "none"}],
+  "provisioners": [{"type": "shell-local", "inline": [
+    "sleep 1",
+    "echo '{{user `token`}}' > got-token.txt"
+  ]}]
+}"#,
+    )
+    .expect("write");
+    let (cx, _) = context(&dir);
+    let secret = "packer-argv-secret-4711";
+    let watch = stepwise_tests::CmdlineWatch::start(secret);
+    let outcome = step(json!({"template": "argv-probe.json", "vars": {"token": secret}}))
+        .run(&cx)
+        .await
+        .expect("ran");
+    let (hits, scans) = watch.finish();
+    assert_eq!(outcome.status, OutcomeStatus::Passed, "{outcome:#?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("got-token.txt"))
+            .unwrap_or_default()
+            .trim(),
+        secret,
+        "packer did not get the var"
+    );
+    assert!(scans > 10, "the watch hardly ran ({scans} scans)");
+    assert!(
+        hits.is_empty(),
+        "the secret was on a command line: {hits:#?}"
+    );
+}

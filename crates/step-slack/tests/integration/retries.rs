@@ -271,3 +271,25 @@ async fn cancelling_during_a_retry_wait_stops_at_once() {
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(requests(&server).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_retry_after_too_large_for_a_number_stops_the_retries_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(
+            ResponseTemplate::new(429).insert_header("Retry-After", "99999999999999999999999"),
+        )
+        .mount(&server)
+        .await;
+    let url = webhook(&server);
+    let h = harness(run_info(RunResult::Passed), &[]);
+    let properties = props(&url, json!({"retries": 4, "retry_delay": "1s"}));
+    let outcome = within(Duration::from_secs(10), run("slack-notify", properties, &h))
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, OutcomeStatus::Failed, "{outcome:?}");
+    assert_eq!(requests(&server).await.len(), 1, "it retried");
+    let w = warnings(&h).join("\n");
+    assert!(w.contains("longer than"), "{w}");
+}

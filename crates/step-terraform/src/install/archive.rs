@@ -1,8 +1,10 @@
 //! Extracting a release zip without trusting it.
 //!
 //! Every entry's path goes through [`zip::read::ZipFile::enclosed_name`];
-//! an entry that would land outside the target directory (`../x`, `/etc/x`)
-//! or is a symbolic link (which could point anywhere) fails the whole
+//! an entry that would land outside the target directory (`../x`), that is
+//! absolute (`/etc/x` — the zip crate would quietly make it relative), that
+//! is a symbolic link (which could point anywhere) or that names the same
+//! file as an earlier entry (which one would win?) fails the whole
 //! extraction. Files are created, never overwritten; modes keep only the
 //! permission bits. The zip crate checks each entry's CRC while it is read.
 
@@ -35,6 +37,12 @@ pub enum ArchiveError {
         /// The entry's name as stored.
         entry: String,
     },
+    /// Two entries name the same file.
+    #[error("the archive holds `{entry}` twice; a release archive names each file once")]
+    Duplicate {
+        /// The entry's name as stored.
+        entry: String,
+    },
     /// The entries add up to more than [`MAX_EXTRACTED_BYTES`].
     #[error("the archive expands to more than {} MiB", MAX_EXTRACTED_BYTES / (1024 * 1024))]
     TooLarge,
@@ -61,13 +69,22 @@ pub fn extract_zip(archive: &Path, dest: &Path) -> Result<Vec<PathBuf>, ArchiveE
     // Check every entry before writing anything, so a bad archive leaves
     // nothing behind even for a moment.
     let mut total: u64 = 0;
+    let mut seen = std::collections::HashSet::new();
     for i in 0..zip.len() {
         let entry = zip
             .by_index(i)
             .map_err(|e| ArchiveError::Invalid(e.to_string()))?;
         let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
-        if entry.enclosed_name().is_none() {
+        let absolute = name.starts_with('/') || name.starts_with('\\');
+        let Some(enclosed) = entry.enclosed_name().filter(|_| !absolute) else {
             return Err(ArchiveError::Escapes { entry: name });
+        };
+        let normal: PathBuf = enclosed
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
+        if !entry.is_dir() && !seen.insert(normal) {
+            return Err(ArchiveError::Duplicate { entry: name });
         }
         if entry.is_symlink() {
             return Err(ArchiveError::Symlink { entry: name });

@@ -14,6 +14,10 @@ use step_core::{StepContext, StepError};
 
 use super::mirror::redact;
 
+/// The default cap on an archive download whose size the mirror does not
+/// give (terraform's release zips are a few tens of MiB).
+pub const DEFAULT_MAX_DOWNLOAD_MIB: u64 = 512;
+
 /// A finished download.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Downloaded {
@@ -108,16 +112,30 @@ impl Fetcher {
 
     /// Streams `url` into `out`, hashing as it goes, and logs progress
     /// (every 10 % when the size is known, every 10 MiB otherwise). A body
-    /// shorter than its `Content-Length` is an error.
+    /// shorter than its `Content-Length` is an error; so is one longer than
+    /// it, or than `cap` bytes (checked as it arrives, so an endless body
+    /// stops at the cap).
     pub async fn download(
         &self,
         cx: &StepContext,
         url: &str,
         name: &str,
         out: &mut std::fs::File,
+        cap: u64,
     ) -> Result<Downloaded, StepError> {
         let mut response = self.get(cx, url, name).await?;
         let expected = response.content_length();
+        if let Some(total) = expected
+            && total > cap
+        {
+            return Err(StepError::other(format!(
+                "{name} at {} is {} — more than the {} this step downloads (max_download_mib)",
+                redact(url),
+                mib(total),
+                mib(cap)
+            )));
+        }
+        let limit = expected.unwrap_or(cap);
         cx.info(format!(
             "downloading {name} from {}{}",
             redact(url),
@@ -142,6 +160,18 @@ impl Fetcher {
                 ))
             })?;
             let Some(chunk) = chunk else { break };
+            if received.saturating_add(chunk.len() as u64) > limit {
+                return Err(StepError::other(format!(
+                    "download of {name} from {} stopped: the body is longer than {}{}",
+                    redact(url),
+                    mib(limit),
+                    if expected.is_some() {
+                        " (its Content-Length)"
+                    } else {
+                        " (max_download_mib)"
+                    }
+                )));
+            }
             hasher.update(&chunk);
             out.write_all(&chunk)
                 .map_err(|e| StepError::io(format!("writing the download of {name}"), e))?;

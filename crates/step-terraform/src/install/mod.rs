@@ -57,6 +57,15 @@ pub struct TerraformInstallConfig {
     /// Limit for each HTTP request (the archive download included).
     #[serde(default = "default_download_timeout", with = "duration")]
     pub download_timeout: Duration,
+    /// The largest archive downloaded, in MiB, when the mirror does not say
+    /// its size (`Content-Length`); a body past it — or past the size the
+    /// mirror gave — stops the download.
+    #[serde(default = "default_max_download_mib")]
+    pub max_download_mib: u64,
+}
+
+fn default_max_download_mib() -> u64 {
+    download::DEFAULT_MAX_DOWNLOAD_MIB
 }
 
 impl TerraformInstallConfig {
@@ -68,6 +77,7 @@ impl TerraformInstallConfig {
             cache_dir: None,
             use_path: true,
             download_timeout: default_download_timeout(),
+            max_download_mib: default_max_download_mib(),
         }
     }
 }
@@ -213,7 +223,13 @@ impl TerraformInstall {
             })?;
         let zip_url = self.mirror.zip_url(version, &platform);
         let got = fetcher
-            .download(cx, &zip_url, &zip_name, archive.as_file_mut())
+            .download(
+                cx,
+                &zip_url,
+                &zip_name,
+                archive.as_file_mut(),
+                self.config.max_download_mib.saturating_mul(1024 * 1024),
+            )
             .await?;
         if got.sha256 != expected {
             return Err(StepError::other(format!(
@@ -371,7 +387,8 @@ Otherwise resolves the version (a requirement against the mirror's index page: a
 HashiCorp's index.json shape), downloads {mirror}/{v}/terraform_{v}_{os}_{arch}.zip with progress, hashes it while \
 streaming, compares it with the line for that file in {mirror}/{v}/terraform_{v}_SHA256SUMS, extracts it into a \
 temporary directory in the cache (refusing entries that escape it, and symlinks) and renames that into place \
-atomically. A checksum mismatch, a truncated download or an unsafe archive leaves the cache unchanged, and nothing \
+atomically. A checksum mismatch, a truncated or oversized download or an unsafe archive (an absolute or `..` path, \
+a symlink, a duplicate entry) leaves the cache unchanged, and nothing \
 downloaded is ever executed by this step.",
     )
     .property(PropertyDoc::required(
@@ -402,6 +419,13 @@ downloaded is ever executed by this step.",
         PropertyType::Duration,
         "10m",
         "Limit for each HTTP request, the archive download included.",
+    ))
+    .property(PropertyDoc::with_default(
+        "max_download_mib",
+        PropertyType::Integer,
+        "512",
+        "The largest archive downloaded (MiB) when the mirror gives no size; a body longer than the size the mirror \
+gives, or than this, stops the download and leaves the cache unchanged.",
     ))
     .output("version", "The terraform version now in use.")
     .output("path", "The terraform binary's path.")

@@ -457,3 +457,118 @@ async fn truncating_server(files: HashMap<String, Bytes>) -> String {
     });
     format!("http://{addr}/terraform")
 }
+
+async fn refused_archive(entries: &[(&str, &[u8], u32)]) -> (String, Sandbox) {
+    let sb = Sandbox::new();
+    let zip = zip_of(entries);
+    let mirror = LocalMirror::start(release("1.11.2", &zip, &zip)).await;
+    let cx = cx_without_terraform(&sb);
+    let err = install_step(&mirror, "1.11.2", &sb)
+        .run(&cx)
+        .await
+        .unwrap_err();
+    assert_eq!(entries_of_cache(&sb), Vec::<String>::new());
+    (err.to_string(), sb)
+}
+
+fn entries_of_cache(sb: &Sandbox) -> Vec<String> {
+    entries(&sb.path("cache"))
+}
+
+#[tokio::test]
+async fn an_absolute_entry_is_refused_as_documented() {
+    let (msg, sb) = refused_archive(&[
+        ("terraform", b"#!/bin/sh\n", 0o755),
+        ("/tmp/stepwise-absolute-entry", b"x", 0o644),
+    ])
+    .await;
+    assert!(
+        msg.contains("`/tmp/stepwise-absolute-entry` points outside"),
+        "{msg}"
+    );
+    assert!(!sb.path("cache/1.11.2").exists());
+}
+
+#[tokio::test]
+async fn a_duplicate_terraform_entry_is_refused() {
+    let (msg, _sb) = refused_archive(&[
+        ("terraform", b"#!/bin/sh\necho first\n", 0o755),
+        ("./terraform", b"#!/bin/sh\necho second\n", 0o755),
+    ])
+    .await;
+    assert!(msg.contains("twice"), "{msg}");
+}
+
+#[tokio::test]
+async fn an_endless_download_stops_at_the_cap_and_leaves_nothing() {
+    let sb = Sandbox::new();
+    let zip = zip_of(&[("terraform", b"#!/bin/sh\n", 0o755)]);
+    let files = release("1.11.2", &zip, &zip);
+    let base = endless_zip_server(files).await;
+    let step = TerraformInstall::from_properties(json!({
+        "version": "1.11.2",
+        "mirror": base,
+        "cache_dir": sb.path("cache").to_string_lossy(),
+        "max_download_mib": 2,
+    }))
+    .unwrap();
+    let cx = cx_without_terraform(&sb);
+    let err = tokio::time::timeout(std::time::Duration::from_secs(30), step.run(&cx))
+        .await
+        .expect("the download did not stop")
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("longer than 2.0 MiB"), "{msg}");
+    assert_eq!(entries_of_cache(&sb), Vec::<String>::new());
+}
+
+/// Serves the checksums normally and any `.zip` as an endless chunked body.
+async fn endless_zip_server(files: HashMap<String, Bytes>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let files = Arc::new(files);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let files = files.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&request);
+                let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
+                if path.ends_with(".zip") {
+                    let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+                    if sock.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let chunk = [b'z'; 64 * 1024];
+                    loop {
+                        let mut piece = format!("{:x}\r\n", chunk.len()).into_bytes();
+                        piece.extend_from_slice(&chunk);
+                        piece.extend_from_slice(b"\r\n");
+                        if sock.write_all(&piece).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                let body = files.get(&path).cloned().unwrap_or_default();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(&body).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}/terraform")
+}

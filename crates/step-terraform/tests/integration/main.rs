@@ -7,9 +7,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod apply;
+mod argv;
 mod diagnostics;
 #[cfg(feature = "install")]
 mod install;
 mod lifecycle;
 mod parallel;
+mod recovery;
 mod support;

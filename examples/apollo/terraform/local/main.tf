@@ -73,12 +73,27 @@ locals {
 
 # The run directory (pid files, logs, the configuration ansible writes) and
 # the target's ansible inventory: the masters are this machine.
+#
+# Its destroy runs last (every service depends on it) and sweeps the run
+# directory (sweep.sh): a service whose create provisioner was interrupted
+# is tainted, and terraform destroys tainted resources without running
+# their destroy provisioners — the sweep still stops what they started, by
+# the records each provisioner keeps before it starts anything.
 resource "terraform_data" "run_dir" {
   input = local.run_dir
 
   provisioner "local-exec" {
     command = "mkdir -p \"$RUN_DIR/etc/haproxy\" \"$RUN_DIR/log\" && printf '[mesos_masters]\\nlocalhost ansible_connection=local\\n' > \"$RUN_DIR/inventory\""
     environment = {
+      RUN_DIR = self.input
+    }
+  }
+
+  provisioner "local-exec" {
+    when    = destroy
+    command = "sh \"$SWEEP\" \"$RUN_DIR\""
+    environment = {
+      SWEEP   = abspath("${path.module}/sweep.sh")
       RUN_DIR = self.input
     }
   }
@@ -170,17 +185,21 @@ resource "terraform_data" "haproxy" {
   count = var.docker_image == "" ? 0 : 1
 
   input = {
-    name  = local.haproxy_name
-    image = var.docker_image
-    www   = "${terraform_data.run_dir.output}/etc/haproxy"
+    name    = local.haproxy_name
+    image   = var.docker_image
+    www     = "${terraform_data.run_dir.output}/etc/haproxy"
+    run_dir = terraform_data.run_dir.output
   }
 
+  # The container's name is recorded before it starts (sweep.sh removes it
+  # even when this resource never reaches the state).
   provisioner "local-exec" {
-    command = "docker rm -f \"$NAME\" >/dev/null 2>&1; docker run -d --name \"$NAME\" --label stepwise.example=apollo --network none -v \"$WWW:/www:ro\" \"$IMAGE\" httpd -f -p 80 -h /www"
+    command = "echo \"$NAME\" >> \"$RUN_DIR/containers\" && docker rm -f \"$NAME\" >/dev/null 2>&1; docker run -d --name \"$NAME\" --label stepwise.example=apollo --network none -v \"$WWW:/www:ro\" \"$IMAGE\" httpd -f -p 80 -h /www"
     environment = {
-      NAME  = self.input.name
-      IMAGE = self.input.image
-      WWW   = self.input.www
+      NAME    = self.input.name
+      IMAGE   = self.input.image
+      WWW     = self.input.www
+      RUN_DIR = self.input.run_dir
     }
   }
 

@@ -1,0 +1,169 @@
+//! A runner killed with SIGKILL leaves process groups and private temp
+//! files behind; `runner cleanup` — from any working directory, with the
+//! state kept in `--state-dir` or `STEPWISE_STATE_DIR` — ends the groups,
+//! runs the teardowns and removes the temp files (issue #14 findings 9
+//! and 13, issue #18 point 8).
+
+use super::*;
+use rustix::process::Signal;
+
+const HOLD: &str = r#"
+build:
+  steps:
+    - script:
+        name: create
+        code: |
+          echo made > made.txt
+          printf 'private: %s\n' "$STEPWISE_TMPDIR" > tmpdir.txt
+          echo secret-ish > "$STEPWISE_TMPDIR/vars.json"
+        teardown: echo gone > gone.txt
+    - script:
+        name: hold
+        code: |
+          setsid sleep 300 &
+          echo $! > other-group.pid
+          sleep 300 &
+          echo $! > bg.pid
+          echo $$ > hold.pid
+          touch holding
+          sleep 300
+"#;
+
+fn kill_and_check(state_env: bool) {
+    let w = Work::new(HOLD);
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().join("journals");
+    let mut cmd = w.cmd(&["run"]);
+    if state_env {
+        cmd.env("STEPWISE_STATE_DIR", &state_dir);
+    } else {
+        cmd.arg("--state-dir").arg(&state_dir);
+    }
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(20), || w
+        .file("holding")
+        .exists()));
+    signal(&child, Signal::KILL);
+    let _ = child.wait();
+    let pids: Vec<i32> = ["hold.pid", "bg.pid"]
+        .iter()
+        .flat_map(|f| pids_in(&w.file(f)))
+        .collect();
+    assert_eq!(pids.len(), 2);
+    assert!(
+        pids.iter().all(|p| alive(*p)),
+        "the step's processes should outlive the kill"
+    );
+    let tmp = w.read("tmpdir.txt");
+    let tmp = tmp.trim().trim_start_matches("private: ");
+    assert!(tmp.starts_with(state_dir.to_str().unwrap()), "{tmp}");
+    assert!(std::path::Path::new(tmp).join("vars.json").exists());
+    assert!(
+        !w.file(".stepwise/state").exists(),
+        "state went to the default dir"
+    );
+    // Cleanup from elsewhere, knowing only the state directory.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["cleanup", "--state-dir"])
+        .arg(&state_dir)
+        .current_dir(elsewhere.path())
+        .env("CI", "true")
+        .env_remove("STEPWISE_STATE_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("process group"), "{t}");
+    assert!(
+        all_dead(&pids),
+        "processes of the killed run survived cleanup: {t}"
+    );
+    assert_eq!(w.read("gone.txt").trim(), "gone", "{t}");
+    assert!(
+        !std::path::Path::new(tmp).exists(),
+        "private temp dir left: {t}"
+    );
+    assert!(
+        std::fs::read_dir(&state_dir).unwrap().next().is_none(),
+        "journal left behind"
+    );
+    // A process that left the run's session on purpose is not ours to end.
+    for pid in pids_in(&w.file("other-group.pid")) {
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid).unwrap(),
+            Signal::KILL,
+        );
+    }
+}
+
+#[test]
+fn cleanup_with_state_dir_from_another_directory_ends_groups_left_by_a_killed_run() {
+    kill_and_check(false);
+}
+
+#[test]
+fn state_dir_from_the_environment_is_honoured_by_run() {
+    kill_and_check(true);
+}
+
+#[test]
+fn terraform_survives_a_killed_runner_saves_its_state_and_cleanup_waits_for_it() {
+    if !stepwise_tests::tool_available("terraform") {
+        return;
+    }
+    let w = Work::new(
+        r#"
+build:
+  steps:
+    - terraform-apply:
+        name: infra
+        dir: infra
+"#,
+    );
+    std::fs::create_dir_all(w.file("infra")).unwrap();
+    std::fs::write(
+        w.file("infra/main.tf"),
+        r#"
+resource "terraform_data" "slow" {
+  provisioner "local-exec" {
+    command = "touch ../provisioning; for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 1; done"
+  }
+}
+"#,
+    )
+    .unwrap();
+    let state_dir = w.file("journals");
+    let mut child = w
+        .cmd(&["run", "--state-dir", state_dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(60), || w
+        .file("provisioning")
+        .exists()));
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&child, Signal::KILL);
+    let _ = child.wait();
+    // Cleanup waits for terraform (it saves its state), then destroys.
+    let out = w
+        .cmd(&["cleanup", "--state-dir", state_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("waited for 1 tool"), "{t}");
+    let state = w.read("infra/terraform.tfstate");
+    let doc: serde_json::Value = serde_json::from_str(&state)
+        .unwrap_or_else(|e| panic!("terraform left no readable state ({e}): {state:?}\n{t}"));
+    assert_eq!(doc["resources"], serde_json::json!([]), "{t}");
+    // The state terraform saved when it stopped held the interrupted
+    // resource: the destroy had something to remove.
+    assert!(t.contains("destroyed 1"), "{t}");
+}
