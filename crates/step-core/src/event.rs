@@ -430,11 +430,15 @@ impl EventSink {
             return;
         }
         let masked = self.read_masker().mask(text);
+        // A target or step name can hold a secret (a for_each value): the
+        // same masking as every other event's.
+        let target = self.target.as_deref().map(|t| self.read_masker().mask(t));
+        let step = self.step.as_deref().map(|s| self.read_masker().mask(s));
         let time = now();
         let block = OutputBlock {
             time: &time,
-            target: self.target.as_deref(),
-            step: self.step.as_deref(),
+            target: target.as_deref(),
+            step: step.as_deref(),
             stream,
             text: &masked,
         };
