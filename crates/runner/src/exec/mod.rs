@@ -30,6 +30,7 @@ use crate::state::RunManifest;
 
 mod after;
 mod git;
+mod panic;
 mod paths;
 mod support;
 mod teardown;
@@ -534,13 +535,14 @@ impl Executor {
                     set.spawn(async move { (i, this.run_entry(e, sc, c, f, mode).await) });
                 }
                 let mut results = Vec::new();
+                let mut status = Status::Passed;
                 while let Some(r) = set.join_next().await {
-                    if let Ok(r) = r {
-                        results.push(r);
+                    match r {
+                        Ok(r) => results.push(r),
+                        Err(e) => status = self.lost_task(&scope, e),
                     }
                 }
                 results.sort_by_key(|(i, _)| *i);
-                let mut status = Status::Passed;
                 let mut merged = scope.clone();
                 for (_, (s, child)) in results {
                     status = combine(status, s);
@@ -692,7 +694,7 @@ impl Executor {
         while let Some(r) = set.join_next().await {
             match r {
                 Ok(s) => status = combine(status, s),
-                Err(_) => status = combine(status, Status::Errored),
+                Err(e) => status = combine(status, self.lost_task(scope, e)),
             }
         }
         status
@@ -915,7 +917,15 @@ impl Executor {
                 );
             }
         };
-        let step = match kind.build(Value::Object(props)) {
+        let built = match panic::catch_panic_sync(|| kind.build(Value::Object(props))) {
+            Ok(built) => built,
+            Err(m) => {
+                let took = started.elapsed();
+                self.finish_step(scope, &name, &entry.kind, Status::Failed, took, Some(m));
+                return Status::Failed;
+            }
+        };
+        let step = match built {
             Ok(s) => s,
             Err(e) => {
                 let top = e

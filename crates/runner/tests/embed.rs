@@ -1,0 +1,184 @@
+//! The runner as a library: pipelines built with the builder API, custom
+//! step types registered through closures, and what a run hands back.
+
+// Test set-up that cannot work (no temp dir) should panic loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use runner::builder::{PipelineBuilder, for_each, group, parallel, step};
+use runner::exec::{Executor, RunOptions, RunReport, StepRecord};
+use runner::model::PipelineFile;
+use runner::registry::Registry;
+use step_core::step::FnKind;
+use step_core::{
+    ConfigError, EventSink, Outcome, RunResult, Status, Step, StepContext, StepDescription,
+    StepError, Value, async_trait,
+};
+
+/// A step that panics while it runs, after yielding once.
+struct Panicky;
+
+#[async_trait]
+impl Step for Panicky {
+    async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
+        tokio::task::yield_now().await;
+        let target = cx.env().get("RUNNER_TARGET").unwrap_or("none").to_string();
+        panic!("boom in {target}");
+    }
+}
+
+/// The registry of the built-ins plus `panicky` (panics when it runs, or
+/// when it is built if its `at` property is `build`).
+fn registry() -> Arc<Registry> {
+    let mut r = Registry::builtin();
+    let word = String::from("boom");
+    r.register(FnKind::boxed(
+        || StepDescription::new("panicky", "panics"),
+        move |props: Value| -> Result<Box<dyn Step>, ConfigError> {
+            if props.get("at").and_then(Value::as_str) == Some("build") {
+                panic!("{word} while building");
+            }
+            Ok(Box::new(Panicky))
+        },
+    ));
+    Arc::new(r)
+}
+
+fn options(dir: &Path) -> RunOptions {
+    let mut opts = RunOptions::new(dir.to_path_buf());
+    opts.cleanup_timeout = std::time::Duration::from_secs(60);
+    opts
+}
+
+async fn run(dir: &Path, file: PipelineFile, name: &str) -> RunReport {
+    Executor::new(registry(), Arc::new(file), options(dir), EventSink::new())
+        .run(name)
+        .await
+}
+
+/// A script step that creates `file` in the run's root.
+fn touch(file: &str) -> runner::builder::StepBuilder {
+    step("script").prop("code", format!("touch {file}"))
+}
+
+/// A script step whose teardown creates `file`.
+fn with_teardown(file: &str) -> runner::builder::StepBuilder {
+    step("script")
+        .prop("code", "true")
+        .prop("teardown", format!("touch {file}"))
+}
+
+fn records<'a>(report: &'a RunReport, kind: &str) -> Vec<&'a StepRecord> {
+    report.steps.iter().filter(|r| r.kind == kind).collect()
+}
+
+fn assert_panic_recorded(record: &StepRecord, text: &str) {
+    assert_eq!(record.status, Status::Failed, "{record:?}");
+    let message = record.message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("panicked") && message.contains(text),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_panic_in_a_sequence_fails_the_step_and_cleanup_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = PipelineBuilder::new("p")
+        .step(
+            group()
+                .step(with_teardown("torn-down"))
+                .step(step("panicky"))
+                .step(touch("not-reached"))
+                .finally(touch("finally-ran")),
+        )
+        .into_file();
+    let report = run(dir.path(), file, "p").await;
+    assert_eq!(report.result, RunResult::Failed);
+    let panicky = records(&report, "panicky");
+    assert_eq!(panicky.len(), 1);
+    assert_panic_recorded(panicky[0], "boom in none");
+    assert!(dir.path().join("finally-ran").exists());
+    assert!(dir.path().join("torn-down").exists());
+    assert!(!dir.path().join("not-reached").exists());
+}
+
+#[tokio::test]
+async fn a_panic_while_building_a_step_fails_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = PipelineBuilder::new("p")
+        .step(step("panicky").prop("at", "build"))
+        .finally(touch("finally-ran"))
+        .into_file();
+    let report = run(dir.path(), file, "p").await;
+    assert_eq!(report.result, RunResult::Failed);
+    assert!(!report.config_error, "a panic is no configuration error");
+    assert_panic_recorded(records(&report, "panicky")[0], "boom while building");
+    assert!(dir.path().join("finally-ran").exists());
+}
+
+#[tokio::test]
+async fn a_panic_in_parallel_fails_the_run_and_its_finally_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = PipelineBuilder::new("p")
+        .step(
+            parallel()
+                .step(with_teardown("torn-down"))
+                .step(step("panicky"))
+                .step(touch("sibling-ran"))
+                .finally(touch("finally-ran")),
+        )
+        .into_file();
+    let report = run(dir.path(), file, "p").await;
+    assert_eq!(report.result, RunResult::Failed);
+    assert_panic_recorded(records(&report, "panicky")[0], "boom");
+    assert!(dir.path().join("sibling-ran").exists());
+    assert!(dir.path().join("finally-ran").exists());
+    assert!(dir.path().join("torn-down").exists());
+}
+
+#[tokio::test]
+async fn a_panic_in_for_each_is_recorded_per_target_with_its_finally() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = PipelineBuilder::new("p")
+        .step(
+            for_each("CLOUD", &["aws", "gcp"])
+                .step(with_teardown("torn-down-$CLOUD"))
+                .step(step("panicky"))
+                .finally(touch("finally-$CLOUD")),
+        )
+        .into_file();
+    let report = run(dir.path(), file, "p").await;
+    assert_eq!(report.result, RunResult::Failed);
+    let panicky = records(&report, "panicky");
+    assert_eq!(panicky.len(), 2, "{:?}", report.steps);
+    for cloud in ["aws", "gcp"] {
+        let record = panicky
+            .iter()
+            .find(|r| r.target.as_deref() == Some(cloud))
+            .expect("a record per target");
+        assert_panic_recorded(record, &format!("boom in {cloud}"));
+        assert!(dir.path().join(format!("finally-{cloud}")).exists());
+        assert!(dir.path().join(format!("torn-down-{cloud}")).exists());
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_after_step_is_recorded_and_the_next_one_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = PipelineBuilder::new("p")
+        .step(step("panicky"))
+        .after_step(step("panicky"))
+        .after_step(touch("after-ran"))
+        .into_file();
+    let report = run(dir.path(), file, "p").await;
+    assert_eq!(report.result, RunResult::Failed);
+    let panicky = records(&report, "panicky");
+    assert_eq!(panicky.len(), 2, "the step and the after-step");
+    for record in panicky {
+        assert_panic_recorded(record, "boom");
+    }
+    assert!(dir.path().join("after-ran").exists());
+}
