@@ -13,8 +13,8 @@ use runner::model::PipelineFile;
 use runner::registry::Registry;
 use step_core::step::FnKind;
 use step_core::{
-    ConfigError, EventSink, Outcome, RunResult, Status, Step, StepContext, StepDescription,
-    StepError, Value, async_trait,
+    Cancel, CancelReason, ConfigError, EventSink, Outcome, RunResult, Status, Step, StepContext,
+    StepDescription, StepError, Value, async_trait,
 };
 
 /// A step that panics while it runs, after yielding once.
@@ -181,4 +181,46 @@ async fn a_panicking_after_step_is_recorded_and_the_next_one_runs() {
         assert_panic_recorded(record, "boom");
     }
     assert!(dir.path().join("after-ran").exists());
+}
+
+fn executor(dir: &Path, file: PipelineFile) -> Executor {
+    Executor::new(registry(), Arc::new(file), options(dir), EventSink::new())
+}
+
+#[test]
+fn interrupters_share_one_counter_so_the_second_handle_escalates() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = PipelineBuilder::new("p").step(touch("x")).into_file();
+    let cancel = Cancel::new();
+    let executor = executor(dir.path(), file).with_cancel(cancel.clone());
+    let (first, second) = (executor.interrupter(), executor.interrupter());
+    assert_eq!(first.interrupt(), 1);
+    assert!(cancel.is_cancelled(), "the caller's cancel is the run's");
+    assert!(!cancel.is_killed());
+    assert_eq!(second.interrupt(), 2);
+    assert!(cancel.is_killed(), "a second interrupt kills at once");
+}
+
+#[tokio::test]
+async fn the_callers_cancel_stops_the_run_and_cleanup_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = PipelineBuilder::new("p")
+        .step(step("script").prop("code", "touch started; sleep 30; touch finished"))
+        .finally(touch("finally-ran"))
+        .into_file();
+    let cancel = Cancel::new();
+    let executor = executor(dir.path(), file).with_cancel(cancel.clone());
+    let started = dir.path().join("started");
+    let canceller = tokio::spawn(async move {
+        while !started.exists() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        cancel.cancel(CancelReason::Interrupted);
+    });
+    let report = executor.run("p").await;
+    canceller.await.unwrap();
+    assert_eq!(report.result, RunResult::Cancelled);
+    assert_eq!(report.steps[0].status, Status::Cancelled);
+    assert!(!dir.path().join("finished").exists());
+    assert!(dir.path().join("finally-ran").exists());
 }

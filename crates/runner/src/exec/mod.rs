@@ -29,6 +29,7 @@ use crate::registry::Registry;
 use crate::state::RunManifest;
 
 mod after;
+mod embed;
 mod git;
 mod panic;
 mod paths;
@@ -221,6 +222,8 @@ struct Inner {
     events: EventSink,
     run_cancel: Cancel,
     cleanup_cancel: Cancel,
+    /// Interrupts so far, shared by every [`Interrupter`].
+    interrupts: Arc<Mutex<u32>>,
     manifest: Mutex<Option<Arc<RunManifest>>>,
     records: Mutex<Vec<StepRecord>>,
     first_failure: Mutex<Option<(String, String)>>,
@@ -232,7 +235,6 @@ struct Inner {
 }
 
 /// Runs pipelines of one file.
-#[derive(Clone)]
 pub struct Executor {
     inner: Arc<Inner>,
 }
@@ -255,6 +257,7 @@ impl Executor {
                 events,
                 run_cancel: Cancel::new(),
                 cleanup_cancel: Cancel::new(),
+                interrupts: Arc::new(Mutex::new(0)),
                 manifest: Mutex::new(None),
                 records: Mutex::new(Vec::new()),
                 first_failure: Mutex::new(None),
@@ -271,7 +274,7 @@ impl Executor {
         Interrupter {
             run: self.inner.run_cancel.clone(),
             cleanup: self.inner.cleanup_cancel.clone(),
-            count: Arc::new(Mutex::new(0)),
+            count: self.inner.interrupts.clone(),
         }
     }
 
@@ -442,7 +445,7 @@ impl Executor {
         frame: Frame,
         mode: Mode,
     ) -> BoxFut<(Status, Scope)> {
-        let this = self.clone();
+        let this = self.handle();
         Box::pin(async move {
             let mut status = Status::Passed;
             for entry in entries {
@@ -473,7 +476,7 @@ impl Executor {
         frame: Frame,
         mode: Mode,
     ) -> BoxFut<(Status, Scope)> {
-        let this = self.clone();
+        let this = self.handle();
         Box::pin(async move {
             match entry {
                 Entry::Step(step) => {
@@ -528,7 +531,7 @@ impl Executor {
                 let frame = Frame::default();
                 let mut set = tokio::task::JoinSet::new();
                 for (i, e) in group.steps.iter().cloned().enumerate() {
-                    let this = self.clone();
+                    let this = self.handle();
                     let sc = scope.clone();
                     let c = cancel.clone();
                     let f = frame.clone();
@@ -656,7 +659,7 @@ impl Executor {
         let sem = Arc::new(tokio::sync::Semaphore::new(limit));
         let mut set = tokio::task::JoinSet::new();
         for value in values {
-            let this = self.clone();
+            let this = self.handle();
             let mut sc = scope.clone();
             let target = match &scope.target {
                 Some(parent) => format!("{parent}/{value}"),
