@@ -285,7 +285,18 @@ impl Executor {
 
     /// Runs one pipeline: its steps, its `finally` steps, its teardowns,
     /// then its after-steps with the result.
-    pub async fn run(&self, pipeline_name: &str) -> RunReport {
+    ///
+    /// An executor runs once: `run` takes it by value (its records,
+    /// teardown manifest and cancellation belong to that one run), so a
+    /// second call does not compile:
+    ///
+    /// ```compile_fail
+    /// # async fn twice(executor: runner::exec::Executor) {
+    /// let first = executor.run("build").await;
+    /// let second = executor.run("build").await; // `executor` was moved
+    /// # }
+    /// ```
+    pub async fn run(self, pipeline_name: &str) -> RunReport {
         let inner = &self.inner;
         *lock(&inner.pipeline) = pipeline_name.to_string();
         let Some(pipeline) = inner.file.pipelines.get(pipeline_name).cloned() else {
