@@ -11,11 +11,14 @@ use runner::builder::{PipelineBuilder, for_each, group, parallel, step};
 use runner::exec::{Executor, RunOptions, RunReport, StepRecord};
 use runner::model::PipelineFile;
 use runner::registry::Registry;
+use runner::state::TeardownStatus;
 use step_core::step::FnKind;
 use step_core::{
-    Cancel, CancelReason, ConfigError, EventSink, Outcome, RunResult, Status, Step, StepContext,
-    StepDescription, StepError, Value, async_trait,
+    Cancel, CancelReason, CheckResult, ConfigError, EventSink, Finding, Outcome, RunResult,
+    Severity, Status, Step, StepContext, StepDescription, StepError, Value, async_trait,
 };
+
+const SECRET: &str = "tok-9f8e7d6c5b4a";
 
 /// A step that panics while it runs, after yielding once.
 struct Panicky;
@@ -29,7 +32,24 @@ impl Step for Panicky {
     }
 }
 
-/// The registry of the built-ins plus `panicky` (panics when it runs, or
+/// A step that reports: outputs (one holding the secret `API_TOKEN`), a
+/// finding and a check.
+struct Reporter;
+
+#[async_trait]
+impl Step for Reporter {
+    async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
+        let token = cx.env().get("API_TOKEN").unwrap_or_default().to_string();
+        Ok(Outcome::passed()
+            .with_output("greeting", "hello")
+            .with_output("count", 3)
+            .with_output("auth", format!("Bearer {token}"))
+            .with_findings([Finding::new("R1", Severity::Low, "a finding")])
+            .with_checks([CheckResult::new("port 22 is closed", Status::Passed)]))
+    }
+}
+
+/// The registry of the built-ins, `reporter`, and `panicky` (panics when it runs, or
 /// when it is built if its `at` property is `build`).
 fn registry() -> Arc<Registry> {
     let mut r = Registry::builtin();
@@ -43,12 +63,17 @@ fn registry() -> Arc<Registry> {
             Ok(Box::new(Panicky))
         },
     ));
+    r.register(FnKind::boxed(
+        || StepDescription::new("reporter", "reports"),
+        |_props: Value| -> Result<Box<dyn Step>, ConfigError> { Ok(Box::new(Reporter)) },
+    ));
     Arc::new(r)
 }
 
 fn options(dir: &Path) -> RunOptions {
     let mut opts = RunOptions::new(dir.to_path_buf());
     opts.cleanup_timeout = std::time::Duration::from_secs(60);
+    opts.env.insert("API_TOKEN", SECRET, true);
     opts
 }
 
@@ -223,4 +248,56 @@ async fn the_callers_cancel_stops_the_run_and_cleanup_still_runs() {
     assert_eq!(report.steps[0].status, Status::Cancelled);
     assert!(!dir.path().join("finished").exists());
     assert!(dir.path().join("finally-ran").exists());
+}
+
+#[tokio::test]
+async fn a_run_report_carries_outputs_findings_checks_and_teardowns() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = PipelineBuilder::new("p")
+        .step(with_teardown("torn-down").name("provision"))
+        .step(step("reporter").id("report").name("report it"))
+        .into_file();
+    let report = run(dir.path(), file, "p").await;
+    assert_eq!(report.result, RunResult::Passed);
+    let record = report
+        .steps
+        .iter()
+        .find(|r| r.name == "report it")
+        .expect("the reporter's record");
+    assert_eq!(record.outputs["greeting"], "hello");
+    assert_eq!(record.outputs["count"], 3);
+    let auth = record.outputs["auth"].as_str().unwrap();
+    assert!(
+        auth.starts_with("Bearer ") && !auth.contains(SECRET),
+        "{auth}"
+    );
+    assert_eq!(record.findings.len(), 1);
+    assert_eq!(record.findings[0].id, "R1");
+    assert!(
+        record.findings[0].location.is_some(),
+        "located at its entry"
+    );
+    assert_eq!(record.checks.len(), 1);
+    assert_eq!(record.checks[0].name, "port 22 is closed");
+    assert_eq!(report.teardowns.len(), 1, "{:?}", report.teardowns);
+    assert_eq!(report.teardowns[0].step, "provision");
+    assert_eq!(report.teardowns[0].kind, "script");
+    assert_eq!(report.teardowns[0].status, TeardownStatus::Done);
+    assert!(dir.path().join("torn-down").exists());
+}
+
+#[tokio::test]
+async fn kept_teardowns_are_reported_as_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = PipelineBuilder::new("p")
+        .step(with_teardown("torn-down"))
+        .into_file();
+    let mut opts = options(dir.path());
+    opts.keep = true;
+    let executor = Executor::new(registry(), Arc::new(file), opts, EventSink::new());
+    let report = executor.run("p").await;
+    assert_eq!(report.teardowns.len(), 1);
+    assert_eq!(report.teardowns[0].status, TeardownStatus::Kept);
+    assert!(report.outstanding_teardowns);
+    assert!(!dir.path().join("torn-down").exists());
 }

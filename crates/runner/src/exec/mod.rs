@@ -36,6 +36,7 @@ mod paths;
 mod support;
 mod teardown;
 
+pub use embed::TeardownRecord;
 pub use teardown::run_teardown;
 
 use support::{
@@ -121,6 +122,12 @@ pub struct StepRecord {
     pub duration: Duration,
     /// What it said.
     pub message: Option<String>,
+    /// Its outputs (secret values masked), whatever its status.
+    pub outputs: Map<String, Value>,
+    /// Its findings, with locations as the events show them.
+    pub findings: Vec<step_core::Finding>,
+    /// Its checks.
+    pub checks: Vec<step_core::CheckResult>,
 }
 
 /// What a run did.
@@ -136,6 +143,8 @@ pub struct RunReport {
     pub config_error: bool,
     /// Whether teardowns are left for `runner cleanup`.
     pub outstanding_teardowns: bool,
+    /// Every teardown this run ran or kept, in the order they ended.
+    pub teardowns: Vec<TeardownRecord>,
 }
 
 impl RunReport {
@@ -226,6 +235,7 @@ struct Inner {
     interrupts: Arc<Mutex<u32>>,
     manifest: Mutex<Option<Arc<RunManifest>>>,
     records: Mutex<Vec<StepRecord>>,
+    teardowns: Mutex<Vec<TeardownRecord>>,
     first_failure: Mutex<Option<(String, String)>>,
     config_error: Mutex<bool>,
     pipeline: Mutex<String>,
@@ -260,6 +270,7 @@ impl Executor {
                 interrupts: Arc::new(Mutex::new(0)),
                 manifest: Mutex::new(None),
                 records: Mutex::new(Vec::new()),
+                teardowns: Mutex::new(Vec::new()),
                 first_failure: Mutex::new(None),
                 config_error: Mutex::new(false),
                 pipeline: Mutex::new(String::new()),
@@ -388,6 +399,7 @@ impl Executor {
             steps: lock(&inner.records).clone(),
             config_error: *lock(&inner.config_error),
             outstanding_teardowns: outstanding,
+            teardowns: lock(&inner.teardowns).clone(),
         }
     }
 
@@ -810,32 +822,20 @@ impl Executor {
         duration: Duration,
         message: Option<String>,
     ) {
-        let sink = self
-            .inner
-            .events
-            .with_target(scope.target.clone())
-            .scoped(name);
-        sink.emit(EventKind::StepFinished {
-            status,
-            duration_ms: millis(duration),
-            message: message.clone(),
-        });
-        let masked = message.map(|m| sink.masker().mask(&m).into_owned());
-        if status.is_failure() {
-            let label = match &scope.target {
-                Some(t) => format!("[{t}] {name}"),
-                None => name.to_string(),
-            };
-            self.note_failure(&label, masked.as_deref().unwrap_or(status.as_str()));
-        }
-        lock(&self.inner.records).push(StepRecord {
-            target: scope.target.clone(),
-            name: name.to_string(),
-            kind: kind.to_string(),
-            status,
-            duration,
-            message: masked,
-        });
+        self.finish_record(
+            scope,
+            StepRecord {
+                target: scope.target.clone(),
+                name: name.to_string(),
+                kind: kind.to_string(),
+                status,
+                duration,
+                message,
+                outputs: Map::new(),
+                findings: Vec::new(),
+                checks: Vec::new(),
+            },
+        );
     }
 
     fn pos_of(&self, entry: &StepEntry, property: Option<&str>) -> String {
@@ -1059,7 +1059,8 @@ impl Executor {
             break (status, outcome, message);
         };
         let mut status = status;
-        if let Some(outcome) = outcome {
+        let (mut findings, mut checks) = (Vec::new(), Vec::new());
+        if let Some(outcome) = &outcome {
             let here = paths::entry_location(
                 paths_root,
                 &inner.file.path,
@@ -1072,6 +1073,7 @@ impl Executor {
                     Some(l) => paths::rebase(l, paths_root, &workdir),
                     None => finding.location = Some(here.clone()),
                 }
+                findings.push(finding.clone());
                 sink.emit(EventKind::Finding { finding });
             }
             for c in &outcome.checks {
@@ -1081,6 +1083,7 @@ impl Executor {
                     None if check.status.is_failure() => check.location = Some(here.clone()),
                     None => {}
                 }
+                checks.push(check.clone());
                 sink.emit(EventKind::Check { check });
             }
             for w in &outcome.warnings {
@@ -1130,14 +1133,18 @@ impl Executor {
             );
             status = Status::Warned;
         }
-        self.finish_step(
-            scope,
-            &name,
-            &entry.kind,
+        let record = StepRecord {
+            target: scope.target.clone(),
+            name,
+            kind: entry.kind.clone(),
             status,
-            started.elapsed(),
+            duration: started.elapsed(),
             message,
-        );
+            outputs: outcome.map(|o| o.outputs).unwrap_or_default(),
+            findings,
+            checks,
+        };
+        self.finish_record(scope, record);
         status
     }
 }
