@@ -9,6 +9,33 @@
 //!     .into_file();
 //! assert_eq!(file.pipelines["build"].steps.len(), 1);
 //! ```
+//!
+//! An [`Executor`](crate::exec::Executor) runs one pipeline of the file,
+//! once (`run` takes it by value), and hands back a
+//! [`RunReport`](crate::exec::RunReport):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use runner::builder::{PipelineBuilder, step};
+//! use runner::exec::{Executor, RunOptions};
+//! use runner::registry::Registry;
+//! use step_core::{EventSink, RunResult};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let file = PipelineBuilder::new("build")
+//!     .step(step("script").prop("code", "echo hello").name("greet"))
+//!     .into_file();
+//! let executor = Executor::new(
+//!     Arc::new(Registry::builtin()),
+//!     Arc::new(file),
+//!     RunOptions::new(dir.path().to_path_buf()),
+//!     EventSink::new(),
+//! );
+//! let runtime = tokio::runtime::Runtime::new().unwrap();
+//! let report = runtime.block_on(executor.run("build"));
+//! assert_eq!(report.result, RunResult::Passed);
+//! assert_eq!(report.steps[0].name, "greet");
+//! ```
 
 use std::path::PathBuf;
 use std::time::Duration;

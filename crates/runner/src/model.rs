@@ -242,6 +242,47 @@ impl TeardownPolicy {
     }
 }
 
+/// A text that is not a [`TeardownPolicy`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a teardown policy; expected always, on_success or never")]
+pub struct ParseTeardownPolicyError {
+    /// The text that was given.
+    pub text: String,
+}
+
+impl std::str::FromStr for TeardownPolicy {
+    type Err = ParseTeardownPolicyError;
+
+    /// Parses `always` / `on_success` (or `on-success`) / `never`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        TeardownPolicy::parse(text).ok_or_else(|| ParseTeardownPolicyError {
+            text: text.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod teardown_policy_tests {
+    use super::{ParseTeardownPolicyError, TeardownPolicy};
+
+    #[test]
+    fn teardown_policies_parse_with_from_str() {
+        assert_eq!("never".parse(), Ok(TeardownPolicy::Never));
+        assert_eq!("on-success".parse(), Ok(TeardownPolicy::OnSuccess));
+        let err = "sometimes".parse::<TeardownPolicy>().unwrap_err();
+        assert_eq!(
+            err,
+            ParseTeardownPolicyError {
+                text: "sometimes".into()
+            }
+        );
+        assert!(
+            err.to_string()
+                .contains("expected always, on_success or never")
+        );
+    }
+}
+
 /// A group of entries.
 #[derive(Clone, Debug)]
 pub struct Group {

@@ -38,7 +38,21 @@ impl ConfigError {
 }
 
 /// Why a step could not run.
+///
+/// More reasons may come: a `match` outside this crate needs a `_` arm.
+///
+/// ```compile_fail
+/// use step_core::StepError;
+/// fn retry(e: &StepError) -> bool {
+///     match e {
+///         StepError::Process(_) | StepError::Io { .. } | StepError::TimedOut { .. } => true,
+///         StepError::Config(_) | StepError::Tool(_) | StepError::Template(_) => false,
+///         StepError::Cancelled | StepError::Other(_) => false,
+///     }
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StepError {
     /// The step's configuration is wrong.
     #[error("configuration error: {0}")]

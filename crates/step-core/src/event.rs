@@ -49,8 +49,23 @@ pub enum Level {
 }
 
 /// What happened.
+///
+/// More kinds of event may come: a `match` outside this crate needs a `_` arm.
+///
+/// ```compile_fail
+/// use step_core::EventKind;
+/// fn is_step(kind: &EventKind) -> bool {
+///     match kind {
+///         EventKind::StepStarted { .. } | EventKind::StepFinished { .. } => true,
+///         EventKind::RunStarted { .. } | EventKind::RunFinished { .. } => false,
+///         EventKind::Output { .. } | EventKind::Log { .. } => false,
+///         EventKind::Finding { .. } | EventKind::Check { .. } => false,
+///     }
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EventKind {
     /// A run began.
     RunStarted {

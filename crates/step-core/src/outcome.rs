@@ -9,8 +9,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The result of one step (or of a group of steps).
+///
+/// More statuses may come: a `match` outside this crate needs a `_` arm.
+///
+/// ```compile_fail
+/// use step_core::Status;
+/// fn word(s: Status) -> &'static str {
+///     match s {
+///         Status::Passed | Status::Warned | Status::Skipped => "ok",
+///         Status::Failed | Status::Errored | Status::Cancelled | Status::TimedOut => "bad",
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Status {
     /// The step ran and found nothing wrong.
     Passed,

@@ -185,6 +185,25 @@ impl NotifyOn {
     }
 }
 
+/// A text that is not a [`NotifyOn`] value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a notify_on value; expected always, passed, failed or cancelled")]
+pub struct ParseNotifyOnError {
+    /// The text that was given.
+    pub text: String,
+}
+
+impl std::str::FromStr for NotifyOn {
+    type Err = ParseNotifyOnError;
+
+    /// Parses like [`NotifyOn::parse`], with a typed error.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        NotifyOn::parse(text).map_err(|_| ParseNotifyOnError {
+            text: text.to_string(),
+        })
+    }
+}
+
 impl fmt::Display for NotifyOn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -298,6 +317,15 @@ impl WebhookUrl {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn notify_on_parses_with_from_str() {
+        assert_eq!(" Failed ".parse(), Ok(NotifyOn::Failed));
+        assert_eq!("".parse(), Ok(NotifyOn::Always));
+        let err = "sometimes".parse::<NotifyOn>().unwrap_err();
+        assert_eq!(err.text, "sometimes");
+        assert!(err.to_string().contains("expected always, passed"));
+    }
 
     #[test]
     fn defaults_apply_and_numbers_may_be_text() {

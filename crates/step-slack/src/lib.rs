@@ -51,7 +51,7 @@ pub mod facts;
 pub mod payload;
 pub mod step;
 
-pub use config::{NotifyOn, SlackNotifyConfig, WebhookUrl};
+pub use config::{NotifyOn, ParseNotifyOnError, SlackNotifyConfig, WebhookUrl};
 pub use delivery::{Delivery, DeliveryError, RetryPolicy, Webhook};
 pub use facts::RunFacts;
 pub use payload::{Attachment, Field, Payload};

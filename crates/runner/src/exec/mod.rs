@@ -29,11 +29,14 @@ use crate::registry::Registry;
 use crate::state::RunManifest;
 
 mod after;
+mod embed;
 mod git;
+mod panic;
 mod paths;
 mod support;
 mod teardown;
 
+pub use embed::TeardownRecord;
 pub use teardown::run_teardown;
 
 use support::{
@@ -119,6 +122,12 @@ pub struct StepRecord {
     pub duration: Duration,
     /// What it said.
     pub message: Option<String>,
+    /// Its outputs (secret values masked), whatever its status.
+    pub outputs: Map<String, Value>,
+    /// Its findings, with locations as the events show them.
+    pub findings: Vec<step_core::Finding>,
+    /// Its checks.
+    pub checks: Vec<step_core::CheckResult>,
 }
 
 /// What a run did.
@@ -134,6 +143,8 @@ pub struct RunReport {
     pub config_error: bool,
     /// Whether teardowns are left for `runner cleanup`.
     pub outstanding_teardowns: bool,
+    /// Every teardown this run ran or kept, in the order they ended.
+    pub teardowns: Vec<TeardownRecord>,
 }
 
 impl RunReport {
@@ -231,8 +242,11 @@ struct Inner {
     /// lands while they run (`in_after`), or with `cleanup_cancel`.
     after_cancel: Cancel,
     in_after: Arc<std::sync::atomic::AtomicBool>,
+    /// Interrupts so far, shared by every [`Interrupter`].
+    interrupts: Arc<Mutex<u32>>,
     manifest: Mutex<Option<Arc<RunManifest>>>,
     records: Mutex<Vec<StepRecord>>,
+    teardowns: Mutex<Vec<TeardownRecord>>,
     first_failure: Mutex<Option<(String, String)>>,
     config_error: Mutex<bool>,
     pipeline: Mutex<String>,
@@ -242,7 +256,6 @@ struct Inner {
 }
 
 /// Runs pipelines of one file.
-#[derive(Clone)]
 pub struct Executor {
     inner: Arc<Inner>,
 }
@@ -268,8 +281,10 @@ impl Executor {
                 after_cancel: cleanup_cancel.child(),
                 cleanup_cancel,
                 in_after: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+                interrupts: Arc::new(Mutex::new(0)),
                 manifest: Mutex::new(None),
                 records: Mutex::new(Vec::new()),
+                teardowns: Mutex::new(Vec::new()),
                 first_failure: Mutex::new(None),
                 config_error: Mutex::new(false),
                 pipeline: Mutex::new(String::new()),
@@ -286,7 +301,7 @@ impl Executor {
             cleanup: self.inner.cleanup_cancel.clone(),
             after: self.inner.after_cancel.clone(),
             in_after: self.inner.in_after.clone(),
-            count: Arc::new(Mutex::new(0)),
+            count: self.inner.interrupts.clone(),
         }
     }
 
@@ -297,7 +312,18 @@ impl Executor {
 
     /// Runs one pipeline: its steps, its `finally` steps, its teardowns,
     /// then its after-steps with the result.
-    pub async fn run(&self, pipeline_name: &str) -> RunReport {
+    ///
+    /// An executor runs once: `run` takes it by value (its records,
+    /// teardown manifest and cancellation belong to that one run), so a
+    /// second call does not compile:
+    ///
+    /// ```compile_fail
+    /// # async fn twice(executor: runner::exec::Executor) {
+    /// let first = executor.run("build").await;
+    /// let second = executor.run("build").await; // `executor` was moved
+    /// # }
+    /// ```
+    pub async fn run(self, pipeline_name: &str) -> RunReport {
         let inner = &self.inner;
         *lock(&inner.pipeline) = pipeline_name.to_string();
         let Some(pipeline) = inner.file.pipelines.get(pipeline_name).cloned() else {
@@ -400,6 +426,7 @@ impl Executor {
             steps: lock(&inner.records).clone(),
             config_error: *lock(&inner.config_error),
             outstanding_teardowns: outstanding,
+            teardowns: lock(&inner.teardowns).clone(),
         }
     }
 
@@ -468,7 +495,7 @@ impl Executor {
         frame: Frame,
         mode: Mode,
     ) -> BoxFut<(Status, Scope)> {
-        let this = self.clone();
+        let this = self.handle();
         Box::pin(async move {
             let mut status = Status::Passed;
             for entry in entries {
@@ -499,7 +526,7 @@ impl Executor {
         frame: Frame,
         mode: Mode,
     ) -> BoxFut<(Status, Scope)> {
-        let this = self.clone();
+        let this = self.handle();
         Box::pin(async move {
             match entry {
                 Entry::Step(step) => {
@@ -554,20 +581,21 @@ impl Executor {
                 let frame = Frame::default();
                 let mut set = tokio::task::JoinSet::new();
                 for (i, e) in group.steps.iter().cloned().enumerate() {
-                    let this = self.clone();
+                    let this = self.handle();
                     let sc = scope.clone();
                     let c = cancel.clone();
                     let f = frame.clone();
                     set.spawn(async move { (i, this.run_entry(e, sc, c, f, mode).await) });
                 }
                 let mut results = Vec::new();
+                let mut status = Status::Passed;
                 while let Some(r) = set.join_next().await {
-                    if let Ok(r) = r {
-                        results.push(r);
+                    match r {
+                        Ok(r) => results.push(r),
+                        Err(e) => status = self.lost_task(&scope, e),
                     }
                 }
                 results.sort_by_key(|(i, _)| *i);
-                let mut status = Status::Passed;
                 let mut merged = scope.clone();
                 for (_, (s, child)) in results {
                     status = combine(status, s);
@@ -681,7 +709,7 @@ impl Executor {
         let sem = Arc::new(tokio::sync::Semaphore::new(limit));
         let mut set = tokio::task::JoinSet::new();
         for value in values {
-            let this = self.clone();
+            let this = self.handle();
             let mut sc = scope.clone();
             let target = match &scope.target {
                 Some(parent) => format!("{parent}/{value}"),
@@ -719,7 +747,7 @@ impl Executor {
         while let Some(r) = set.join_next().await {
             match r {
                 Ok(s) => status = combine(status, s),
-                Err(_) => status = combine(status, Status::Errored),
+                Err(e) => status = combine(status, self.lost_task(scope, e)),
             }
         }
         status
@@ -842,34 +870,20 @@ impl Executor {
         duration: Duration,
         message: Option<String>,
     ) {
-        let sink = self
-            .inner
-            .events
-            .with_target(scope.target.clone())
-            .scoped(name);
-        sink.emit(EventKind::StepFinished {
-            status,
-            duration_ms: millis(duration),
-            message: message.clone(),
-        });
-        let masker = sink.masker();
-        let masked = message.map(|m| masker.mask(&m).into_owned());
-        if status.is_failure() {
-            let label = match &scope.target {
-                Some(t) => format!("[{t}] {name}"),
-                None => name.to_string(),
-            };
-            let label = masker.mask(&label).into_owned();
-            self.note_failure(&label, masked.as_deref().unwrap_or(status.as_str()));
-        }
-        lock(&self.inner.records).push(StepRecord {
-            target: scope.target.as_deref().map(|t| masker.mask(t).into_owned()),
-            name: masker.mask(name).into_owned(),
-            kind: kind.to_string(),
-            status,
-            duration,
-            message: masked,
-        });
+        self.finish_record(
+            scope,
+            StepRecord {
+                target: scope.target.clone(),
+                name: name.to_string(),
+                kind: kind.to_string(),
+                status,
+                duration,
+                message,
+                outputs: Map::new(),
+                findings: Vec::new(),
+                checks: Vec::new(),
+            },
+        );
     }
 
     fn pos_of(&self, entry: &StepEntry, property: Option<&str>) -> String {
@@ -965,7 +979,15 @@ impl Executor {
                 );
             }
         };
-        let step = match kind.build(Value::Object(props)) {
+        let built = match panic::catch_panic_sync(|| kind.build(Value::Object(props))) {
+            Ok(built) => built,
+            Err(m) => {
+                let took = started.elapsed();
+                self.finish_step(scope, &name, &entry.kind, Status::Failed, took, Some(m));
+                return Status::Failed;
+            }
+        };
+        let step = match built {
             Ok(s) => s,
             Err(e) => {
                 let top = e
@@ -1089,7 +1111,8 @@ impl Executor {
             break (status, outcome, message);
         };
         let mut status = status;
-        if let Some(outcome) = outcome {
+        let (mut findings, mut checks) = (Vec::new(), Vec::new());
+        if let Some(outcome) = &outcome {
             let here = paths::entry_location(
                 paths_root,
                 &inner.file.path,
@@ -1102,6 +1125,7 @@ impl Executor {
                     Some(l) => paths::rebase(l, paths_root, &workdir),
                     None => finding.location = Some(here.clone()),
                 }
+                findings.push(finding.clone());
                 sink.emit(EventKind::Finding { finding });
             }
             for c in &outcome.checks {
@@ -1111,6 +1135,7 @@ impl Executor {
                     None if check.status.is_failure() => check.location = Some(here.clone()),
                     None => {}
                 }
+                checks.push(check.clone());
                 sink.emit(EventKind::Check { check });
             }
             for w in &outcome.warnings {
@@ -1160,14 +1185,18 @@ impl Executor {
             );
             status = Status::Warned;
         }
-        self.finish_step(
-            scope,
-            &name,
-            &entry.kind,
+        let record = StepRecord {
+            target: scope.target.clone(),
+            name,
+            kind: entry.kind.clone(),
             status,
-            started.elapsed(),
+            duration: started.elapsed(),
             message,
-        );
+            outputs: outcome.map(|o| o.outputs).unwrap_or_default(),
+            findings,
+            checks,
+        };
+        self.finish_record(scope, record);
         status
     }
 }

@@ -16,13 +16,14 @@ pub(super) async fn run_with_timeout(
     cancel: &Cancel,
     timeout: Option<Duration>,
 ) -> Result<Outcome, StepError> {
-    let fut = step.run(cx);
+    // A panic in the step is a failed step with the panic's message.
+    let fut = super::panic::catch_panic(async { step.run(cx).await });
     tokio::pin!(fut);
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     let mut abandon_at: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
-            r = &mut fut => return r,
+            r = &mut fut => return r.unwrap_or_else(|m| Ok(Outcome::failed(m))),
             _ = sleep_until(deadline), if !cancel.is_cancelled() => {
                 cancel.cancel(CancelReason::TimedOut);
             }

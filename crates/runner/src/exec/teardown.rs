@@ -49,6 +49,7 @@ impl Executor {
             };
             if let Some(why) = keep_reason {
                 let _ = manifest.mark(seq, TeardownStatus::Kept, Some(why.into()));
+                self.note_teardown(&entry, TeardownStatus::Kept, Some(why));
                 self.inner.events.with_target(entry.target.clone()).log(
                     Level::Warn,
                     format!(
@@ -70,15 +71,13 @@ impl Executor {
             .await;
             let (st, msg) = s;
             let msg = msg.map(|m| self.inner.events.masker().mask(&m).into_owned());
-            let _ = manifest.mark(
-                seq,
-                if st.is_failure() {
-                    TeardownStatus::Failed
-                } else {
-                    TeardownStatus::Done
-                },
-                msg,
-            );
+            let ended = if st.is_failure() {
+                TeardownStatus::Failed
+            } else {
+                TeardownStatus::Done
+            };
+            self.note_teardown(&entry, ended, msg.as_deref());
+            let _ = manifest.mark(seq, ended, msg);
             result = combine(result, st);
         }
         result

@@ -315,6 +315,8 @@ impl CiReporter {
                 self.finished(&prefix, *status, *duration_ms, message, &event.time);
             }
             EventKind::RunFinished { .. } => {}
+            // Kinds of event added later: nothing to show.
+            _ => {}
         }
     }
 

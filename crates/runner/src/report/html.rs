@@ -48,6 +48,8 @@ fn status_class(row: &StepRow) -> &'static str {
             step_core::Status::Skipped => "skipped",
             step_core::Status::Failed | step_core::Status::TimedOut => "failed",
             step_core::Status::Errored | step_core::Status::Cancelled => "errored",
+            // A status added later: shown as an error.
+            _ => "errored",
         },
         None => "unfinished",
     }

@@ -264,6 +264,8 @@ fn case_status(status: Status, message: Option<&str>) -> TestCaseStatus {
         Status::Failed | Status::TimedOut => NonSuccessKind::Failure,
         // The step could not run, or was stopped from outside.
         Status::Errored | Status::Cancelled => NonSuccessKind::Error,
+        // A status added later: reported as an error.
+        _ => NonSuccessKind::Error,
     };
     let mut non_success = TestCaseStatus::non_success(kind);
     let first = message

@@ -211,6 +211,8 @@ impl Summary {
                 Some(index)
             }
             EventKind::Log { .. } => self.latest_row(target, event.step.as_deref()?),
+            // Kinds of event added later: no row.
+            _ => None,
         }
     }
 

@@ -306,17 +306,15 @@ impl EventListener for TerminalReporter {
                 let ignored = if finding.ignored { " (ignored)" } else { "" };
                 self.push_lines(&prefix, &format!("{finding}{ignored}"), color);
             }
-            EventKind::Check { check } => {
-                // Passing checks are counted in the step's result; only the
-                // ones a person must read are printed.
-                if check.status.is_failure() {
-                    let mut line = format!("check {}: {}", check.status, check.name);
-                    if let Some(message) = &check.message {
-                        line.push_str(": ");
-                        line.push_str(message);
-                    }
-                    self.push_lines(&prefix, &line, Some(style::RED));
+            // Passing checks are counted in the step's result; only the
+            // ones a person must read are printed.
+            EventKind::Check { check } if check.status.is_failure() => {
+                let mut line = format!("check {}: {}", check.status, check.name);
+                if let Some(message) = &check.message {
+                    line.push_str(": ");
+                    line.push_str(message);
                 }
+                self.push_lines(&prefix, &line, Some(style::RED));
             }
             EventKind::StepFinished {
                 status,
@@ -345,6 +343,8 @@ impl EventListener for TerminalReporter {
                 self.push_own_line(&line, Some(color));
             }
             EventKind::RunFinished { .. } => self.print_summary(),
+            // Kinds of event added later: nothing to show.
+            _ => {}
         }
         self.flush_buf();
     }
