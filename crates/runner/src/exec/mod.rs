@@ -163,7 +163,7 @@ impl RunReport {
 pub struct Interrupter {
     run: Cancel,
     cleanup: Cancel,
-    after: Cancel,
+    after: Arc<Mutex<Cancel>>,
     in_after: Arc<std::sync::atomic::AtomicBool>,
     count: Arc<Mutex<u32>>,
 }
@@ -182,7 +182,7 @@ impl Interrupter {
             // A signal that lands while after-steps run cancels them too,
             // through the same ladder (stop signal, grace, SIGKILL).
             if self.in_after.load(std::sync::atomic::Ordering::SeqCst) {
-                self.after.cancel(CancelReason::Interrupted);
+                lock(&self.after).cancel(CancelReason::Interrupted);
             }
         } else {
             self.run.kill_now();
@@ -238,9 +238,10 @@ struct Inner {
     events: EventSink,
     run_cancel: Cancel,
     cleanup_cancel: Cancel,
-    /// The after-steps' cancellation: fired by the first interrupt that
-    /// lands while they run (`in_after`), or with `cleanup_cancel`.
-    after_cancel: Cancel,
+    /// The running after-step's cancellation: fired by the first interrupt
+    /// that lands while it runs (`in_after`), or with `cleanup_cancel`.
+    /// Each after-step gets its own: the ones after it still run.
+    after_cancel: Arc<Mutex<Cancel>>,
     in_after: Arc<std::sync::atomic::AtomicBool>,
     /// Interrupts so far, shared by every [`Interrupter`].
     interrupts: Arc<Mutex<u32>>,
@@ -278,7 +279,7 @@ impl Executor {
                 opts,
                 events,
                 run_cancel: Cancel::new(),
-                after_cancel: cleanup_cancel.child(),
+                after_cancel: Arc::new(Mutex::new(cleanup_cancel.child())),
                 cleanup_cancel,
                 in_after: Arc::new(std::sync::atomic::AtomicBool::new(false)),
                 interrupts: Arc::new(Mutex::new(0)),
@@ -833,17 +834,27 @@ impl Executor {
         }
         // Like `finally`: each runs whatever happened; a failing after-step
         // is reported but never changes the run's result. An interrupt that
-        // lands now cancels them (`Interrupter::interrupt`).
+        // lands now cancels the after-step that is running
+        // (`Interrupter::interrupt`); the ones after it still run.
         let inner = &self.inner;
         inner
             .in_after
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        if inner.run_cancel.is_cancelled() && result != RunResult::Cancelled {
-            // The interrupt came between the result and the after-steps.
-            inner.after_cancel.cancel(CancelReason::Interrupted);
+        // An interrupt that came between the result and the after-steps
+        // lands on the first one.
+        let mut pending = inner.run_cancel.is_cancelled() && result != RunResult::Cancelled;
+        let mut scope = scope;
+        for entry in prepared.entries {
+            let cancel = inner.cleanup_cancel.child();
+            *lock(&inner.after_cancel) = cancel.clone();
+            if std::mem::take(&mut pending) {
+                cancel.cancel(CancelReason::Interrupted);
+            }
+            let (_, next) = self
+                .run_entry(entry, scope, cancel, Frame::default(), Mode::Cleanup)
+                .await;
+            scope = next;
         }
-        self.run_cleanup_entries(prepared.entries, scope, &inner.after_cancel)
-            .await;
     }
 
     /// A configuration problem found while running makes the exit code 2 —
