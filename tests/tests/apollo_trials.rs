@@ -5,8 +5,9 @@
 //! * `interrupt_trials`: SIGINT, SIGTERM and double SIGINT (30/15/5 of 50
 //!   with `STEPWISE_LONG_TESTS=1`; 6/3/1 otherwise). The second SIGINT
 //!   kills everything at once, teardowns and after-steps included (they
-//!   start, and are killed): a double-SIGINT trial is checked after
-//!   `runner cleanup`, which finishes the teardowns.
+//!   may not even start): a double-SIGINT trial is checked after
+//!   `runner cleanup`, which finishes the teardowns, for its exit code and
+//!   leftovers only.
 //! * `sigkill_and_cleanup_trials`: SIGKILL, then `runner cleanup
 //!   --state-dir DIR` from another directory (20 with
 //!   `STEPWISE_LONG_TESTS=1`; 10 otherwise).
@@ -14,7 +15,7 @@
 //! Each trial checks: no process of the run survives (by the run's
 //! directory in its command line or `WERCKER_ROOT` in its environment), no
 //! container of the run survives, every terraform state is empty, the
-//! after-steps ran with the result (`cancelled` after an interrupt), and
+//! after-steps ran with the result (`cancelled` after a single interrupt), and
 //! `runner state` lists nothing. The first trial of a suite runs without a
 //! signal and measures how long a deploy takes; the moments are drawn from
 //! that span. `STEPWISE_TRIAL_SEED` replays a suite.
@@ -430,10 +431,11 @@ fn interrupt_trials() {
         let colors = t.hook.colors();
         match code {
             Some(130) if double => {
+                // The second signal kills everything now (DESIGN.md), the
+                // after-steps too: whether they started depends on where
+                // it lands, so only the exit code and the leftovers (after
+                // `runner cleanup`) are checked.
                 cancelled += 1;
-                if !t.log().contains("==> notify slack") {
-                    problems.push("after-steps did not start".into());
-                }
             }
             Some(130) => {
                 cancelled += 1;
