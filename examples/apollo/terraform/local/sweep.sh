@@ -36,16 +36,27 @@ unrecorded() {
         esac
     done
 }
-pids="$(unrecorded)"
-if [ -n "$pids" ]; then
-    for pid in $pids; do
-        kill -TERM "$pid" 2>/dev/null && echo "sweep: stopped pid $pid (it had no pid file yet)"
-    done
-    sleep 1
-    for pid in $(unrecorded); do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-fi
+# A stand-in caught mid-start may still be forking into the background (its
+# double fork makes new pids with the same command line): keep sweeping
+# until two scans in a row find nothing, for up to 10 s, then kill what is
+# left.
+quiet=0 rounds=0
+while [ "$quiet" -lt 2 ] && [ "$rounds" -lt 50 ]; do
+    pids="$(unrecorded)"
+    if [ -z "$pids" ]; then
+        quiet=$((quiet + 1))
+    else
+        quiet=0
+        for pid in $pids; do
+            kill -TERM "$pid" 2>/dev/null && echo "sweep: stopped pid $pid (it had no pid file yet)"
+        done
+    fi
+    rounds=$((rounds + 1))
+    sleep 0.2
+done
+for pid in $(unrecorded); do
+    kill -KILL "$pid" 2>/dev/null || true
+done
 
 if [ -f "$run_dir/containers" ]; then
     while read -r name; do
