@@ -7,7 +7,6 @@
 //! and may run later from another process, so it holds no secret values —
 //! only the names of the environment variables in `secret_vars`.
 
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use step_core::{
@@ -17,7 +16,7 @@ use step_core::{
 
 use crate::cli::Session;
 use crate::command::{applied_message, destroyed_message, failed, finish, with_outputs};
-use crate::options::{TerraformOptions, parse_with_options, property_docs};
+use crate::options::{RetryPatterns, TerraformOptions, parse_with_options, property_docs};
 
 /// Properties of `terraform-apply`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,7 +48,7 @@ fn yes() -> bool {
 #[derive(Clone, Debug)]
 pub struct TerraformApply {
     config: TerraformApplyConfig,
-    retry_on: Vec<Regex>,
+    retry_on: RetryPatterns,
 }
 
 impl TerraformApply {
@@ -73,7 +72,7 @@ impl TerraformApply {
 #[async_trait]
 impl Step for TerraformApply {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
-        let session = Session::prepare(cx, &self.config.options, &self.retry_on).await?;
+        let session = Session::prepare(cx, &self.config.options, self.retry_on.regexes()).await?;
         let init = session.init(&[]).await?;
         let mut findings = init.findings(&session);
         if !init.ok {
@@ -116,7 +115,7 @@ impl Step for TerraformApply {
 #[derive(Clone, Debug)]
 pub struct TerraformDestroy {
     options: TerraformOptions,
-    retry_on: Vec<Regex>,
+    retry_on: RetryPatterns,
 }
 
 impl TerraformDestroy {
@@ -140,7 +139,7 @@ impl TerraformDestroy {
 #[async_trait]
 impl Step for TerraformDestroy {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
-        let session = Session::prepare(cx, &self.options, &self.retry_on).await?;
+        let session = Session::prepare(cx, &self.options, self.retry_on.regexes()).await?;
         let workspace = session
             .isolation
             .workspace

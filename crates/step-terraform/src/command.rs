@@ -1,7 +1,6 @@
 //! The `terraform` kind: one terraform command (init, validate, plan,
 //! apply, destroy, output, …) in an isolated, non-interactive session.
 
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use step_core::{
@@ -10,7 +9,7 @@ use step_core::{
 };
 
 use crate::cli::{CommandResult, Session};
-use crate::options::{TerraformOptions, parse_with_options, property_docs};
+use crate::options::{RetryPatterns, TerraformOptions, parse_with_options, property_docs};
 
 /// The commands the `terraform` kind runs. Interactive ones (`console`,
 /// `login`) make no sense in a pipeline.
@@ -60,7 +59,7 @@ pub struct TerraformConfig {
 #[derive(Clone, Debug)]
 pub struct Terraform {
     config: TerraformConfig,
-    retry_on: Vec<Regex>,
+    retry_on: RetryPatterns,
 }
 
 impl Terraform {
@@ -103,7 +102,7 @@ impl Terraform {
 #[async_trait]
 impl Step for Terraform {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
-        let session = Session::prepare(cx, &self.config.options, &self.retry_on).await?;
+        let session = Session::prepare(cx, &self.config.options, self.retry_on.regexes()).await?;
         let args = &self.config.args;
         let mut findings = Vec::new();
         if self.config.init && self.config.command != "init" {

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use regex::Regex;
@@ -143,9 +144,9 @@ impl TerraformOptions {
         }
     }
 
-    /// Checks what can be checked without running anything and compiles the
-    /// retry patterns.
-    pub fn validate(&self) -> Result<Vec<Regex>, ConfigError> {
+    /// Checks what can be checked without running anything, the retry
+    /// patterns included (compiled when a step first runs).
+    pub fn validate(&self) -> Result<RetryPatterns, ConfigError> {
         if let Some(ws) = &self.workspace
             && !is_valid_workspace(ws)
         {
@@ -179,18 +180,45 @@ impl TerraformOptions {
         if self.parallelism == Some(0) {
             return Err(ConfigError::property("parallelism", "must be at least 1"));
         }
-        self.retry_on
-            .iter()
-            .enumerate()
-            .map(|(i, pattern)| {
-                compile_cached(pattern).map_err(|e| {
-                    ConfigError::property(
-                        format!("retry_on[{i}]"),
-                        format!("not a regular expression: {e}"),
-                    )
-                })
-            })
-            .collect()
+        // The default patterns are known to compile (a unit test compiles
+        // them); only the ones a user wrote are compiled to check them.
+        for (i, pattern) in self.retry_on.iter().enumerate() {
+            if DEFAULT_RETRY_ON.contains(&pattern.as_str()) {
+                continue;
+            }
+            compile_cached(pattern).map_err(|e| {
+                ConfigError::property(
+                    format!("retry_on[{i}]"),
+                    format!("not a regular expression: {e}"),
+                )
+            })?;
+        }
+        Ok(RetryPatterns {
+            patterns: self.retry_on.clone(),
+            compiled: OnceLock::new(),
+        })
+    }
+}
+
+/// A step's `retry_on` patterns, compiled the first time the step runs:
+/// compiling the case-insensitive default set cost about a millisecond of
+/// every `runner validate`, which builds steps but never runs them.
+#[derive(Clone, Debug)]
+pub struct RetryPatterns {
+    patterns: Vec<String>,
+    compiled: OnceLock<Vec<Regex>>,
+}
+
+impl RetryPatterns {
+    /// The compiled patterns. Every pattern was checked by
+    /// [`TerraformOptions::validate`], so none is left out.
+    pub fn regexes(&self) -> &[Regex] {
+        self.compiled.get_or_init(|| {
+            self.patterns
+                .iter()
+                .filter_map(|p| compile_cached(p).ok())
+                .collect()
+        })
     }
 }
 
@@ -200,7 +228,7 @@ impl TerraformOptions {
 /// validate`). `Regex` clones share the compiled program.
 fn compile_cached(pattern: &str) -> Result<Regex, regex::Error> {
     use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
+    use std::sync::Mutex;
     static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     if let Ok(map) = cache.lock()
@@ -403,6 +431,23 @@ pub(crate) fn property_docs() -> Vec<PropertyDoc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_retry_patterns_compile_and_every_one_reaches_the_step() {
+        for pattern in DEFAULT_RETRY_ON {
+            assert!(Regex::new(pattern).is_ok(), "{pattern}");
+        }
+        let mut opts = TerraformOptions::for_dir("infra");
+        opts.retry_on.push("custom (error|failure)".into());
+        let patterns = opts.validate().unwrap();
+        assert_eq!(patterns.regexes().len(), DEFAULT_RETRY_ON.len() + 1);
+        assert!(
+            patterns
+                .regexes()
+                .iter()
+                .any(|re| re.is_match("custom failure"))
+        );
+    }
 
     #[test]
     fn defaults_round_trip_through_properties() {
