@@ -154,3 +154,36 @@ impl CmdlineWatch {
         self.thread.join().unwrap_or_default()
     }
 }
+
+/// Copies the example tree `from` into `to`, leaving out what a local run
+/// of the example may have left in the source tree (`.run`, `.stepwise`,
+/// terraform's data and state). The end-to-end tests each work on a copy.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()))
+    {
+        let entry = entry.expect("dir entry");
+        let name = entry.file_name();
+        if [
+            ".run",
+            ".stepwise",
+            ".terraform",
+            "terraform.tfstate.d",
+            "terraform.tfstate",
+            ".terraform.lock.hcl",
+        ]
+        .iter()
+        .any(|skip| name == *skip)
+        {
+            continue;
+        }
+        let path = entry.path();
+        let dest = to.join(&name);
+        let ty = entry.file_type().expect("file type");
+        if ty.is_dir() {
+            copy_tree(&path, &dest);
+        } else if ty.is_file() {
+            std::fs::copy(&path, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", path.display()));
+        }
+    }
+}

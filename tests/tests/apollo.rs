@@ -24,7 +24,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -77,7 +77,7 @@ impl Example {
     fn new() -> Example {
         let tmp = tempfile::tempdir().expect("temp dir");
         let dir = tmp.path().join("apollo");
-        copy_tree(&workspace_root().join("examples/apollo"), &dir);
+        stepwise_tests::copy_tree(&workspace_root().join("examples/apollo"), &dir);
         let reports = tmp.path().join("reports");
         std::fs::create_dir_all(&reports).expect("reports dir");
         Example {
@@ -159,36 +159,6 @@ impl Example {
     /// A target's run directory (pid files, logs, configuration).
     fn run_dir(&self, target: &str) -> PathBuf {
         self.dir.join(".run").join(target)
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()))
-    {
-        let entry = entry.expect("dir entry");
-        let name = entry.file_name();
-        // What a local run of the example may have left in the source tree.
-        if [
-            ".run",
-            ".stepwise",
-            ".terraform",
-            "terraform.tfstate.d",
-            "terraform.tfstate",
-        ]
-        .iter()
-        .any(|skip| name == *skip)
-        {
-            continue;
-        }
-        let path = entry.path();
-        let dest = to.join(&name);
-        let ty = entry.file_type().expect("file type");
-        if ty.is_dir() {
-            copy_tree(&path, &dest);
-        } else if ty.is_file() {
-            std::fs::copy(&path, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", path.display()));
-        }
     }
 }
 

@@ -13,25 +13,6 @@ use std::time::{Duration, Instant};
 
 use stepwise_tests::{tool_available, workspace_root};
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        if [".run", ".stepwise", ".terraform", "terraform.tfstate.d"]
-            .iter()
-            .any(|s| name == *s)
-        {
-            continue;
-        }
-        let (path, dest) = (entry.path(), to.join(&name));
-        if path.is_dir() {
-            copy_tree(&path, &dest);
-        } else if path.is_file() {
-            std::fs::copy(&path, &dest).unwrap();
-        }
-    }
-}
-
 /// Live processes whose command line names `needle`.
 fn processes_naming(needle: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
@@ -70,7 +51,7 @@ fn a_stand_in_started_by_an_interrupted_provisioner_is_destroyed() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let example = tmp.path().join("apollo");
-    copy_tree(&workspace_root().join("examples/apollo"), &example);
+    stepwise_tests::copy_tree(&workspace_root().join("examples/apollo"), &example);
     let tf = example.join("terraform/local");
     let run_dir = example.join(".run/trial");
     let vars = [

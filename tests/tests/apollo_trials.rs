@@ -78,7 +78,7 @@ impl Trial {
     fn new() -> Trial {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("apollo");
-        copy_tree(&workspace_root().join("examples/apollo"), &dir);
+        stepwise_tests::copy_tree(&workspace_root().join("examples/apollo"), &dir);
         let state_dir = tmp.path().join("state");
         Trial {
             _tmp: tmp,
@@ -122,25 +122,6 @@ impl Trial {
         let text = std::fs::read_to_string(self.dir.join("deploy.out")).unwrap_or_default();
         let start = text.len().saturating_sub(3000);
         text.get(start..).unwrap_or(&text).to_string()
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        if [".run", ".stepwise", ".terraform", "terraform.tfstate.d"]
-            .iter()
-            .any(|s| name == *s)
-        {
-            continue;
-        }
-        let (path, dest) = (entry.path(), to.join(&name));
-        if path.is_dir() {
-            copy_tree(&path, &dest);
-        } else if path.is_file() {
-            std::fs::copy(&path, &dest).unwrap();
-        }
     }
 }
 

@@ -95,7 +95,7 @@ impl Example {
     fn new() -> Example {
         let tmp = tempfile::tempdir().expect("temp dir");
         let dir = tmp.path().join("apollo");
-        copy_tree(&workspace_root().join("examples/apollo"), &dir);
+        stepwise_tests::copy_tree(&workspace_root().join("examples/apollo"), &dir);
         let reports = tmp.path().join("reports");
         std::fs::create_dir_all(&reports).expect("reports dir");
         Example {
@@ -186,35 +186,6 @@ fn signal(pid: u32, sig: &str) {
         .arg(pid.to_string())
         .stderr(Stdio::null())
         .status();
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()))
-    {
-        let entry = entry.expect("dir entry");
-        let name = entry.file_name();
-        if [
-            ".run",
-            ".stepwise",
-            ".terraform",
-            "terraform.tfstate.d",
-            ".terraform.lock.hcl",
-        ]
-        .iter()
-        .any(|skip| name == *skip)
-        {
-            continue;
-        }
-        let path = entry.path();
-        let dest = to.join(&name);
-        let ty = entry.file_type().expect("file type");
-        if ty.is_dir() {
-            copy_tree(&path, &dest);
-        } else if ty.is_file() {
-            std::fs::copy(&path, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", path.display()));
-        }
-    }
 }
 
 // ------------------------------------------------------------------ a run's results
