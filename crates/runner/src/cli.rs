@@ -326,9 +326,14 @@ pub(crate) fn root_of(file: &Path) -> PathBuf {
 }
 
 pub(crate) fn print_diags(diags: &[Diagnostic]) {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    // One write: stderr is unbuffered, and a diagnostic has many parts.
+    let mut text = String::new();
     for d in diags {
-        eprintln!("{d}");
+        let _ = writeln!(text, "{d}");
     }
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, String> {
@@ -543,6 +548,7 @@ fn validate(
     var_args: &crate::vars::VarArgs,
     registry: &Registry,
 ) -> i32 {
+    use std::fmt::Write as _;
     let path = match find_file(arg) {
         Ok(p) => p,
         Err(e) => {
@@ -568,31 +574,41 @@ fn validate(
         eprintln!("{}: {n} error(s)", path.display());
         return EXIT_CONFIG;
     };
-    out!("{}: valid", path.display());
+    // The listing is written at once: a line per step, one write.
+    let mut o = String::new();
+    let _ = writeln!(o, "{}: valid", path.display());
     for p in file.pipelines.values() {
-        out!("pipeline {}:", p.name);
-        print_entries(&p.steps, "  ");
+        let _ = writeln!(o, "pipeline {}:", p.name);
+        print_entries(&mut o, &p.steps, "  ");
         for (target, list) in &p.targets {
-            out!("  target {target}:");
-            print_entries(list, "    ");
+            let _ = writeln!(o, "  target {target}:");
+            print_entries(&mut o, list, "    ");
         }
         if !p.finally.is_empty() {
-            out!("  finally:");
-            print_entries(&p.finally, "    ");
+            let _ = writeln!(o, "  finally:");
+            print_entries(&mut o, &p.finally, "    ");
         }
         if !p.after_steps.is_empty() {
-            out!("  after-steps:");
-            print_entries(&p.after_steps, "    ");
+            let _ = writeln!(o, "  after-steps:");
+            print_entries(&mut o, &p.after_steps, "    ");
         }
     }
     for (w, names) in &file.workflows {
-        out!("workflow {w}: {}", names.join(" → "));
+        let _ = writeln!(o, "workflow {w}: {}", names.join(" → "));
     }
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), o.as_bytes());
     EXIT_PASSED
 }
 
-fn print_entries(entries: &[crate::model::Entry], indent: &str) {
+/// Appends the listing of `entries` to `o`, one line per step or group.
+fn print_entries(o: &mut String, entries: &[crate::model::Entry], indent: &str) {
     use crate::model::{Entry, GroupKind};
+    use std::fmt::Write as _;
+    macro_rules! out {
+        ($($t:tt)*) => {{
+            let _ = writeln!(o, $($t)*);
+        }};
+    }
     for e in entries {
         match e {
             Entry::Step(s) => {
@@ -613,10 +629,10 @@ fn print_entries(entries: &[crate::model::Entry], indent: &str) {
                     GroupKind::ForEach(f) => format!("for_each {}", f.var),
                 };
                 out!("{indent}- {what}:");
-                print_entries(&g.steps, &format!("{indent}    "));
+                print_entries(o, &g.steps, &format!("{indent}    "));
                 if !g.finally.is_empty() {
                     out!("{indent}  finally:");
-                    print_entries(&g.finally, &format!("{indent}    "));
+                    print_entries(o, &g.finally, &format!("{indent}    "));
                 }
             }
         }

@@ -37,7 +37,7 @@ pub fn check_pipeline(
     let mut checker = Checker {
         file,
         registry,
-        source: std::fs::read_to_string(&file.path).unwrap_or_default(),
+        source: std::cell::OnceCell::new(),
         root: root_of(&file.path),
         lookup: &|n: &str| lookup(n).or_else(|| env.get(n).cloned()),
         diags: Vec::new(),
@@ -98,13 +98,19 @@ struct Scope {
 struct Checker<'a> {
     file: &'a PipelineFile,
     registry: &'a Registry,
-    source: String,
+    /// The file's text, read when a position inside a value is needed.
+    source: std::cell::OnceCell<String>,
     root: PathBuf,
     lookup: &'a dyn Fn(&str) -> Option<String>,
     diags: Vec<Diagnostic>,
 }
 
 impl Checker<'_> {
+    fn source(&self) -> &str {
+        self.source
+            .get_or_init(|| std::fs::read_to_string(&self.file.path).unwrap_or_default())
+    }
+
     fn error(&mut self, pos: Pos, message: String, suggestion: Option<String>) {
         self.diags
             .push(Diagnostic::error(&self.file.path, pos, message).suggest(suggestion));
@@ -376,18 +382,30 @@ impl Checker<'_> {
             let top = matches!(value, Value::String(_));
             for s in strings {
                 for r in output_refs(s) {
+                    let Some((message, suggestion)) = self.output_ref(step, prop, &r, scope) else {
+                        continue;
+                    };
+                    // Found on the error path only: it scans the file.
                     let at = if top {
-                        pos_in_value(&self.source, pos, s, char_offset(s, r.offset))
+                        pos_in_value(self.source(), pos, s, char_offset(s, r.offset))
                     } else {
                         pos
                     };
-                    self.output_ref(step, prop, &r, at, scope);
+                    self.error(at, message, suggestion);
                 }
             }
         }
     }
 
-    fn output_ref(&mut self, step: &StepEntry, prop: &str, r: &OutputRef, at: Pos, scope: &Scope) {
+    /// What is wrong with one output reference (the message and a
+    /// did-you-mean), or `None` when it names a known id and output.
+    fn output_ref(
+        &self,
+        step: &StepEntry,
+        prop: &str,
+        r: &OutputRef,
+        scope: &Scope,
+    ) -> Option<(String, Option<String>)> {
         let here = format!("property `{prop}` of step `{}`", step.display_name());
         let Some((_, kind, _)) = scope.ids.iter().find(|(i, _, _)| *i == r.id) else {
             let suggestion = closest(&r.id, scope.ids.iter().map(|(i, _, _)| i.as_str()));
@@ -401,17 +419,12 @@ impl Checker<'_> {
                     known.join(", ")
                 }
             );
-            self.error(at, message, suggestion);
-            return;
+            return Some((message, suggestion));
         };
-        let Some(name) = &r.name else {
-            return;
-        };
-        let Some(d) = self.registry.description(kind) else {
-            return;
-        };
+        let name = r.name.as_ref()?;
+        let d = self.registry.description(kind)?;
         if d.open_outputs || d.outputs.iter().any(|o| o.name == *name) {
-            return;
+            return None;
         }
         let declared: Vec<&str> = d.outputs.iter().map(|o| o.name.as_str()).collect();
         let message = format!(
@@ -425,7 +438,7 @@ impl Checker<'_> {
             }
         );
         let suggestion = closest(name, declared.iter().copied());
-        self.error(at, message, suggestion);
+        Some((message, suggestion))
     }
 }
 
