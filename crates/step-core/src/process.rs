@@ -37,7 +37,12 @@ use crate::output::Splitter;
 /// Longest partial line held before it is emitted in pieces.
 pub const MAX_LINE: usize = 256 * 1024;
 /// How much is read from a pipe at once, at most.
-pub const READ_SIZE: usize = 128 * 1024;
+pub const READ_SIZE: usize = 256 * 1024;
+/// The capacity asked for a child's stdout pipe (Linux gives 64 KiB): a
+/// child printing fast then fills it while the runner masks and writes
+/// the previous block, and each read takes more at once. Kept modest so
+/// that many parallel children stay under the per-user pipe memory limit.
+const PIPE_SIZE: usize = 256 * 1024;
 /// How long a child may be quiet before its partial last line is shown.
 const IDLE: Duration = Duration::from_millis(100);
 /// How long to wait for output pipes to close after the child exited (a
@@ -308,6 +313,8 @@ impl Cmd {
             source,
         };
         let (out_r, out_w) = io::pipe().map_err(spawn_error)?;
+        // Best effort: a smaller pipe only costs speed.
+        let _ = rustix::pipe::fcntl_setpipe_size(&out_r, PIPE_SIZE);
         let (err_r, err_w) = io::pipe().map_err(spawn_error)?;
         let mut command = self.command(cx, out_w, err_w);
         let started = Instant::now();

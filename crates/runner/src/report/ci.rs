@@ -24,12 +24,13 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use step_core::event::{Event, EventKind, EventListener, Level};
+use step_core::event::{Event, EventKind, EventListener, Level, OutputBlock};
 use step_core::outcome::Status;
 
 use super::github::{self, AnnotationKind, Annotator};
 use super::gitlab;
 use super::summary::Summary;
+use super::terminal::BATCH;
 use super::{format_duration, label};
 
 /// Which CI the log is for.
@@ -188,7 +189,8 @@ impl CiReporter {
         }
     }
 
-    fn flush(&mut self) {
+    /// Writes what is buffered with one call.
+    fn write_buf(&mut self) {
         if self.buf.is_empty() {
             return;
         }
@@ -454,7 +456,7 @@ impl CiReporter {
         if let Some(line) = self.annotator.overflow_line() {
             self.line(&line);
         }
-        self.flush();
+        self.write_buf();
         if let Some(path) = self.step_summary.take() {
             let md = github::step_summary(&self.summary);
             if let Err(e) = github::append(&path, &md) {
@@ -472,7 +474,42 @@ impl EventListener for CiReporter {
             (Some(step), _) => self.step_event((event.target.clone(), step.clone()), event),
             (None, _) => self.render(event),
         }
-        self.flush();
+        self.write_buf();
+    }
+
+    /// The lines of the live step (or of any step with `--stream`) are
+    /// appended whole and written once [`BATCH`] bytes are held, or by the
+    /// sink's flush timer; other steps' lines are held back as events.
+    fn output_block(&mut self, block: &OutputBlock<'_>) {
+        let live = block.step.is_some_and(|step| {
+            self.stream
+                || self
+                    .live
+                    .as_ref()
+                    .is_some_and(|(t, s)| t.as_deref() == block.target && s == step)
+        });
+        if !live {
+            for event in block.events() {
+                self.event(&event);
+            }
+            return;
+        }
+        self.summary.record_output(block);
+        let prefix = label(block.target, block.step);
+        self.buf.reserve(block.text.len());
+        for line in block.lines() {
+            self.buf.push_str(&prefix);
+            self.buf.push_str(" | ");
+            self.buf.push_str(line);
+            self.buf.push('\n');
+        }
+        if self.buf.len() >= BATCH {
+            self.write_buf();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.write_buf();
     }
 
     fn finish(&mut self) {

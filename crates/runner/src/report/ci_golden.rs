@@ -520,3 +520,98 @@ fn a_check_that_repeats_a_finding_is_printed_once() {
         assert_eq!(log.matches(text).count(), 1, "{log}");
     }
 }
+
+/// The log of the golden run when each run of consecutive output lines of
+/// one step comes as one block, as a process reader hands them over.
+fn log_of_blocks(dialect: CiDialect, stream: bool) -> String {
+    let out = Captured::default();
+    let mut r = CiReporter::new(Box::new(out.clone()), dialect).with_stream(stream);
+    let events = golden_run();
+    let mut i = 0;
+    while i < events.len() {
+        let e = &events[i];
+        let EventKind::Output { stream: s, .. } = &e.kind else {
+            r.event(e);
+            i += 1;
+            continue;
+        };
+        let mut text = String::new();
+        let mut j = i;
+        while let Some(next) = events.get(j) {
+            match &next.kind {
+                EventKind::Output { stream: s2, line }
+                    if s2 == s && next.target == e.target && next.step == e.step =>
+                {
+                    text.push_str(line);
+                    text.push('\n');
+                    j += 1;
+                }
+                _ => break,
+            }
+        }
+        r.output_block(&step_core::event::OutputBlock {
+            time: &e.time,
+            target: e.target.as_deref(),
+            step: e.step.as_deref(),
+            stream: *s,
+            text: &text,
+        });
+        i = j;
+    }
+    r.finish();
+    out.text()
+}
+
+#[test]
+fn output_blocks_give_the_same_log_as_their_lines_one_by_one() {
+    for dialect in [CiDialect::Plain, CiDialect::Github, CiDialect::Gitlab] {
+        for stream in [false, true] {
+            let mut whole = log_of(dialect, stream);
+            if dialect == CiDialect::Github {
+                whole = whole.replacen(&format!("::add-mask::{SECRET}\n"), "", 1);
+            }
+            assert_eq!(
+                log_of_blocks(dialect, stream),
+                whole,
+                "{dialect:?}, stream {stream}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_live_step_s_lines_wait_for_a_flush_or_a_full_batch() {
+    let out = Captured::default();
+    let mut r = CiReporter::new(Box::new(out.clone()), CiDialect::Plain);
+    let sink = EventSink::new();
+    let memory = MemoryListener::new();
+    sink.add_listener(Box::new(memory.clone()));
+    let s = step(&sink, None, "build");
+    start(&s, "script", ".");
+    memory.events().iter().for_each(|e| r.event(e));
+    let before = out.text();
+    fn block(text: &str) -> step_core::event::OutputBlock<'_> {
+        step_core::event::OutputBlock {
+            time: "2025-01-01T00:00:00.000Z",
+            target: None,
+            step: Some("build"),
+            stream: Stream::Stdout,
+            text,
+        }
+    }
+    r.output_block(&block("one\ntwo\n"));
+    assert_eq!(out.text(), before, "held until a flush");
+    r.flush();
+    assert!(
+        out.text().ends_with("build | one\nbuild | two\n"),
+        "{}",
+        out.text()
+    );
+    let big = "x".repeat(100) + "\n";
+    let many = big.repeat(super::terminal::BATCH / big.len() + 1);
+    r.output_block(&block(&many));
+    assert!(
+        out.text().len() > super::terminal::BATCH,
+        "a full batch is written at once"
+    );
+}

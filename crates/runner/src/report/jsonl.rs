@@ -106,7 +106,7 @@ impl EventListener for JsonLinesReporter {
         if self.error.is_some() {
             return;
         }
-        let mut line = OutputLine {
+        let head = OutputLine {
             time: block.time,
             target: block.target,
             step: block.step,
@@ -114,11 +114,26 @@ impl EventListener for JsonLinesReporter {
             stream: block.stream,
             line: "",
         };
+        // Every line of the block shares all but its text: serialize that
+        // part once (`{…,"line":`), then only each line's string.
+        let mut prefix = match serde_json::to_vec(&head) {
+            Ok(v) => v,
+            Err(e) => {
+                self.error = Some(io::Error::from(e));
+                return;
+            }
+        };
+        if !prefix.ends_with(b"\"\"}") {
+            self.error = Some(io::Error::other("unexpected form of an output event"));
+            return;
+        }
+        prefix.truncate(prefix.len() - 3);
         for text in block.lines() {
-            line.line = text;
-            let result = serde_json::to_writer(&mut self.out, &line)
-                .map_err(io::Error::from)
-                .and_then(|()| self.out.write_all(b"\n"));
+            let result = self
+                .out
+                .write_all(&prefix)
+                .and_then(|()| serde_json::to_writer(&mut self.out, text).map_err(io::Error::from))
+                .and_then(|()| self.out.write_all(b"}\n"));
             if let Err(e) = result {
                 self.error = Some(e);
                 return;
