@@ -2,7 +2,7 @@
 //! builds the step, plus its description.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use step_core::{StepDescription, StepKind};
 
@@ -61,8 +61,18 @@ pub fn is_common(name: &str) -> bool {
 }
 
 struct Entry {
+    /// The kind's name.
+    name: String,
     kind: Arc<dyn StepKind>,
-    description: StepDescription,
+    /// Built when first asked for (kinds that name themselves) or when
+    /// registered (the others).
+    description: OnceLock<StepDescription>,
+}
+
+impl Entry {
+    fn description(&self) -> &StepDescription {
+        self.description.get_or_init(|| self.kind.description())
+    }
 }
 
 /// Step kinds by name and alias.
@@ -109,14 +119,29 @@ impl Registry {
 
     /// Adds a kind under its name and aliases (a later registration of the
     /// same name replaces the earlier one).
+    /// A kind that knows its names ([`StepKind::names`]) is described only
+    /// when it is first looked up.
     pub fn register(&mut self, kind: Box<dyn StepKind>) {
-        let description = kind.description();
+        let description = OnceLock::new();
+        let (name, aliases) = match kind.names() {
+            Some((name, aliases)) => (
+                name.to_string(),
+                aliases.iter().map(|a| a.to_string()).collect(),
+            ),
+            None => {
+                let d = kind.description();
+                let names = (d.kind.clone(), d.aliases.clone());
+                let _ = description.set(d);
+                names
+            }
+        };
         let idx = self.entries.len();
-        self.index.insert(description.kind.clone(), idx);
-        for alias in &description.aliases {
-            self.index.insert(alias.clone(), idx);
+        self.index.insert(name.clone(), idx);
+        for alias in aliases {
+            self.index.insert(alias, idx);
         }
         self.entries.push(Arc::new(Entry {
+            name,
             kind: Arc::from(kind),
             description,
         }));
@@ -160,7 +185,7 @@ impl Registry {
     /// The kind registered under a name or alias.
     pub fn get(&self, name: &str) -> Option<(Arc<dyn StepKind>, &StepDescription)> {
         let e = self.entries.get(*self.index.get(name)?)?;
-        Some((e.kind.clone(), &e.description))
+        Some((e.kind.clone(), e.description()))
     }
 
     /// The description of a kind.
@@ -179,11 +204,61 @@ impl Registry {
         self.entries
             .iter()
             .rev()
-            .filter(|e| seen.insert(e.description.kind.clone()))
-            .map(|e| &e.description)
+            .filter(|e| seen.insert(e.name.clone()))
+            .map(|e| e.description())
             .collect::<Vec<_>>()
             .into_iter()
             .rev()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_that_name_themselves_give_their_description_s_names() {
+        let mut named = 0;
+        for kind in crate::builtin::kinds()
+            .into_iter()
+            .chain(crate::tools::kinds())
+        {
+            let Some((name, aliases)) = kind.names() else {
+                continue;
+            };
+            named += 1;
+            let d = kind.description();
+            assert_eq!(name, d.kind);
+            assert_eq!(
+                aliases,
+                d.aliases.iter().map(String::as_str).collect::<Vec<_>>()
+            );
+        }
+        assert!(named >= 17, "{named} kinds name themselves");
+    }
+
+    #[test]
+    fn a_named_kind_is_described_only_when_looked_up() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static DESCRIBED: AtomicUsize = AtomicUsize::new(0);
+        let mut r = Registry::new();
+        r.register(Box::new(step_core::step::FnKind::named(
+            "lazy",
+            &["idle"],
+            || {
+                DESCRIBED.fetch_add(1, Ordering::SeqCst);
+                step_core::StepDescription::new("lazy", "described late").alias("idle")
+            },
+            |_| Err(step_core::ConfigError::new("not built here")),
+        )));
+        assert_eq!(DESCRIBED.load(Ordering::SeqCst), 0);
+        assert_eq!(r.description("idle").map(|d| d.kind.as_str()), Some("lazy"));
+        assert_eq!(
+            r.description("lazy").map(|d| d.summary.as_str()),
+            Some("described late")
+        );
+        assert_eq!(DESCRIBED.load(Ordering::SeqCst), 1);
+        assert_eq!(r.descriptions().len(), 1);
     }
 }

@@ -409,12 +409,22 @@ fn build_capgemini(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
 
 /// The `ansible-lint` kind.
 pub fn kind() -> Box<dyn step_core::StepKind> {
-    step_core::step::FnKind::boxed(describe, build)
+    Box::new(step_core::step::FnKind::named(
+        "ansible-lint",
+        &[],
+        describe,
+        build,
+    ))
 }
 
 /// The `capgemini/ansible-lint` kind.
 pub fn capgemini_kind() -> Box<dyn step_core::StepKind> {
-    step_core::step::FnKind::boxed(describe_capgemini, build_capgemini)
+    Box::new(step_core::step::FnKind::named(
+        "capgemini/ansible-lint",
+        &[],
+        describe_capgemini,
+        build_capgemini,
+    ))
 }
 
 fn outputs(d: StepDescription) -> StepDescription {

@@ -702,7 +702,12 @@ fn build(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
 
 /// The `ansible-playbook` kind.
 pub fn kind() -> Box<dyn step_core::StepKind> {
-    step_core::step::FnKind::boxed(describe, build)
+    Box::new(step_core::step::FnKind::named(
+        "ansible-playbook",
+        &[],
+        describe,
+        build,
+    ))
 }
 
 /// The description of `ansible-playbook` (what `runner explain ansible-playbook` shows).

@@ -82,6 +82,15 @@ pub trait StepKind: Send + Sync {
     /// The kind's description (name, aliases, properties, outputs).
     fn description(&self) -> StepDescription;
 
+    /// The kind's name and aliases, when the kind knows them without
+    /// building its description: a registry then describes only the kinds
+    /// a pipeline uses. They must be the description's `kind` and
+    /// `aliases`. The default, `None`, makes the registry call
+    /// [`StepKind::description`] when the kind is registered.
+    fn names(&self) -> Option<(&str, &[&str])> {
+        None
+    }
+
     /// Builds a step from its properties (already expanded: `$VAR` and
     /// `${{ … }}` are resolved by the runner before this is called).
     fn build(&self, properties: Value) -> Result<Box<dyn Step>, ConfigError>;
@@ -112,6 +121,7 @@ type DescribeFn = dyn Fn() -> StepDescription + Send + Sync;
 pub struct FnKind {
     describe: Box<DescribeFn>,
     build: Box<BuildFn>,
+    names: Option<(&'static str, &'static [&'static str])>,
 }
 
 impl FnKind {
@@ -124,6 +134,26 @@ impl FnKind {
         FnKind {
             describe: Box::new(describe),
             build: Box::new(build),
+            names: None,
+        }
+    }
+
+    /// A kind whose name and aliases are given, so that its description is
+    /// built only when it is used (see [`StepKind::names`]). They must be
+    /// the ones the description function gives.
+    pub fn named<D, B>(
+        kind: &'static str,
+        aliases: &'static [&'static str],
+        describe: D,
+        build: B,
+    ) -> Self
+    where
+        D: Fn() -> StepDescription + Send + Sync + 'static,
+        B: Fn(Value) -> Result<Box<dyn Step>, ConfigError> + Send + Sync + 'static,
+    {
+        FnKind {
+            names: Some((kind, aliases)),
+            ..FnKind::new(describe, build)
         }
     }
 
@@ -140,6 +170,10 @@ impl FnKind {
 impl StepKind for FnKind {
     fn description(&self) -> StepDescription {
         (self.describe)()
+    }
+
+    fn names(&self) -> Option<(&str, &[&str])> {
+        self.names
     }
 
     fn build(&self, properties: Value) -> Result<Box<dyn Step>, ConfigError> {

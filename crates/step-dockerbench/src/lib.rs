@@ -71,5 +71,10 @@ use step_core::step::FnKind;
 
 /// The step kinds this crate provides, for the runner's registry: `dockerbench`.
 pub fn kinds() -> Vec<Box<dyn StepKind>> {
-    vec![FnKind::boxed(describe::describe, step::build)]
+    vec![Box::new(FnKind::named(
+        "dockerbench",
+        &[],
+        describe::describe,
+        step::build,
+    ))]
 }

@@ -58,7 +58,17 @@ pub use validate::{PackerValidate, PackerValidateConfig};
 /// The step kinds this crate provides, for the runner's registry.
 pub fn kinds() -> Vec<Box<dyn StepKind>> {
     vec![
-        FnKind::boxed(validate::describe, validate::build),
-        FnKind::boxed(build::describe, build::build),
+        Box::new(FnKind::named(
+            "packer-validate",
+            &[],
+            validate::describe,
+            validate::build,
+        )),
+        Box::new(FnKind::named(
+            "packer-build",
+            &[],
+            build::describe,
+            build::build,
+        )),
     ]
 }

@@ -78,7 +78,17 @@ pub use spec::{Defaults, SpecError, parse_spec};
 /// `host-checks` and `serverspec`.
 pub fn kinds() -> Vec<Box<dyn StepKind>> {
     vec![
-        FnKind::boxed(host_checks::describe, host_checks::build),
-        FnKind::boxed(serverspec::describe, serverspec::build),
+        Box::new(FnKind::named(
+            "host-checks",
+            &[],
+            host_checks::describe,
+            host_checks::build,
+        )),
+        Box::new(FnKind::named(
+            "serverspec",
+            &[],
+            serverspec::describe,
+            serverspec::build,
+        )),
     ]
 }

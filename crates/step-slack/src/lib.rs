@@ -65,8 +65,18 @@ use step_core::{ConfigError, Step, StepKind};
 /// `slack-notify` and `wantedly/pretty-slack-notify`.
 pub fn kinds() -> Vec<Box<dyn StepKind>> {
     vec![
-        FnKind::boxed(describe::slack_notify, build_slack_notify),
-        FnKind::boxed(describe::pretty_slack_notify, build_pretty_slack_notify),
+        Box::new(FnKind::named(
+            "slack-notify",
+            &[],
+            describe::slack_notify,
+            build_slack_notify,
+        )),
+        Box::new(FnKind::named(
+            "wantedly/pretty-slack-notify",
+            &[],
+            describe::pretty_slack_notify,
+            build_pretty_slack_notify,
+        )),
     ]
 }
 

@@ -91,10 +91,30 @@ use step_core::{ConfigError, Step, StepKind};
 pub fn kinds() -> Vec<Box<dyn StepKind>> {
     let kinds: Vec<Box<dyn StepKind>> = vec![
         #[cfg(feature = "install")]
-        FnKind::boxed(install::describe, build_install),
-        FnKind::boxed(command::describe, build_terraform),
-        FnKind::boxed(apply::describe_apply, build_apply),
-        FnKind::boxed(apply::describe_destroy, build_destroy),
+        Box::new(FnKind::named(
+            "terraform-install",
+            &[],
+            install::describe,
+            build_install,
+        )),
+        Box::new(FnKind::named(
+            "terraform",
+            &[],
+            command::describe,
+            build_terraform,
+        )),
+        Box::new(FnKind::named(
+            "terraform-apply",
+            &[],
+            apply::describe_apply,
+            build_apply,
+        )),
+        Box::new(FnKind::named(
+            "terraform-destroy",
+            &[],
+            apply::describe_destroy,
+            build_destroy,
+        )),
     ];
     kinds
 }

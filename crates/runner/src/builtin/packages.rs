@@ -77,7 +77,12 @@ fn build_install(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
 
 /// The `install-packages` kind.
 pub fn install_packages_kind() -> Box<dyn StepKind> {
-    FnKind::boxed(describe_install, build_install)
+    Box::new(FnKind::named(
+        "install-packages",
+        &[],
+        describe_install,
+        build_install,
+    ))
 }
 
 fn is_root() -> bool {
@@ -273,7 +278,7 @@ fn build_pip(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
 
 /// The `pip-install` kind.
 pub fn pip_install_kind() -> Box<dyn StepKind> {
-    FnKind::boxed(describe_pip, build_pip)
+    Box::new(FnKind::named("pip-install", &[], describe_pip, build_pip))
 }
 
 #[async_trait]

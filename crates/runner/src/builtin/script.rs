@@ -79,7 +79,7 @@ fn build(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
 
 /// The kind.
 pub fn kind() -> Box<dyn StepKind> {
-    FnKind::boxed(describe, build)
+    Box::new(FnKind::named("script", &[], describe, build))
 }
 
 #[async_trait]
