@@ -57,6 +57,13 @@ pub(super) fn read(dir: &Path) -> Option<GitFacts> {
     })
 }
 
+/// Whether `dir` or a directory above it has a `.git` (a checkout, in a
+/// form the reader may or may not know).
+pub(super) fn in_checkout(dir: &Path) -> bool {
+    dir.ancestors()
+        .any(|candidate| fs::symlink_metadata(candidate.join(".git")).is_ok())
+}
+
 /// The top-level directory and the git directory, looking up from `dir`.
 fn find(dir: &Path) -> Option<(PathBuf, PathBuf)> {
     for candidate in dir.ancestors() {

@@ -166,6 +166,11 @@ pub(super) fn millis(d: Duration) -> u64 {
 pub(super) fn git_facts(root: &std::path::Path) -> Vec<(&'static str, String)> {
     let mut facts = Vec::new();
     let Some(read) = super::git::read(root) else {
+        // Outside any checkout git has nothing to say either (unless told
+        // where the repository is): no process to start.
+        if !super::git::in_checkout(root) && std::env::var_os("GIT_DIR").is_none() {
+            return facts;
+        }
         return git_facts_from_git(root);
     };
     facts.push(("WERCKER_GIT_BRANCH", read.branch.clone()));
