@@ -10,6 +10,7 @@ use crate::cancel::Cancel;
 use crate::env::Env;
 use crate::event::{EventKind, EventSink, Level};
 use crate::outcome::{CheckResult, Finding, RunResult};
+use crate::step::StopPolicy;
 
 /// Facts about the run a step is part of (what after-steps need).
 #[derive(Clone, Debug, Default)]
@@ -62,6 +63,7 @@ pub struct StepContext {
     cancel: Cancel,
     run: RunInfo,
     spawned: Option<SpawnObserver>,
+    stop: StopPolicy,
 }
 
 impl StepContext {
@@ -76,6 +78,7 @@ impl StepContext {
             cancel,
             run: RunInfo::default(),
             spawned: None,
+            stop: StopPolicy::default(),
         }
     }
 
@@ -124,6 +127,19 @@ impl StepContext {
     pub fn with_workdir(mut self, workdir: PathBuf) -> Self {
         self.workdir = workdir;
         self
+    }
+
+    /// Sets how the step's children are stopped when it is cancelled (the
+    /// runner passes the step's own [`crate::Step::stop_policy`]).
+    pub fn with_stop_policy(mut self, policy: StopPolicy) -> Self {
+        self.stop = policy;
+        self
+    }
+
+    /// How the step's children are stopped when it is cancelled: the
+    /// default of every [`crate::process::Cmd`] that sets none itself.
+    pub fn stop_policy(&self) -> StopPolicy {
+        self.stop
     }
 
     /// Sets the observer of the process groups this step starts.

@@ -1,5 +1,7 @@
 //! The [`Step`] trait and the [`StepKind`] factory the runner's registry holds.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -7,6 +9,7 @@ use crate::context::StepContext;
 use crate::describe::StepDescription;
 use crate::error::{ConfigError, StepError};
 use crate::outcome::Outcome;
+use crate::process::StopSignal;
 
 /// One unit of work.
 ///
@@ -44,7 +47,70 @@ pub trait Step: Send + Sync {
     fn commands(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// How this step is stopped when it is cancelled: the signal its
+    /// children get and how long they may take to clean up before they are
+    /// killed. The runner waits that long (and a little more) for the step
+    /// to return; a second interrupt kills at once. The default is
+    /// [`StopPolicy::default`]: SIGTERM and 10 s.
+    fn stop_policy(&self) -> StopPolicy {
+        StopPolicy::default()
+    }
 }
+
+/// How a cancelled step is stopped: [`StopPolicy::signal`] to its
+/// children's process groups, then SIGKILL after [`StopPolicy::grace`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StopPolicy {
+    /// The signal that starts a graceful stop.
+    pub signal: StopSignal,
+    /// How long the step's children get after it before they are killed.
+    pub grace: Duration,
+}
+
+impl StopPolicy {
+    /// The grace period of a step that declares none.
+    pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+    /// A policy with this signal and grace period.
+    pub fn new(signal: StopSignal, grace: Duration) -> Self {
+        StopPolicy { signal, grace }
+    }
+}
+
+impl Default for StopPolicy {
+    fn default() -> Self {
+        StopPolicy::new(StopSignal::Term, StopPolicy::DEFAULT_GRACE)
+    }
+}
+
+// A boxed, shared or borrowed step is a step: wrappers such as
+// `policy::Timeout` take any of them.
+macro_rules! forward_step {
+    ($($ty:ty),*) => {$(
+        #[async_trait::async_trait]
+        impl<S: Step + ?Sized> Step for $ty {
+            async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
+                (**self).run(cx).await
+            }
+
+            fn teardown(&self) -> Option<StepSpec> {
+                (**self).teardown()
+            }
+
+            fn commands(&self) -> Vec<String> {
+                (**self).commands()
+            }
+
+            fn stop_policy(&self) -> StopPolicy {
+                (**self).stop_policy()
+            }
+        }
+    )*};
+}
+
+forward_step!(Box<S>, std::sync::Arc<S>, &S);
 
 /// A program and its arguments as one line for a person to read, each
 /// word quoted for a POSIX shell when it needs quoting. For display only:

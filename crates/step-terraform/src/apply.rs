@@ -71,6 +71,10 @@ impl TerraformApply {
 
 #[async_trait]
 impl Step for TerraformApply {
+    fn stop_policy(&self) -> step_core::StopPolicy {
+        self.config.options.stop_policy()
+    }
+
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let session = Session::prepare(cx, &self.config.options, self.retry_on.regexes()).await?;
         let init = session.init(&[]).await?;
@@ -138,6 +142,10 @@ impl TerraformDestroy {
 
 #[async_trait]
 impl Step for TerraformDestroy {
+    fn stop_policy(&self) -> step_core::StopPolicy {
+        self.options.stop_policy()
+    }
+
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let session = Session::prepare(cx, &self.options, self.retry_on.regexes()).await?;
         let workspace = session
