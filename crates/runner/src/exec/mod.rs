@@ -201,6 +201,26 @@ fn target_scope(scope: &Scope, var: &str, value: &str) -> Scope {
     sc
 }
 
+/// Cancels a run (as a first interrupt) when dropped armed: the guard of
+/// [`Executor::run`]'s future.
+struct CancelOnDrop(Option<Cancel>);
+
+impl CancelOnDrop {
+    /// The run ended: nothing to cancel.
+    fn disarm(mut self) -> Self {
+        self.0 = None;
+        self
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.0.take() {
+            cancel.cancel(CancelReason::Interrupted);
+        }
+    }
+}
+
 /// Whether a step runs as part of cleanup (`finally`, teardown, after-step).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -323,6 +343,15 @@ impl Executor {
     /// Runs one pipeline: its steps, its `finally` steps, its teardowns,
     /// then its after-steps with the result.
     ///
+    /// The run is a task of its own on the current tokio runtime, so
+    /// dropping the returned future does not drop the run: it cancels it,
+    /// as a first interrupt does, and the run's `finally` steps, teardowns
+    /// and after-steps still complete, and its state file is finished, in
+    /// the background. The runtime must stay alive until they have (a
+    /// runtime shut down drops the task, and with it whatever was left to
+    /// do). An embedder who wants the run on its own task, under its own
+    /// cancellation, uses [`Executor::run_until`].
+    ///
     /// An executor runs once: `run` takes it by value (its records,
     /// teardown manifest and cancellation belong to that one run), so a
     /// second call does not compile:
@@ -333,7 +362,85 @@ impl Executor {
     /// let second = executor.run("build").await; // `executor` was moved
     /// # }
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// Called outside a tokio runtime.
     pub async fn run(self, pipeline_name: &str) -> RunReport {
+        let handle = self.handle();
+        let cancel = CancelOnDrop(Some(self.inner.run_cancel.clone()));
+        let name = pipeline_name.to_string();
+        let task = tokio::spawn(async move { self.run_here(&name).await });
+        let report = match task.await {
+            Ok(report) => report,
+            // The run panicked outside any step (steps' panics are caught).
+            Err(e) => {
+                handle.lost_task(&handle.empty_scope(), e);
+                handle.report(RunResult::Failed)
+            }
+        };
+        drop(cancel.disarm());
+        report
+    }
+
+    /// Runs one pipeline on the caller's task, under `cancel`: cancelling
+    /// it with [`step_core::CancelReason::Interrupted`] stops the running
+    /// steps gracefully (the run's `finally` steps, teardowns and
+    /// after-steps still run, and the run ends `Cancelled`), and
+    /// [`Cancel::kill_now`] kills them at once. The run is the returned
+    /// future itself: dropping it before it ends drops the run there —
+    /// children are killed, and `finally` steps and teardowns do not run
+    /// (`runner cleanup` runs the recorded teardowns later). Use it when
+    /// the caller owns the run's lifetime; [`Executor::run`] protects a run
+    /// from being dropped.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runner::builder::{PipelineBuilder, step};
+    /// use runner::exec::{Executor, RunOptions};
+    /// use runner::registry::Registry;
+    /// use step_core::{Cancel, CancelReason, EventSink, RunResult};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let file = PipelineBuilder::new("p")
+    ///     .step(step("script").prop("code", "sleep 30"))
+    ///     .finally(step("script").prop("code", "touch cleaned"))
+    ///     .into_file();
+    /// let executor = Executor::new(
+    ///     Arc::new(Registry::builtin()),
+    ///     Arc::new(file),
+    ///     RunOptions::new(dir.path().to_path_buf()),
+    ///     EventSink::new(),
+    /// );
+    /// let cancel = Cancel::new();
+    /// let runtime = tokio::runtime::Runtime::new().unwrap();
+    /// let report = runtime.block_on(async {
+    ///     let stop = cancel.clone();
+    ///     tokio::spawn(async move {
+    ///         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    ///         stop.cancel(CancelReason::Interrupted);
+    ///     });
+    ///     executor.run_until("p", cancel).await
+    /// });
+    /// assert_eq!(report.result, RunResult::Cancelled);
+    /// assert!(dir.path().join("cleaned").exists());
+    /// ```
+    pub async fn run_until(self, pipeline_name: &str, cancel: Cancel) -> RunReport {
+        self.with_cancel(cancel).run_here(pipeline_name).await
+    }
+
+    /// A scope with nothing in it, for messages outside any step.
+    fn empty_scope(&self) -> Scope {
+        Scope {
+            env: Env::new(),
+            outputs: Map::new(),
+            target: None,
+            vars: Map::new(),
+        }
+    }
+
+    /// The run itself, on the caller's task.
+    async fn run_here(self, pipeline_name: &str) -> RunReport {
         let inner = &self.inner;
         *lock(&inner.pipeline) = pipeline_name.to_string();
         let Some(pipeline) = inner.file.pipelines.get(pipeline_name).cloned() else {

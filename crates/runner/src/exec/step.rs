@@ -126,6 +126,15 @@ impl Executor {
 
     /// Expands the properties and builds the step from its kind.
     fn build_step(&self, entry: &StepEntry, scope: &Scope) -> Result<Box<dyn Step>, NotRun> {
+        if let Some(problem) = &entry.invalid {
+            return Err(NotRun::Errored(format!(
+                "{}: {problem}",
+                self.pos_of(entry, None)
+            )));
+        }
+        if let Some(step) = &entry.typed {
+            return Ok(Box::new(step.0.clone()));
+        }
         let Some((kind, _)) = self.inner.registry.get(&entry.kind) else {
             return Err(NotRun::Errored(format!(
                 "{}: unknown step kind `{}`",
@@ -237,12 +246,14 @@ impl Executor {
         )
         .with_outputs(scope.outputs.clone())
         .with_run(self.run_info(scope, &prepared.env))
-        .with_stop_policy(prepared.step.stop_policy());
+        .with_stop_policy(prepared.step.stop_policy())
+        .with_locate(self.locator(entry, &prepared.workdir));
         let cx = match self.spawn_observer() {
             Some(o) => cx.with_spawn_observer(o),
             None => cx,
         };
-        let result = step.run(&cx).await;
+        // The context emits the findings and checks, placed.
+        let result = cx.run_step(&*step).await;
         if matches!(result, Err(StepError::Config(_))) {
             // A property the step found wrong while running (a file it
             // names does not exist): a configuration error, exit 2.
@@ -270,9 +281,7 @@ impl Executor {
             outcome,
             message,
         } = ran;
-        let (mut findings, mut checks) = (Vec::new(), Vec::new());
         if let Some(outcome) = &outcome {
-            (findings, checks) = self.emit_results(entry, &prepared, outcome);
             for w in &outcome.warnings {
                 prepared.sink.log(Level::Warn, w.clone());
             }
@@ -287,53 +296,35 @@ impl Executor {
             status,
             duration: prepared.started.elapsed(),
             message,
-            outputs: outcome.map(|o| o.outputs).unwrap_or_default(),
-            findings,
-            checks,
+            outputs: Default::default(),
+            findings: Vec::new(),
+            checks: Vec::new(),
+        };
+        let record = match outcome {
+            Some(o) => StepRecord {
+                outputs: o.outputs,
+                findings: o.findings,
+                checks: o.checks,
+                ..record
+            },
+            None => record,
         };
         self.finish_record(scope, record);
         status
     }
 
-    /// Emits the step's findings and checks, located relative to the
-    /// paths root (or at the step's entry), and returns them.
-    fn emit_results(
-        &self,
-        entry: &StepEntry,
-        prepared: &Prepared,
-        outcome: &Outcome,
-    ) -> (Vec<step_core::Finding>, Vec<step_core::CheckResult>) {
+    /// Places the step's findings and checks: paths relative to the
+    /// paths root, and a finding (or failed check) without a place at the
+    /// step's entry.
+    fn locator(&self, entry: &StepEntry, workdir: &std::path::Path) -> Placer {
         let inner = &self.inner;
-        let paths_root = inner.opts.paths_root.as_ref().unwrap_or(&inner.opts.root);
-        let here = paths::entry_location(
-            paths_root,
-            &inner.file.path,
-            entry.pos.line,
-            entry.pos.column,
-        );
-        let workdir = &prepared.workdir;
-        let mut findings = Vec::new();
-        for f in &outcome.findings {
-            let mut finding = f.clone();
-            match &mut finding.location {
-                Some(l) => paths::rebase(l, paths_root, workdir),
-                None => finding.location = Some(here.clone()),
-            }
-            findings.push(finding.clone());
-            prepared.sink.emit(EventKind::Finding { finding });
+        let root = inner.opts.paths_root.as_ref().unwrap_or(&inner.opts.root);
+        let here = paths::entry_location(root, &inner.file.path, entry.pos.line, entry.pos.column);
+        Placer {
+            root: root.clone(),
+            workdir: workdir.to_path_buf(),
+            here,
         }
-        let mut checks = Vec::new();
-        for c in &outcome.checks {
-            let mut check = c.clone();
-            match &mut check.location {
-                Some(l) => paths::rebase(l, paths_root, workdir),
-                None if check.status.is_failure() => check.location = Some(here.clone()),
-                None => {}
-            }
-            checks.push(check.clone());
-            prepared.sink.emit(EventKind::Check { check });
-        }
-        (findings, checks)
     }
 
     /// Applies a step's environment changes and publishes its outputs (to
@@ -396,4 +387,28 @@ fn policies<'a>(
         step = Box::new(ContinueOnError::new(step));
     }
     step
+}
+
+/// The runner's [`Locate`](step_core::context::Locate).
+struct Placer {
+    root: PathBuf,
+    workdir: PathBuf,
+    here: step_core::Location,
+}
+
+impl step_core::context::Locate for Placer {
+    fn finding(&self, finding: &mut step_core::Finding) {
+        match &mut finding.location {
+            Some(l) => paths::rebase(l, &self.root, &self.workdir),
+            None => finding.location = Some(self.here.clone()),
+        }
+    }
+
+    fn check(&self, check: &mut step_core::CheckResult) {
+        match &mut check.location {
+            Some(l) => paths::rebase(l, &self.root, &self.workdir),
+            None if check.status.is_failure() => check.location = Some(self.here.clone()),
+            None => {}
+        }
+    }
 }
