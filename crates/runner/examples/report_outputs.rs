@@ -63,7 +63,12 @@ async fn main() -> ExitCode {
 
     println!("run {}: {}", report.run_id, report.result.as_str());
     for record in &report.steps {
-        println!("step {} ({}): {}", record.name, record.kind, record.status.as_str());
+        println!(
+            "step {} ({}): {}",
+            record.name,
+            record.kind,
+            record.status.as_str()
+        );
         for (name, value) in &record.outputs {
             println!("  output {name} = {value}");
         }

@@ -62,10 +62,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("unexpected output {greeting:?}").into());
     }
 
-    // What undoes it: built by the apply step from its own configuration.
-    let teardown = apply.teardown().ok_or("terraform-apply registers a teardown")?;
-    let destroy = step_terraform::TerraformDestroy::from_properties(teardown.properties)?;
-    let outcome = cx.run_step(&destroy).await?;
+    // What undoes it: a terraform-destroy of the same configuration, built
+    // by the apply step (and the record a state file would keep of it).
+    let teardown = apply
+        .teardown()
+        .ok_or("terraform-apply registers a teardown")?;
+    println!("teardown: {}", teardown.record().kind);
+    let outcome = cx.run_step(teardown.step()).await?;
     if outcome.is_failed() {
         return Err(format!("destroy failed: {:?}", outcome.message).into());
     }

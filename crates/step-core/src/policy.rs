@@ -34,7 +34,7 @@ use crate::context::StepContext;
 use crate::error::StepError;
 use crate::event::Level;
 use crate::outcome::Outcome;
-use crate::step::{Step, StepSpec, StopPolicy};
+use crate::step::{Step, StopPolicy, Teardown};
 
 /// Stops the inner step when it runs longer than a limit.
 ///
@@ -93,7 +93,7 @@ impl<S: Step> Step for Timeout<S> {
         }
     }
 
-    fn teardown(&self) -> Option<StepSpec> {
+    fn teardown(&self) -> Option<Teardown> {
         self.inner.teardown()
     }
 
@@ -183,7 +183,7 @@ impl<S: Step> Step for Retry<S> {
         }
     }
 
-    fn teardown(&self) -> Option<StepSpec> {
+    fn teardown(&self) -> Option<Teardown> {
         self.inner.teardown()
     }
 
@@ -236,7 +236,7 @@ impl<S: Step> Step for ContinueOnError<S> {
         Ok(outcome)
     }
 
-    fn teardown(&self) -> Option<StepSpec> {
+    fn teardown(&self) -> Option<Teardown> {
         self.inner.teardown()
     }
 

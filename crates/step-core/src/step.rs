@@ -32,10 +32,12 @@ pub trait Step: Send + Sync {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError>;
 
     /// What undoes this step, if anything (terraform-apply → terraform-destroy,
-    /// a script's `teardown:`). The runner records it durably **before** the
-    /// step starts and runs it when the enclosing group ends, so it must be
-    /// safe to run even if the step was interrupted halfway.
-    fn teardown(&self) -> Option<StepSpec> {
+    /// a script's `teardown:`): a [`Teardown`] built from the undoing step's
+    /// own type and configuration ([`Teardown::of`]). The runner records it
+    /// durably **before** the step starts and runs it when the enclosing
+    /// group ends, so it must be safe to run even if the step was
+    /// interrupted halfway.
+    fn teardown(&self) -> Option<Teardown> {
         None
     }
 
@@ -95,7 +97,7 @@ macro_rules! forward_step {
                 (**self).run(cx).await
             }
 
-            fn teardown(&self) -> Option<StepSpec> {
+            fn teardown(&self) -> Option<Teardown> {
                 (**self).teardown()
             }
 
@@ -131,6 +133,66 @@ pub fn command_line<S: AsRef<str>>(program: &str, args: &[S]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A step that can be written down and built again: the kind its
+/// registry entry builds it from, and its configuration as that kind's
+/// properties. What a [`Teardown`] is made of, so that `runner cleanup`
+/// can run it after the runner died.
+pub trait Recorded: Step + 'static {
+    /// The kind that builds it (`terraform-destroy`, `script`).
+    const KIND: &'static str;
+
+    /// Its configuration, as the properties that kind's build reads back
+    /// to this same step. Secret values must not be in it — only the
+    /// names of the variables that hold them.
+    fn properties(&self) -> Value;
+}
+
+/// What undoes a step: the undoing step itself, which the runner runs when
+/// the step's scope ends, and its [`StepSpec`] record, which the runner
+/// stores in the state file first, so that `runner cleanup` can build and
+/// run it again after a crash.
+pub struct Teardown {
+    step: Box<dyn Step>,
+    record: StepSpec,
+}
+
+impl Teardown {
+    /// The teardown that runs `step`.
+    pub fn of<S: Recorded>(step: S) -> Self {
+        let record = StepSpec {
+            kind: S::KIND.to_string(),
+            properties: step.properties(),
+        };
+        Teardown {
+            step: Box::new(step),
+            record,
+        }
+    }
+
+    /// The undoing step.
+    pub fn step(&self) -> &dyn Step {
+        self.step.as_ref()
+    }
+
+    /// Its record for the state file.
+    pub fn record(&self) -> &StepSpec {
+        &self.record
+    }
+
+    /// The step and the record.
+    pub fn into_parts(self) -> (Box<dyn Step>, StepSpec) {
+        (self.step, self.record)
+    }
+}
+
+impl std::fmt::Debug for Teardown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Teardown")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A serializable step: a kind and its properties. What a teardown manifest

@@ -275,6 +275,8 @@ struct Inner {
     /// Interrupts so far, shared by every [`Interrupter`].
     interrupts: Arc<Mutex<u32>>,
     manifest: Mutex<Option<Arc<RunManifest>>>,
+    /// The typed steps of the teardowns recorded so far, by sequence number.
+    undo: Mutex<BTreeMap<u64, Box<dyn step_core::Step>>>,
     records: Mutex<Vec<StepRecord>>,
     teardowns: Mutex<Vec<TeardownRecord>>,
     first_failure: Mutex<Option<(String, String)>>,
@@ -313,6 +315,7 @@ impl Executor {
                 in_after: Arc::new(std::sync::atomic::AtomicBool::new(false)),
                 interrupts: Arc::new(Mutex::new(0)),
                 manifest: Mutex::new(None),
+                undo: Mutex::new(BTreeMap::new()),
                 records: Mutex::new(Vec::new()),
                 teardowns: Mutex::new(Vec::new()),
                 first_failure: Mutex::new(None),

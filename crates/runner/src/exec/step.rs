@@ -96,10 +96,14 @@ impl Executor {
         if let Some(id) = &entry.common.id {
             env.set("WERCKER_STEP_ID", id.clone());
         }
-        if let Some(spec) = step.teardown() {
+        if let Some(teardown) = step.teardown() {
+            let (undo, record) = teardown.into_parts();
             let seq = self
-                .record_teardown(spec, &name, &workdir, scope)
+                .record_teardown(record, &name, &workdir, scope)
                 .map_err(NotRun::Errored)?;
+            // Run as it is at the end of the scope; the record is for
+            // `runner cleanup` after a crash.
+            lock(&self.inner.undo).insert(seq, undo);
             frame.push(seq);
         }
         let sink = inner.events.with_target(scope.target.clone()).scoped(&name);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use step_core::step::StopPolicy;
-use step_core::{Cancel, CancelReason, Outcome, Status, Step, StepContext, StepError, StepSpec};
+use step_core::{Cancel, CancelReason, Outcome, Status, Step, StepContext, StepError};
 
 use super::Scope;
 use crate::diag::Pos;
@@ -54,7 +54,7 @@ impl<S: Step> Step for Guarded<S> {
         }
     }
 
-    fn teardown(&self) -> Option<StepSpec> {
+    fn teardown(&self) -> Option<step_core::Teardown> {
         self.step.teardown()
     }
 

@@ -233,7 +233,8 @@ pub async fn run_teardown(
         }
         (status, message)
     };
-    let (step, step_env) = match teardown_step(registry, entry, env) {
+    let undo = executor.and_then(|ex| lock(&ex.inner.undo).remove(&entry.seq));
+    let (step, step_env) = match teardown_step(registry, entry, env, undo) {
         Ok(built) => built,
         Err((status, message)) => return finish(status, Some(message)),
     };
@@ -263,27 +264,20 @@ pub async fn run_teardown(
     finish(status, message)
 }
 
-/// Builds a recorded teardown's step, with its secrets put back from
-/// `env`, and the environment it runs with.
+/// A recorded teardown's step — `undo`, the step itself, when this run
+/// recorded it; else built from its record, with its secrets put back from
+/// `env` — and the environment it runs with.
 fn teardown_step(
     registry: &Registry,
     entry: &TeardownEntry,
     env: &Env,
-) -> Result<(Box<dyn step_core::Step>, Env), (Status, String)> {
+    undo: Option<Box<dyn Step>>,
+) -> Result<(Box<dyn Step>, Env), (Status, String)> {
     let errored = |m: String| (Status::Errored, m);
-    let mut properties = entry.spec.properties.clone();
-    for name in &entry.secret_vars {
-        let Some(v) = env.get(name) else {
-            return Err(errored(format!(
-                "the secret variable `{name}` this teardown needs is not set"
-            )));
-        };
-        replace_in_json(&mut properties, &format!("${{{name}}}"), v);
-    }
-    let Some((kind, _)) = registry.get(&entry.spec.kind) else {
-        return Err(errored(format!("unknown step kind `{}`", entry.spec.kind)));
+    let step = match undo {
+        Some(step) => step,
+        None => build_recorded(registry, entry, env)?,
     };
-    let step = kind.build(properties).map_err(|e| errored(e.to_string()))?;
     let mut step_env = env.clone();
     for (k, v) in &entry.env {
         if step_env.get(k).is_none() || !env.is_secret(k) {
@@ -301,4 +295,27 @@ fn teardown_step(
         }
     }
     Ok((step, step_env))
+}
+
+/// Builds a teardown's step from its record (`runner cleanup`, or a step
+/// whose teardown this run did not record), its secrets put back from `env`.
+fn build_recorded(
+    registry: &Registry,
+    entry: &TeardownEntry,
+    env: &Env,
+) -> Result<Box<dyn Step>, (Status, String)> {
+    let errored = |m: String| (Status::Errored, m);
+    let mut properties = entry.spec.properties.clone();
+    for name in &entry.secret_vars {
+        let Some(v) = env.get(name) else {
+            return Err(errored(format!(
+                "the secret variable `{name}` this teardown needs is not set"
+            )));
+        };
+        replace_in_json(&mut properties, &format!("${{{name}}}"), v);
+    }
+    let Some((kind, _)) = registry.get(&entry.spec.kind) else {
+        return Err(errored(format!("unknown step kind `{}`", entry.spec.kind)));
+    };
+    kind.build(properties).map_err(|e| errored(e.to_string()))
 }
