@@ -182,7 +182,10 @@ impl StepContext {
     /// cx.events().add_listener(Box::new(memory.clone()));
     /// let outcome = cx.run_step(&Lint).await.unwrap();
     /// assert_eq!(outcome.findings.len(), 1);
-    /// assert_eq!(memory.lines().iter().filter(|l| l.contains("tabs")).count(), 1);
+    /// let emitted = memory.events().into_iter().filter(|e| {
+    ///     matches!(&e.kind, step_core::EventKind::Finding { finding } if finding.id == "L1")
+    /// });
+    /// assert_eq!(emitted.count(), 1);
     /// # });
     /// ```
     pub async fn run_step<S: crate::Step + ?Sized>(
