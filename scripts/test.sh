@@ -18,3 +18,11 @@ bash scripts/build-machine-image.sh >/dev/null || echo "warning: could not build
 
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked --no-fail-fast "$@"
+
+# The runner's embedding examples: each checks its own result, exits
+# non-zero when it is wrong, and prints `example ok` when it is right.
+for example in custom_pipeline report_outputs terraform_alone; do
+    out=$(cargo run --quiet --locked -p runner --example "$example") || { echo "$out"; exit 1; }
+    echo "$out"
+    grep -qx "example ok" <<<"$out" || { echo "example $example did not end with 'example ok'" >&2; exit 1; }
+done

@@ -10,6 +10,30 @@
 //! assert_eq!(file.pipelines["build"].steps.len(), 1);
 //! ```
 //!
+//! A step can also be a value of your own [`Step`] type, with the same
+//! common properties ([`typed`]; a kind string is only for YAML):
+//!
+//! ```
+//! use runner::builder::{PipelineBuilder, typed};
+//! use step_core::{Outcome, Step, StepContext, StepError, async_trait};
+//!
+//! struct Hello;
+//!
+//! #[async_trait]
+//! impl Step for Hello {
+//!     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
+//!         cx.info("hello");
+//!         Ok(Outcome::passed().with_output("greeting", "hello"))
+//!     }
+//! }
+//!
+//! let file = PipelineBuilder::new("build")
+//!     .step(typed(Hello).name("greet").id("hello").retries(1).when("!SKIP_HELLO"))
+//!     .step(Hello)
+//!     .into_file();
+//! assert_eq!(file.pipelines["build"].steps.len(), 2);
+//! ```
+//!
 //! An [`Executor`](crate::exec::Executor) runs one pipeline of the file,
 //! once (`run` takes it by value), and hands back a
 //! [`RunReport`](crate::exec::RunReport):
@@ -38,13 +62,15 @@
 //! ```
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+use step_core::Step;
 
 use crate::model::{
-    Entry, ForEach, Group, GroupKind, Pipeline, PipelineFile, StepEntry, TeardownPolicy, Values,
-    When,
+    Entry, ForEach, Group, GroupKind, Pipeline, PipelineFile, StepEntry, TeardownPolicy, TypedStep,
+    Values, When,
 };
 
 /// A step under construction.
@@ -60,7 +86,27 @@ pub fn step(kind: &str) -> StepBuilder {
     }
 }
 
+/// Starts a step that is a value of a [`Step`] type: it runs as it is
+/// (no registry, no properties), under the common properties set on the
+/// builder (`name`, `id`, `timeout`, `retries`, `when`, …). Its kind, in
+/// output and reports, is the type's name unless [`StepBuilder::kind`] says
+/// otherwise.
+pub fn typed<S: Step + 'static>(step: S) -> StepBuilder {
+    let name = std::any::type_name::<S>();
+    let base = name.split('<').next().unwrap_or(name);
+    let kind = base.rsplit("::").next().unwrap_or(base);
+    let mut entry = StepEntry::new(kind, Map::new());
+    entry.typed = Some(TypedStep(Arc::new(step)));
+    StepBuilder { entry }
+}
+
 impl StepBuilder {
+    /// Sets the kind shown for a [`typed`] step.
+    pub fn kind(mut self, kind: &str) -> Self {
+        self.entry.kind = kind.into();
+        self
+    }
+
     /// Sets a property.
     pub fn prop(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.entry.properties.insert(name.into(), value.into());
@@ -104,9 +150,15 @@ impl StepBuilder {
     }
 
     /// Runs only when the condition (`NAME`, `!NAME`, `NAME == v`) holds.
-    pub fn when(mut self, condition: &str) -> Result<Self, String> {
-        self.entry.common.when = Some(When::parse(condition)?);
-        Ok(self)
+    /// A condition that does not parse is reported when the step would
+    /// run: it fails as a configuration error (exit code 2) with the
+    /// reason.
+    pub fn when(mut self, condition: &str) -> Self {
+        match When::parse(condition) {
+            Ok(when) => self.entry.common.when = Some(when),
+            Err(e) => self.entry.invalid = Some(format!("`when`: {e}")),
+        }
+        self
     }
 
     /// The finished entry.
@@ -118,6 +170,13 @@ impl StepBuilder {
 impl From<StepBuilder> for Entry {
     fn from(b: StepBuilder) -> Entry {
         b.build()
+    }
+}
+
+/// A step value is an entry of its own ([`typed`] with no common properties).
+impl<S: Step + 'static> From<S> for Entry {
+    fn from(step: S) -> Entry {
+        typed(step).build()
     }
 }
 

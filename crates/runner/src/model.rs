@@ -157,6 +157,23 @@ pub struct StepEntry {
     pub pos: Pos,
     /// The version written after `@` in a wercker step id (`owner/name@1.2.3`).
     pub version: Option<String>,
+    /// A step given as a value in Rust code ([`crate::builder::typed`]):
+    /// it runs as it is, and `kind` only names it.
+    pub typed: Option<TypedStep>,
+    /// A problem found while the entry was built in code (a `when` that
+    /// does not parse); the step then fails with it as a configuration
+    /// error when it would run.
+    pub invalid: Option<String>,
+}
+
+/// A step value shared by the entries that hold it.
+#[derive(Clone)]
+pub struct TypedStep(pub std::sync::Arc<dyn step_core::Step>);
+
+impl std::fmt::Debug for TypedStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TypedStep(..)")
+    }
 }
 
 impl StepEntry {
@@ -169,6 +186,8 @@ impl StepEntry {
             common: Common::default(),
             pos: Pos::default(),
             version: None,
+            typed: None,
+            invalid: None,
         }
     }
 

@@ -268,12 +268,8 @@ impl Planner<'_> {
             self.line(depth, &format!("$ {l}"));
         }
         if let Some(t) = built.teardown() {
-            let undo = self
-                .registry
-                .get(&t.kind)
-                .and_then(|(k, _)| k.build(t.properties.clone()).ok())
-                .map(|s| s.commands())
-                .unwrap_or_default();
+            let undo = t.step().commands();
+            let t = t.record();
             self.line(
                 depth,
                 &format!("registers teardown: {} (runs when its scope ends)", t.kind),

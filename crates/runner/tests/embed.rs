@@ -7,15 +7,16 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use runner::builder::{PipelineBuilder, for_each, group, parallel, step};
+use runner::builder::{PipelineBuilder, for_each, group, parallel, step, typed};
 use runner::exec::{Executor, RunOptions, RunReport, StepRecord};
 use runner::model::PipelineFile;
 use runner::registry::Registry;
 use runner::state::TeardownStatus;
 use step_core::step::FnKind;
 use step_core::{
-    Cancel, CancelReason, CheckResult, ConfigError, EventSink, Finding, Outcome, RunResult,
-    Severity, Status, Step, StepContext, StepDescription, StepError, Value, async_trait,
+    Cancel, CancelReason, CheckResult, ConfigError, EventKind, EventSink, Finding, MemoryListener,
+    Outcome, RunResult, Severity, Status, Step, StepContext, StepDescription, StepError, Value,
+    async_trait,
 };
 
 const SECRET: &str = "tok-9f8e7d6c5b4a";
@@ -300,4 +301,166 @@ async fn kept_teardowns_are_reported_as_kept() {
     assert_eq!(report.teardowns[0].status, TeardownStatus::Kept);
     assert!(report.outstanding_teardowns);
     assert!(!dir.path().join("torn-down").exists());
+}
+
+/// A typed step: says hello with its own greeting, as an output.
+struct Hello {
+    greeting: &'static str,
+    runs: Arc<std::sync::atomic::AtomicU32>,
+}
+
+#[async_trait]
+impl Step for Hello {
+    async fn run(&self, _cx: &StepContext) -> Result<Outcome, StepError> {
+        let n = self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n == 0 {
+            return Ok(Outcome::failed("the first try fails"));
+        }
+        Ok(Outcome::passed().with_output("greeting", self.greeting))
+    }
+}
+
+#[tokio::test]
+async fn typed_steps_run_under_the_common_properties_set_on_the_builder() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let hello = Hello {
+        greeting: "hi",
+        runs: runs.clone(),
+    };
+    let skipped = Hello {
+        greeting: "never",
+        runs: Arc::new(0.into()),
+    };
+    let file = PipelineBuilder::new("p")
+        .step(
+            typed(hello)
+                .name("greet")
+                .id("hello")
+                .retries(1)
+                .timeout(std::time::Duration::from_secs(30))
+                .when("!SKIP_HELLO"),
+        )
+        .step(typed(skipped).name("skipped").when("SKIP_HELLO"))
+        .step(step("script").prop("code", "echo ${{ outputs.hello.greeting }} > said"))
+        .into_file();
+    let report = run(dir.path(), file, "p").await;
+    assert_eq!(report.result, RunResult::Passed, "{:?}", report.steps);
+    assert_eq!(
+        runs.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "retried once"
+    );
+    let greet = &report.steps[0];
+    assert_eq!(
+        (greet.name.as_str(), greet.kind.as_str()),
+        ("greet", "Hello")
+    );
+    assert_eq!(greet.outputs["greeting"], "hi");
+    assert_eq!(report.steps[1].status, Status::Skipped);
+    let said = std::fs::read_to_string(dir.path().join("said")).unwrap();
+    assert_eq!(said.trim(), "hi");
+}
+
+#[tokio::test]
+async fn a_step_value_is_a_pipeline_entry_and_a_bad_when_fails_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = PipelineBuilder::new("p")
+        .step(Reporter)
+        .step(typed(Reporter).name("odd").when("A &&"))
+        .into_file();
+    let report = run(dir.path(), file, "p").await;
+    assert_eq!(report.steps[0].kind, "Reporter");
+    assert_eq!(report.steps[0].status, Status::Passed);
+    let odd = &report.steps[1];
+    assert_eq!(odd.status, Status::Errored);
+    let message = odd.message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("`when`") && message.contains("A &&"),
+        "{message}"
+    );
+    assert!(
+        report.config_error,
+        "a bad condition is a configuration error"
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_run_future_cancels_it_and_cleanup_still_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = PipelineBuilder::new("p")
+        .step(with_teardown("torn-down"))
+        .step(step("script").prop("code", "touch started; sleep 30; touch finished"))
+        .finally(touch("finally-ran"))
+        .into_file();
+    let executor = executor(dir.path(), file);
+    let started = dir.path().join("started");
+    tokio::select! {
+        _ = executor.run("p") => panic!("the run ended on its own"),
+        _ = async {
+            while !started.exists() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        } => {}
+    }
+    // The run future is dropped: the run goes on in the background,
+    // cancelled, and cleans up.
+    let state_dir = dir.path().join(".stepwise").join("state");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let done = || {
+        dir.path().join("finally-ran").exists()
+            && dir.path().join("torn-down").exists()
+            && runner::state::list_runs(&state_dir).is_empty()
+    };
+    while !done() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(dir.path().join("finally-ran").exists(), "finally ran");
+    assert!(dir.path().join("torn-down").exists(), "the teardown ran");
+    assert!(
+        runner::state::list_runs(&state_dir).is_empty(),
+        "the state file was finished"
+    );
+    assert!(
+        !dir.path().join("finished").exists(),
+        "the step was stopped"
+    );
+}
+
+/// Counts the finding and check events.
+fn count(memory: &MemoryListener) -> (usize, usize) {
+    let events = memory.events();
+    let findings = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Finding { .. }))
+        .count();
+    let checks = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Check { .. }))
+        .count();
+    (findings, checks)
+}
+
+#[tokio::test]
+async fn findings_and_checks_are_emitted_once_embedded_or_in_a_run() {
+    // Embedded alone: the context emits them.
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StepContext::for_dir(dir.path());
+    let memory = MemoryListener::new();
+    cx.events().add_listener(Box::new(memory.clone()));
+    let outcome = cx.run_step(&Reporter).await.unwrap();
+    assert_eq!(outcome.findings.len(), 1);
+    assert_eq!(count(&memory), (1, 1));
+
+    // In a run: once each, not again by the runner.
+    let file = PipelineBuilder::new("p").step(step("reporter")).into_file();
+    let events = EventSink::new();
+    let memory = MemoryListener::new();
+    events.add_listener(Box::new(memory.clone()));
+    let report = Executor::new(registry(), Arc::new(file), options(dir.path()), events)
+        .run("p")
+        .await;
+    assert_eq!(report.result, RunResult::Passed);
+    assert_eq!(count(&memory), (1, 1));
+    assert!(report.steps[0].findings[0].location.is_some());
 }

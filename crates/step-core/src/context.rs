@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 use crate::cancel::Cancel;
 use crate::env::Env;
 use crate::event::{EventKind, EventSink, Level};
-use crate::outcome::{CheckResult, Finding, RunResult};
+use crate::outcome::{CheckResult, Finding, Outcome, RunResult};
+use crate::step::StopPolicy;
 
 /// Facts about the run a step is part of (what after-steps need).
 #[derive(Clone, Debug, Default)]
@@ -51,6 +52,26 @@ impl std::fmt::Debug for SpawnObserver {
     }
 }
 
+/// Places a step's findings and checks before they are emitted (the
+/// runner makes their paths relative to the repository root, and gives a
+/// finding without a place the step's own line).
+pub trait Locate: Send + Sync {
+    /// Places a finding.
+    fn finding(&self, finding: &mut Finding);
+    /// Places a check result.
+    fn check(&self, check: &mut CheckResult);
+}
+
+/// The [`Locate`] of a context.
+#[derive(Clone)]
+struct Locator(std::sync::Arc<dyn Locate>);
+
+impl std::fmt::Debug for Locator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Locator")
+    }
+}
+
 /// The context a step runs in. Built by the runner, or by hand when a step
 /// is embedded in another program ([`StepContext::for_dir`]).
 #[derive(Clone, Debug)]
@@ -62,6 +83,8 @@ pub struct StepContext {
     cancel: Cancel,
     run: RunInfo,
     spawned: Option<SpawnObserver>,
+    stop: StopPolicy,
+    locate: Option<Locator>,
 }
 
 impl StepContext {
@@ -76,6 +99,8 @@ impl StepContext {
             cancel,
             run: RunInfo::default(),
             spawned: None,
+            stop: StopPolicy::default(),
+            locate: None,
         }
     }
 
@@ -124,6 +149,78 @@ impl StepContext {
     pub fn with_workdir(mut self, workdir: PathBuf) -> Self {
         self.workdir = workdir;
         self
+    }
+
+    /// Sets how [`StepContext::run_step`] places findings and checks.
+    pub fn with_locate(mut self, locate: impl Locate + 'static) -> Self {
+        self.locate = Some(Locator(std::sync::Arc::new(locate)));
+        self
+    }
+
+    /// Runs a step in this context, then emits the findings and checks of
+    /// its outcome as [`EventKind::Finding`] and [`EventKind::Check`]
+    /// events (placed by the context's [`Locate`], if it has one; the
+    /// returned outcome holds them as emitted). This is how a step embedded
+    /// alone reports them, and how the runner runs every step, so each is
+    /// emitted once. A step's `run` called directly emits nothing itself.
+    ///
+    /// ```
+    /// use step_core::{Finding, MemoryListener, Outcome, Severity, Step, StepContext, StepError};
+    ///
+    /// struct Lint;
+    ///
+    /// #[step_core::async_trait]
+    /// impl Step for Lint {
+    ///     async fn run(&self, _cx: &StepContext) -> Result<Outcome, StepError> {
+    ///         Ok(Outcome::passed().with_findings([Finding::new("L1", Severity::Low, "tabs")]))
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cx = StepContext::for_dir(".");
+    /// let memory = MemoryListener::new();
+    /// cx.events().add_listener(Box::new(memory.clone()));
+    /// let outcome = cx.run_step(&Lint).await.unwrap();
+    /// assert_eq!(outcome.findings.len(), 1);
+    /// let emitted = memory.events().into_iter().filter(|e| {
+    ///     matches!(&e.kind, step_core::EventKind::Finding { finding } if finding.id == "L1")
+    /// });
+    /// assert_eq!(emitted.count(), 1);
+    /// # });
+    /// ```
+    pub async fn run_step<S: crate::Step + ?Sized>(
+        &self,
+        step: &S,
+    ) -> Result<Outcome, crate::StepError> {
+        let mut result = step.run(self).await;
+        if let Ok(outcome) = &mut result {
+            for finding in &mut outcome.findings {
+                if let Some(l) = &self.locate {
+                    l.0.finding(finding);
+                }
+                self.finding(finding.clone());
+            }
+            for check in &mut outcome.checks {
+                if let Some(l) = &self.locate {
+                    l.0.check(check);
+                }
+                self.check(check.clone());
+            }
+        }
+        result
+    }
+
+    /// Sets how the step's children are stopped when it is cancelled (the
+    /// runner passes the step's own [`crate::Step::stop_policy`]).
+    pub fn with_stop_policy(mut self, policy: StopPolicy) -> Self {
+        self.stop = policy;
+        self
+    }
+
+    /// How the step's children are stopped when it is cancelled: the
+    /// default of every [`crate::process::Cmd`] that sets none itself.
+    pub fn stop_policy(&self) -> StopPolicy {
+        self.stop
     }
 
     /// Sets the observer of the process groups this step starts.

@@ -72,7 +72,7 @@ pub use outcome::{
 // `step_core::serde::Deserialize`.
 pub use serde;
 pub use serde_json::{self, Value};
-pub use step::{Step, StepKind, StepSpec, command_line};
+pub use step::{Recorded, Step, StepKind, StepSpec, StopPolicy, Teardown, command_line};
 pub use tool::{FoundTool, ToolError, ToolSpec};
 
 /// Values of the run's result, as after-steps see them in `RUNNER_RESULT`.

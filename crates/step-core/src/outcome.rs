@@ -360,6 +360,9 @@ pub enum OutcomeStatus {
     Failed,
     /// Nothing to do.
     Skipped,
+    /// It failed, and is allowed to: a step wrapped in
+    /// [`crate::policy::ContinueOnError`] reports its failure as a warning.
+    Warned,
 }
 
 impl From<OutcomeStatus> for Status {
@@ -368,6 +371,7 @@ impl From<OutcomeStatus> for Status {
             OutcomeStatus::Passed => Status::Passed,
             OutcomeStatus::Failed => Status::Failed,
             OutcomeStatus::Skipped => Status::Skipped,
+            OutcomeStatus::Warned => Status::Warned,
         }
     }
 }

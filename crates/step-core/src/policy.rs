@@ -1,6 +1,6 @@
 //! Policies as wrappers around a step, the way tower wraps a service:
 //! [`Timeout`] stops a step that runs too long, [`Retry`] runs a failing step
-//! again. Each wrapper is itself a [`Step`], so they nest
+//! again, [`ContinueOnError`] reports a failure as a warning. Each wrapper is itself a [`Step`], so they nest
 //! (`Retry::new(Timeout::new(step, d), 2)`) and an embedder gets the same
 //! policies the runner applies, without the runner.
 //!
@@ -34,7 +34,7 @@ use crate::context::StepContext;
 use crate::error::StepError;
 use crate::event::Level;
 use crate::outcome::Outcome;
-use crate::step::{Step, StepSpec};
+use crate::step::{Step, StopPolicy, Teardown};
 
 /// Stops the inner step when it runs longer than a limit.
 ///
@@ -93,8 +93,16 @@ impl<S: Step> Step for Timeout<S> {
         }
     }
 
-    fn teardown(&self) -> Option<StepSpec> {
+    fn teardown(&self) -> Option<Teardown> {
         self.inner.teardown()
+    }
+
+    fn commands(&self) -> Vec<String> {
+        self.inner.commands()
+    }
+
+    fn stop_policy(&self) -> StopPolicy {
+        self.inner.stop_policy()
     }
 }
 
@@ -175,8 +183,69 @@ impl<S: Step> Step for Retry<S> {
         }
     }
 
-    fn teardown(&self) -> Option<StepSpec> {
+    fn teardown(&self) -> Option<Teardown> {
         self.inner.teardown()
+    }
+
+    fn commands(&self) -> Vec<String> {
+        self.inner.commands()
+    }
+
+    fn stop_policy(&self) -> StopPolicy {
+        self.inner.stop_policy()
+    }
+}
+
+/// Reports a failure of the inner step as a warning: a failed outcome, or
+/// an error other than a cancellation, becomes an outcome with status
+/// [`OutcomeStatus::Warned`](crate::outcome::OutcomeStatus::Warned) that
+/// keeps the message, findings, checks and outputs, but not the
+/// environment changes (a failed step's environment is never applied).
+/// The failure is added to the outcome's warnings.
+#[derive(Debug)]
+pub struct ContinueOnError<S> {
+    inner: S,
+}
+
+impl<S> ContinueOnError<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        ContinueOnError { inner }
+    }
+
+    /// The wrapped step.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: Step> Step for ContinueOnError<S> {
+    async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
+        let mut outcome = match self.inner.run(cx).await {
+            Ok(outcome) if outcome.is_failed() => outcome,
+            Err(StepError::Cancelled) => return Err(StepError::Cancelled),
+            Err(e) => Outcome::failed(e.to_string()),
+            ok => return ok,
+        };
+        let message = outcome.message.as_deref().unwrap_or("failed");
+        let warning = format!("{message} (continue_on_error: reported as a warning)");
+        outcome.warnings.push(warning);
+        outcome.status = crate::outcome::OutcomeStatus::Warned;
+        outcome.env.clear();
+        Ok(outcome)
+    }
+
+    fn teardown(&self) -> Option<Teardown> {
+        self.inner.teardown()
+    }
+
+    fn commands(&self) -> Vec<String> {
+        self.inner.commands()
+    }
+
+    fn stop_policy(&self) -> StopPolicy {
+        self.inner.stop_policy()
     }
 }
 
@@ -276,6 +345,28 @@ mod tests {
             .await
             .unwrap();
         assert!(!outcome.is_failed());
+    }
+
+    #[tokio::test]
+    async fn continue_on_error_turns_failures_into_warnings_but_not_cancellations() {
+        let cx = StepContext::for_dir(".");
+        let (step, _) = flaky(1, true);
+        let outcome = ContinueOnError::new(step).run(&cx).await.unwrap();
+        assert_eq!(outcome.status, crate::outcome::OutcomeStatus::Warned);
+        assert_eq!(outcome.message.as_deref(), Some("boom 0"));
+        assert_eq!(
+            outcome.warnings,
+            ["boom 0 (continue_on_error: reported as a warning)"]
+        );
+        let (step, _) = flaky(0, false);
+        let outcome = ContinueOnError::new(step).run(&cx).await.unwrap();
+        assert_eq!(outcome.status, crate::outcome::OutcomeStatus::Passed);
+        cx.cancel().cancel(CancelReason::Interrupted);
+        let err = ContinueOnError::new(Sleeper(30))
+            .run(&cx)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StepError::Cancelled), "{err}");
     }
 
     #[tokio::test]

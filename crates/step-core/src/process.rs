@@ -152,8 +152,10 @@ pub struct Cmd {
     stdin: Option<Vec<u8>>,
     capture: usize,
     stream: bool,
-    stop: StopSignal,
-    grace: Duration,
+    /// `None`: the step's stop policy ([`StepContext::stop_policy`]).
+    stop: Option<StopSignal>,
+    /// `None`: the step's stop policy.
+    grace: Option<Duration>,
     timeout: Option<Duration>,
     filter: Option<LineFilter>,
     inherit: Vec<Arc<OwnedFd>>,
@@ -182,8 +184,8 @@ impl Cmd {
             stdin: None,
             capture: 0,
             stream: true,
-            stop: StopSignal::Term,
-            grace: Duration::from_secs(10),
+            stop: None,
+            grace: None,
             timeout: None,
             filter: None,
             inherit: Vec::new(),
@@ -245,15 +247,17 @@ impl Cmd {
         self
     }
 
-    /// Uses SIGINT instead of SIGTERM to start a graceful stop.
+    /// The signal that starts a graceful stop (default: the step's
+    /// [`StopPolicy`](crate::step::StopPolicy), SIGTERM unless it says otherwise).
     pub fn stop_signal(mut self, signal: StopSignal) -> Self {
-        self.stop = signal;
+        self.stop = Some(signal);
         self
     }
 
-    /// How long to wait after the stop signal before SIGKILL (default 10 s).
+    /// How long to wait after the stop signal before SIGKILL (default: the
+    /// step's [`StopPolicy`](crate::step::StopPolicy), 10 s unless it says otherwise).
     pub fn grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
+        self.grace = Some(grace);
         self
     }
 
@@ -366,7 +370,10 @@ impl Cmd {
                 Err(stop) => {
                     let res = match pgid {
                         Some(pgid) => {
-                            stop_group(pgid, self.stop, self.grace, &cancel, &mut waiter).await
+                            let policy = cx.stop_policy();
+                            let signal = self.stop.unwrap_or(policy.signal);
+                            let grace = self.grace.unwrap_or(policy.grace);
+                            stop_group(pgid, signal, grace, &cancel, &mut waiter).await
                         }
                         None => (&mut waiter).await,
                     };

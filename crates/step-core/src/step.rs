@@ -1,5 +1,7 @@
 //! The [`Step`] trait and the [`StepKind`] factory the runner's registry holds.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -7,6 +9,7 @@ use crate::context::StepContext;
 use crate::describe::StepDescription;
 use crate::error::{ConfigError, StepError};
 use crate::outcome::Outcome;
+use crate::process::StopSignal;
 
 /// One unit of work.
 ///
@@ -29,10 +32,12 @@ pub trait Step: Send + Sync {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError>;
 
     /// What undoes this step, if anything (terraform-apply → terraform-destroy,
-    /// a script's `teardown:`). The runner records it durably **before** the
-    /// step starts and runs it when the enclosing group ends, so it must be
-    /// safe to run even if the step was interrupted halfway.
-    fn teardown(&self) -> Option<StepSpec> {
+    /// a script's `teardown:`): a [`Teardown`] built from the undoing step's
+    /// own type and configuration ([`Teardown::of`]). The runner records it
+    /// durably **before** the step starts and runs it when the enclosing
+    /// group ends, so it must be safe to run even if the step was
+    /// interrupted halfway.
+    fn teardown(&self) -> Option<Teardown> {
         None
     }
 
@@ -44,7 +49,70 @@ pub trait Step: Send + Sync {
     fn commands(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// How this step is stopped when it is cancelled: the signal its
+    /// children get and how long they may take to clean up before they are
+    /// killed. The runner waits that long (and a little more) for the step
+    /// to return; a second interrupt kills at once. The default is
+    /// [`StopPolicy::default`]: SIGTERM and 10 s.
+    fn stop_policy(&self) -> StopPolicy {
+        StopPolicy::default()
+    }
 }
+
+/// How a cancelled step is stopped: [`StopPolicy::signal`] to its
+/// children's process groups, then SIGKILL after [`StopPolicy::grace`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StopPolicy {
+    /// The signal that starts a graceful stop.
+    pub signal: StopSignal,
+    /// How long the step's children get after it before they are killed.
+    pub grace: Duration,
+}
+
+impl StopPolicy {
+    /// The grace period of a step that declares none.
+    pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+    /// A policy with this signal and grace period.
+    pub fn new(signal: StopSignal, grace: Duration) -> Self {
+        StopPolicy { signal, grace }
+    }
+}
+
+impl Default for StopPolicy {
+    fn default() -> Self {
+        StopPolicy::new(StopSignal::Term, StopPolicy::DEFAULT_GRACE)
+    }
+}
+
+// A boxed, shared or borrowed step is a step: wrappers such as
+// `policy::Timeout` take any of them.
+macro_rules! forward_step {
+    ($($ty:ty),*) => {$(
+        #[async_trait::async_trait]
+        impl<S: Step + ?Sized> Step for $ty {
+            async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
+                (**self).run(cx).await
+            }
+
+            fn teardown(&self) -> Option<Teardown> {
+                (**self).teardown()
+            }
+
+            fn commands(&self) -> Vec<String> {
+                (**self).commands()
+            }
+
+            fn stop_policy(&self) -> StopPolicy {
+                (**self).stop_policy()
+            }
+        }
+    )*};
+}
+
+forward_step!(Box<S>, std::sync::Arc<S>, &S);
 
 /// A program and its arguments as one line for a person to read, each
 /// word quoted for a POSIX shell when it needs quoting. For display only:
@@ -65,6 +133,66 @@ pub fn command_line<S: AsRef<str>>(program: &str, args: &[S]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A step that can be written down and built again: the kind its
+/// registry entry builds it from, and its configuration as that kind's
+/// properties. What a [`Teardown`] is made of, so that `runner cleanup`
+/// can run it after the runner died.
+pub trait Recorded: Step + 'static {
+    /// The kind that builds it (`terraform-destroy`, `script`).
+    const KIND: &'static str;
+
+    /// Its configuration, as the properties that kind's build reads back
+    /// to this same step. Secret values must not be in it — only the
+    /// names of the variables that hold them.
+    fn properties(&self) -> Value;
+}
+
+/// What undoes a step: the undoing step itself, which the runner runs when
+/// the step's scope ends, and its [`StepSpec`] record, which the runner
+/// stores in the state file first, so that `runner cleanup` can build and
+/// run it again after a crash.
+pub struct Teardown {
+    step: Box<dyn Step>,
+    record: StepSpec,
+}
+
+impl Teardown {
+    /// The teardown that runs `step`.
+    pub fn of<S: Recorded>(step: S) -> Self {
+        let record = StepSpec {
+            kind: S::KIND.to_string(),
+            properties: step.properties(),
+        };
+        Teardown {
+            step: Box::new(step),
+            record,
+        }
+    }
+
+    /// The undoing step.
+    pub fn step(&self) -> &dyn Step {
+        self.step.as_ref()
+    }
+
+    /// Its record for the state file.
+    pub fn record(&self) -> &StepSpec {
+        &self.record
+    }
+
+    /// The step and the record.
+    pub fn into_parts(self) -> (Box<dyn Step>, StepSpec) {
+        (self.step, self.record)
+    }
+}
+
+impl std::fmt::Debug for Teardown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Teardown")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A serializable step: a kind and its properties. What a teardown manifest

@@ -12,7 +12,7 @@ use serde_json::Value;
 use step_core::process::{Cmd, LineFilter, StopSignal};
 use step_core::{
     CheckResult, ConfigError, Finding, Location, Outcome, PropertyDoc, PropertyType, Severity,
-    Status, Step, StepContext, StepDescription, StepError, Stream, async_trait,
+    Status, Step, StepContext, StepDescription, StepError, StopPolicy, Stream, async_trait,
 };
 
 use crate::artifact::BuildReport;
@@ -50,7 +50,7 @@ impl OnError {
     }
 }
 
-fn default_cancel_grace() -> Duration {
+fn default_stop_grace() -> Duration {
     Duration::from_secs(300)
 }
 
@@ -87,9 +87,15 @@ pub struct PackerBuildConfig {
     #[serde(default)]
     pub version: Option<String>,
     /// After a cancel, how long packer gets to delete what it created
-    /// (it does so on SIGINT) before it is killed.
-    #[serde(default = "default_cancel_grace", with = "step_core::config::duration")]
-    pub cancel_grace: Duration,
+    /// (it does so on SIGINT) before it is killed. The same property as
+    /// terraform's `stop_grace`; `cancel_grace`, its old name, is still
+    /// read (with a deprecation warning).
+    #[serde(
+        default = "default_stop_grace",
+        alias = "cancel_grace",
+        with = "step_core::config::duration"
+    )]
+    pub stop_grace: Duration,
 }
 
 impl PackerBuildConfig {
@@ -105,7 +111,7 @@ impl PackerBuildConfig {
             parallel_builds: None,
             force: false,
             version: None,
-            cancel_grace: default_cancel_grace(),
+            stop_grace: default_stop_grace(),
         }
     }
 }
@@ -115,6 +121,8 @@ impl PackerBuildConfig {
 pub struct PackerBuild {
     config: PackerBuildConfig,
     requirement: Option<VersionReq>,
+    /// The properties named the grace period by its old name, `cancel_grace`.
+    old_grace_name: bool,
 }
 
 impl PackerBuild {
@@ -131,12 +139,16 @@ impl PackerBuild {
         Ok(PackerBuild {
             config,
             requirement,
+            old_grace_name: false,
         })
     }
 
     /// Builds the step from YAML/JSON properties.
     pub fn from_properties(properties: Value) -> Result<Self, ConfigError> {
-        PackerBuild::new(step_core::parse_config(properties)?)
+        let old_grace_name = properties.get("cancel_grace").is_some();
+        let mut step = PackerBuild::new(step_core::parse_config(properties)?)?;
+        step.old_grace_name = old_grace_name;
+        Ok(step)
     }
 
     /// The configuration.
@@ -206,7 +218,17 @@ fn build_filter(kept: Arc<Mutex<KeptLines>>) -> LineFilter {
 
 #[async_trait]
 impl Step for PackerBuild {
+    fn stop_policy(&self) -> StopPolicy {
+        // packer deletes the instances it started when it gets SIGINT.
+        StopPolicy::new(StopSignal::Int, self.config.stop_grace)
+    }
+
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
+        if self.old_grace_name {
+            cx.warn(
+                "`cancel_grace` is deprecated: write `stop_grace` (the name terraform's steps use)",
+            );
+        }
         let found = templates::resolve(
             std::slice::from_ref(&self.config.template),
             cx.workdir(),
@@ -245,7 +267,7 @@ impl Step for PackerBuild {
                 .filter(build_filter(kept.clone()))
                 // packer deletes the instances it started when it gets SIGINT.
                 .stop_signal(StopSignal::Int)
-                .grace(self.config.cancel_grace),
+                .grace(self.config.stop_grace),
             cx,
         );
         let output = cmd.run(cx).await?;
@@ -378,8 +400,8 @@ pub fn describe() -> StepDescription {
          an output named after the build, so `${{ outputs.<id>.<build>.id }}` is its artifact id \
          (for names with `-` or `.`, such as `amazon-ebs`, write `outputs.<id>[\"amazon-ebs\"].id`). \
          A failed build fails the step with packer's message. On cancel or timeout packer gets \
-         SIGINT, which makes it delete the instances it started, and `cancel_grace` to finish \
-         before it is killed.",
+         SIGINT, which makes it delete the instances it started, and `stop_grace` to finish \
+         before it is killed (`cancel_grace`, its old name, is still read, with a warning).",
     )
     .property(PropertyDoc::required(
         "template",
@@ -430,10 +452,15 @@ pub fn describe() -> StepDescription {
         "Required packer version: `1.6.6`, `~> 1.6` or `>=1.6, <2`.",
     ))
     .property(PropertyDoc::with_default(
-        "cancel_grace",
+        "stop_grace",
         PropertyType::Duration,
         "5m",
         "After a cancel (SIGINT), how long packer may take to clean up before it is killed.",
+    ))
+    .property(PropertyDoc::optional(
+        "cancel_grace",
+        PropertyType::Duration,
+        "Deprecated: the old name of `stop_grace`.",
     ))
     .output(
         "<build>",
@@ -547,7 +574,8 @@ mod tests {
             "vars": {"n": 1}, "cancel_grace": "30s"
         }))
         .unwrap();
-        assert_eq!(b.config().cancel_grace, Duration::from_secs(30));
+        assert_eq!(b.config().stop_grace, Duration::from_secs(30));
+        assert!(b.old_grace_name, "the old name is noticed, for its warning");
         assert_eq!(
             b.args("t.json", Some(Path::new("/p/v.pkrvars.json"))),
             [

@@ -1,7 +1,8 @@
 //! `terraform-apply` (init + apply + outputs, with its destroy registered as
 //! the step's teardown) and `terraform-destroy` (init + destroy).
 //!
-//! The teardown is a [`StepSpec`] holding exactly the apply's own
+//! The teardown is a [`TerraformDestroy`] (recorded as a
+//! [`step_core::StepSpec`]) holding exactly the apply's own
 //! [`TerraformOptions`]: same directory, variables, var files, workspace,
 //! data directory and isolation key. It is recorded before the apply starts
 //! and may run later from another process, so it holds no secret values —
@@ -10,8 +11,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use step_core::{
-    ConfigError, Outcome, PropertyDoc, PropertyType, Step, StepContext, StepDescription, StepError,
-    StepSpec, async_trait,
+    ConfigError, Outcome, PropertyDoc, PropertyType, Recorded, Step, StepContext, StepDescription,
+    StepError, Teardown, async_trait,
 };
 
 use crate::cli::Session;
@@ -71,6 +72,10 @@ impl TerraformApply {
 
 #[async_trait]
 impl Step for TerraformApply {
+    fn stop_policy(&self) -> step_core::StopPolicy {
+        self.config.options.stop_policy()
+    }
+
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let session = Session::prepare(cx, &self.config.options, self.retry_on.regexes()).await?;
         let init = session.init(&[]).await?;
@@ -95,18 +100,16 @@ impl Step for TerraformApply {
         crate::dry_run::lines(&self.config.options, "apply", &[], true)
     }
 
-    fn teardown(&self) -> Option<StepSpec> {
+    fn teardown(&self) -> Option<Teardown> {
         if !self.config.teardown {
             return None;
         }
-        // Serializing plain data cannot fail; if it ever did, registering no
-        // teardown would be worse than a null property set the destroy
-        // step refuses loudly.
-        let properties = serde_json::to_value(&self.config.options).unwrap_or(Value::Null);
-        Some(StepSpec {
-            kind: "terraform-destroy".into(),
-            properties,
-        })
+        // The options were checked when this step was built.
+        let destroy = TerraformDestroy {
+            options: self.config.options.clone(),
+            retry_on: self.retry_on.clone(),
+        };
+        Some(Teardown::of(destroy))
     }
 }
 
@@ -116,6 +119,17 @@ impl Step for TerraformApply {
 pub struct TerraformDestroy {
     options: TerraformOptions,
     retry_on: RetryPatterns,
+}
+
+impl Recorded for TerraformDestroy {
+    const KIND: &'static str = "terraform-destroy";
+
+    fn properties(&self) -> Value {
+        // Serializing plain data cannot fail; if it ever did, registering no
+        // teardown would be worse than a null property set the destroy
+        // step refuses loudly.
+        serde_json::to_value(&self.options).unwrap_or(Value::Null)
+    }
 }
 
 impl TerraformDestroy {
@@ -138,6 +152,10 @@ impl TerraformDestroy {
 
 #[async_trait]
 impl Step for TerraformDestroy {
+    fn stop_policy(&self) -> step_core::StopPolicy {
+        self.options.stop_policy()
+    }
+
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let session = Session::prepare(cx, &self.options, self.retry_on.regexes()).await?;
         let workspace = session
@@ -238,7 +256,8 @@ mod tests {
             "lock_timeout": "30s",
         });
         let apply = TerraformApply::from_properties(props).unwrap();
-        let spec = apply.teardown().expect("a teardown");
+        let teardown = apply.teardown().expect("a teardown");
+        let spec = teardown.record();
         assert_eq!(spec.kind, "terraform-destroy");
         let destroy = TerraformDestroy::from_properties(spec.properties.clone()).unwrap();
         assert_eq!(destroy.options(), &apply.config().options);

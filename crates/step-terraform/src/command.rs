@@ -101,6 +101,10 @@ impl Terraform {
 
 #[async_trait]
 impl Step for Terraform {
+    fn stop_policy(&self) -> step_core::StopPolicy {
+        self.config.options.stop_policy()
+    }
+
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let session = Session::prepare(cx, &self.config.options, self.retry_on.regexes()).await?;
         let args = &self.config.args;

@@ -40,9 +40,10 @@
 //! // The teardown destroys the same configuration, naming the secret's
 //! // variable, never its value.
 //! let teardown = apply.teardown().unwrap();
-//! assert_eq!(teardown.kind, "terraform-destroy");
-//! assert_eq!(teardown.properties["dir"], "infra/cluster");
-//! assert_eq!(teardown.properties["secret_vars"]["api_token"], "DO_TOKEN");
+//! let record = teardown.record();
+//! assert_eq!(record.kind, "terraform-destroy");
+//! assert_eq!(record.properties["dir"], "infra/cluster");
+//! assert_eq!(record.properties["secret_vars"]["api_token"], "DO_TOKEN");
 //!
 //! // The same kinds, as the runner sees them.
 //! let kinds = step_terraform::kinds();

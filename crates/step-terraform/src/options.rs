@@ -15,7 +15,8 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use step_core::config::duration;
-use step_core::{ConfigError, PropertyDoc, PropertyType};
+use step_core::process::StopSignal;
+use step_core::{ConfigError, PropertyDoc, PropertyType, StopPolicy};
 
 /// Errors that are worth another attempt by default: network hiccups and
 /// cloud API throttling. A failing run whose output matches one of these is
@@ -136,6 +137,13 @@ impl Default for TerraformOptions {
 }
 
 impl TerraformOptions {
+    /// How a terraform step is stopped: SIGINT to terraform alone (its
+    /// running provisioners finish and it writes its state), then SIGKILL
+    /// to the group after `stop_grace`.
+    pub fn stop_policy(&self) -> StopPolicy {
+        StopPolicy::new(StopSignal::IntChildOnly, self.stop_grace)
+    }
+
     /// Options for the configuration in `dir`, everything else default.
     pub fn for_dir(dir: impl Into<PathBuf>) -> Self {
         TerraformOptions {
@@ -309,8 +317,8 @@ fn default_retry_delay() -> Duration {
     Duration::from_secs(5)
 }
 
-/// Under the runner's 30 s limit for a cancelled step to return, so the
-/// whole ladder (SIGINT, grace, SIGKILL) runs inside it.
+/// The steps' stop policy ([`TerraformOptions::stop_policy`]) tells the
+/// runner to wait this long for terraform to stop gracefully.
 fn default_stop_grace() -> Duration {
     Duration::from_secs(25)
 }

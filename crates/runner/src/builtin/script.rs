@@ -15,8 +15,8 @@ use serde_json::Value;
 use step_core::process::Cmd;
 use step_core::step::FnKind;
 use step_core::{
-    ConfigError, EnvChange, Outcome, PropertyDoc, PropertyType, Step, StepContext, StepDescription,
-    StepError, StepKind, StepSpec, async_trait, parse_config,
+    ConfigError, EnvChange, Outcome, PropertyDoc, PropertyType, Recorded, Step, StepContext,
+    StepDescription, StepError, StepKind, Teardown, async_trait, parse_config,
 };
 
 /// Variables bash sets by itself; never carried over.
@@ -38,6 +38,18 @@ pub struct ScriptConfig {
 #[derive(Clone, Debug)]
 pub struct Script {
     config: ScriptConfig,
+}
+
+impl Recorded for Script {
+    const KIND: &'static str = "script";
+
+    fn properties(&self) -> Value {
+        let mut props = serde_json::json!({ "code": self.config.code });
+        if let Some(t) = &self.config.teardown {
+            props["teardown"] = t.clone().into();
+        }
+        props
+    }
 }
 
 impl Script {
@@ -128,12 +140,12 @@ impl Step for Script {
         Ok(outcome)
     }
 
-    fn teardown(&self) -> Option<StepSpec> {
+    fn teardown(&self) -> Option<Teardown> {
         let code = self.config.teardown.clone()?;
-        Some(StepSpec {
-            kind: "script".into(),
-            properties: serde_json::json!({ "code": code }),
-        })
+        Some(Teardown::of(Script::new(ScriptConfig {
+            code,
+            teardown: None,
+        })))
     }
 
     fn commands(&self) -> Vec<String> {

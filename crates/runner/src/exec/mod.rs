@@ -4,7 +4,8 @@
 //!
 //! Cancellation has two levels. The first interrupt cancels the running
 //! steps gracefully (their process groups get the stop signal, then
-//! SIGKILL after a grace period); `finally` steps, teardowns and
+//! SIGKILL after the grace period of the step's
+//! [`step_core::Step::stop_policy`]); `finally` steps, teardowns and
 //! after-steps still run, under their own cancellation that only the
 //! second interrupt fires ("kill everything now").
 
@@ -16,12 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
-use step_core::{
-    Cancel, CancelReason, Env, EventKind, EventSink, Level, RunInfo, RunResult, Status,
-    StepContext, StepError,
-};
+use step_core::{Cancel, CancelReason, Env, EventKind, EventSink, Level, RunResult, Status};
 
-use crate::expand::{ExpandError, expand_properties, expand_vars};
+use crate::expand::{ExpandError, expand_vars};
 use crate::model::{
     Entry, ForEach, Group, GroupKind, Pipeline, PipelineFile, StepEntry, TeardownPolicy, Values,
 };
@@ -33,21 +31,16 @@ mod embed;
 mod git;
 mod panic;
 mod paths;
+mod step;
 mod support;
 mod teardown;
 
 pub use embed::TeardownRecord;
 pub use teardown::run_teardown;
 
-use support::{
-    classify, combine, git_facts, location, merge_scope, millis, run_with_timeout, template_context,
-};
+use support::{combine, git_facts, location, merge_scope, millis};
 
 type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-/// How long a cancelled step may take to return before it is abandoned
-/// (its process group is killed when its future is dropped).
-const ABANDON_AFTER: Duration = Duration::from_secs(30);
 
 /// Options of one run.
 #[derive(Clone, Debug)]
@@ -192,6 +185,42 @@ impl Interrupter {
     }
 }
 
+/// The scope of one for_each target: `var` set to `value`, and the target
+/// named after it (under the parent's target).
+fn target_scope(scope: &Scope, var: &str, value: &str) -> Scope {
+    let mut sc = scope.clone();
+    let target = match &scope.target {
+        Some(parent) => format!("{parent}/{value}"),
+        None => value.to_string(),
+    };
+    sc.env.set(var.to_string(), value.to_string());
+    sc.env.set("RUNNER_TARGET", target.clone());
+    sc.vars
+        .insert(var.to_string(), Value::String(value.to_string()));
+    sc.target = Some(target);
+    sc
+}
+
+/// Cancels a run (as a first interrupt) when dropped armed: the guard of
+/// [`Executor::run`]'s future.
+struct CancelOnDrop(Option<Cancel>);
+
+impl CancelOnDrop {
+    /// The run ended: nothing to cancel.
+    fn disarm(mut self) -> Self {
+        self.0 = None;
+        self
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.0.take() {
+            cancel.cancel(CancelReason::Interrupted);
+        }
+    }
+}
+
 /// Whether a step runs as part of cleanup (`finally`, teardown, after-step).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -246,6 +275,8 @@ struct Inner {
     /// Interrupts so far, shared by every [`Interrupter`].
     interrupts: Arc<Mutex<u32>>,
     manifest: Mutex<Option<Arc<RunManifest>>>,
+    /// The typed steps of the teardowns recorded so far, by sequence number.
+    undo: Mutex<BTreeMap<u64, Box<dyn step_core::Step>>>,
     records: Mutex<Vec<StepRecord>>,
     teardowns: Mutex<Vec<TeardownRecord>>,
     first_failure: Mutex<Option<(String, String)>>,
@@ -284,6 +315,7 @@ impl Executor {
                 in_after: Arc::new(std::sync::atomic::AtomicBool::new(false)),
                 interrupts: Arc::new(Mutex::new(0)),
                 manifest: Mutex::new(None),
+                undo: Mutex::new(BTreeMap::new()),
                 records: Mutex::new(Vec::new()),
                 teardowns: Mutex::new(Vec::new()),
                 first_failure: Mutex::new(None),
@@ -314,6 +346,15 @@ impl Executor {
     /// Runs one pipeline: its steps, its `finally` steps, its teardowns,
     /// then its after-steps with the result.
     ///
+    /// The run is a task of its own on the current tokio runtime, so
+    /// dropping the returned future does not drop the run: it cancels it,
+    /// as a first interrupt does, and the run's `finally` steps, teardowns
+    /// and after-steps still complete, and its state file is finished, in
+    /// the background. The runtime must stay alive until they have (a
+    /// runtime shut down drops the task, and with it whatever was left to
+    /// do). An embedder who wants the run on its own task, under its own
+    /// cancellation, uses [`Executor::run_until`].
+    ///
     /// An executor runs once: `run` takes it by value (its records,
     /// teardown manifest and cancellation belong to that one run), so a
     /// second call does not compile:
@@ -324,7 +365,85 @@ impl Executor {
     /// let second = executor.run("build").await; // `executor` was moved
     /// # }
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// Called outside a tokio runtime.
     pub async fn run(self, pipeline_name: &str) -> RunReport {
+        let handle = self.handle();
+        let cancel = CancelOnDrop(Some(self.inner.run_cancel.clone()));
+        let name = pipeline_name.to_string();
+        let task = tokio::spawn(async move { self.run_here(&name).await });
+        let report = match task.await {
+            Ok(report) => report,
+            // The run panicked outside any step (steps' panics are caught).
+            Err(e) => {
+                handle.lost_task(&handle.empty_scope(), e);
+                handle.report(RunResult::Failed)
+            }
+        };
+        drop(cancel.disarm());
+        report
+    }
+
+    /// Runs one pipeline on the caller's task, under `cancel`: cancelling
+    /// it with [`step_core::CancelReason::Interrupted`] stops the running
+    /// steps gracefully (the run's `finally` steps, teardowns and
+    /// after-steps still run, and the run ends `Cancelled`), and
+    /// [`Cancel::kill_now`] kills them at once. The run is the returned
+    /// future itself: dropping it before it ends drops the run there —
+    /// children are killed, and `finally` steps and teardowns do not run
+    /// (`runner cleanup` runs the recorded teardowns later). Use it when
+    /// the caller owns the run's lifetime; [`Executor::run`] protects a run
+    /// from being dropped.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runner::builder::{PipelineBuilder, step};
+    /// use runner::exec::{Executor, RunOptions};
+    /// use runner::registry::Registry;
+    /// use step_core::{Cancel, CancelReason, EventSink, RunResult};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let file = PipelineBuilder::new("p")
+    ///     .step(step("script").prop("code", "sleep 30"))
+    ///     .finally(step("script").prop("code", "touch cleaned"))
+    ///     .into_file();
+    /// let executor = Executor::new(
+    ///     Arc::new(Registry::builtin()),
+    ///     Arc::new(file),
+    ///     RunOptions::new(dir.path().to_path_buf()),
+    ///     EventSink::new(),
+    /// );
+    /// let cancel = Cancel::new();
+    /// let runtime = tokio::runtime::Runtime::new().unwrap();
+    /// let report = runtime.block_on(async {
+    ///     let stop = cancel.clone();
+    ///     tokio::spawn(async move {
+    ///         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    ///         stop.cancel(CancelReason::Interrupted);
+    ///     });
+    ///     executor.run_until("p", cancel).await
+    /// });
+    /// assert_eq!(report.result, RunResult::Cancelled);
+    /// assert!(dir.path().join("cleaned").exists());
+    /// ```
+    pub async fn run_until(self, pipeline_name: &str, cancel: Cancel) -> RunReport {
+        self.with_cancel(cancel).run_here(pipeline_name).await
+    }
+
+    /// A scope with nothing in it, for messages outside any step.
+    fn empty_scope(&self) -> Scope {
+        Scope {
+            env: Env::new(),
+            outputs: Map::new(),
+            target: None,
+            vars: Map::new(),
+        }
+    }
+
+    /// The run itself, on the caller's task.
+    async fn run_here(self, pipeline_name: &str) -> RunReport {
         let inner = &self.inner;
         *lock(&inner.pipeline) = pipeline_name.to_string();
         let Some(pipeline) = inner.file.pipelines.get(pipeline_name).cloned() else {
@@ -671,26 +790,7 @@ impl Executor {
     ) -> Status {
         let values = match self.for_each_values(fe, scope) {
             Ok(v) => v,
-            Err(e) => {
-                let pos = if fe.values_pos.is_known() {
-                    fe.values_pos
-                } else {
-                    group.pos
-                };
-                let msg = format!(
-                    "{}:{}:{}: for_each `values`: {e}",
-                    self.inner.file.path.display(),
-                    pos.line,
-                    pos.column
-                );
-                self.inner
-                    .events
-                    .with_target(scope.target.clone())
-                    .log(Level::Error, msg.clone());
-                self.note_failure(&group.display_name(), &msg);
-                self.note_config_error();
-                return Status::Errored;
-            }
+            Err(e) => return self.for_each_failed(group, fe, scope, e),
         };
         self.inner.events.with_target(scope.target.clone()).log(
             Level::Info,
@@ -710,38 +810,12 @@ impl Executor {
         let sem = Arc::new(tokio::sync::Semaphore::new(limit));
         let mut set = tokio::task::JoinSet::new();
         for value in values {
-            let this = self.handle();
-            let mut sc = scope.clone();
-            let target = match &scope.target {
-                Some(parent) => format!("{parent}/{value}"),
-                None => value.clone(),
-            };
-            sc.env.set(fe.var.clone(), value.clone());
-            sc.env.set("RUNNER_TARGET", target.clone());
-            sc.vars.insert(fe.var.clone(), Value::String(value.clone()));
-            sc.target = Some(target);
-            let steps = group.steps.clone();
-            let finally = group.finally.clone();
-            let policy = group.teardown;
-            let gc = group_cancel.clone();
+            let sc = target_scope(scope, &fe.var, &value);
+            let run = self.run_target(group, fe.fail_fast, sc, group_cancel.clone(), mode);
             let sem = sem.clone();
-            let fail_fast = fe.fail_fast;
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await.ok();
-                let frame = Frame::default();
-                let (s, sc) = if gc.is_cancelled() && mode == Mode::Normal {
-                    for e in &steps {
-                        this.skip_entry(e, &sc, "not run: the group was cancelled");
-                    }
-                    (Status::Cancelled, sc)
-                } else {
-                    this.run_seq(steps, sc, gc.child(), frame.clone(), mode)
-                        .await
-                };
-                if fail_fast && s.is_failure() {
-                    gc.cancel(CancelReason::FailFast);
-                }
-                this.close(s, finally, &sc, &frame, policy).await
+                run.await
             });
         }
         let mut status = Status::Passed;
@@ -752,6 +826,66 @@ impl Executor {
             }
         }
         status
+    }
+
+    /// A for_each whose values cannot be had: a configuration error.
+    fn for_each_failed(
+        &self,
+        group: &Group,
+        fe: &ForEach,
+        scope: &Scope,
+        e: ExpandError,
+    ) -> Status {
+        let pos = if fe.values_pos.is_known() {
+            fe.values_pos
+        } else {
+            group.pos
+        };
+        let msg = format!(
+            "{}:{}:{}: for_each `values`: {e}",
+            self.inner.file.path.display(),
+            pos.line,
+            pos.column
+        );
+        self.inner
+            .events
+            .with_target(scope.target.clone())
+            .log(Level::Error, msg.clone());
+        self.note_failure(&group.display_name(), &msg);
+        self.note_config_error();
+        Status::Errored
+    }
+
+    /// One target of a for_each: its steps (unless the group was
+    /// cancelled first), then its `finally` and teardowns.
+    fn run_target(
+        &self,
+        group: &Group,
+        fail_fast: bool,
+        sc: Scope,
+        gc: Cancel,
+        mode: Mode,
+    ) -> BoxFut<Status> {
+        let this = self.handle();
+        let steps = group.steps.clone();
+        let finally = group.finally.clone();
+        let policy = group.teardown;
+        Box::pin(async move {
+            let frame = Frame::default();
+            let (s, sc) = if gc.is_cancelled() && mode == Mode::Normal {
+                for e in &steps {
+                    this.skip_entry(e, &sc, "not run: the group was cancelled");
+                }
+                (Status::Cancelled, sc)
+            } else {
+                this.run_seq(steps, sc, gc.child(), frame.clone(), mode)
+                    .await
+            };
+            if fail_fast && s.is_failure() {
+                gc.cancel(CancelReason::FailFast);
+            }
+            this.close(s, finally, &sc, &frame, policy).await
+        })
     }
 
     /// Ends a target, group or pipeline whose steps ended with `status`:
@@ -902,312 +1036,5 @@ impl Executor {
             .and_then(|p| entry.property_pos.get(p).copied())
             .unwrap_or(entry.pos);
         location(&self.inner.file.path, pos)
-    }
-
-    async fn run_step(
-        &self,
-        entry: &StepEntry,
-        scope: &mut Scope,
-        cancel: &Cancel,
-        frame: &Frame,
-        mode: Mode,
-    ) -> Status {
-        let inner = &self.inner;
-        let name = entry.display_name();
-        let sink = inner.events.with_target(scope.target.clone()).scoped(&name);
-        if inner
-            .opts
-            .skip
-            .iter()
-            .any(|s| *s == name || *s == entry.kind)
-        {
-            self.finish_step(
-                scope,
-                &name,
-                &entry.kind,
-                Status::Skipped,
-                Duration::ZERO,
-                Some("skipped by --skip".into()),
-            );
-            return Status::Skipped;
-        }
-        if let Some(when) = &entry.common.when
-            && !when.holds(|v| scope.env.get(v).map(str::to_string))
-        {
-            self.finish_step(
-                scope,
-                &name,
-                &entry.kind,
-                Status::Skipped,
-                Duration::ZERO,
-                Some(format!("`when: {}` does not hold", when.describe())),
-            );
-            return Status::Skipped;
-        }
-        let started = Instant::now();
-        let errored = |this: &Self, scope: &Scope, msg: String| {
-            this.note_config_error();
-            this.finish_step(
-                scope,
-                &name,
-                &entry.kind,
-                Status::Errored,
-                started.elapsed(),
-                Some(msg),
-            );
-            Status::Errored
-        };
-        let Some((kind, _)) = inner.registry.get(&entry.kind) else {
-            return errored(
-                self,
-                scope,
-                format!(
-                    "{}: unknown step kind `{}`",
-                    self.pos_of(entry, None),
-                    entry.kind
-                ),
-            );
-        };
-        let context = template_context(scope);
-        let raw: &[&str] = if entry.kind == "script" {
-            &["code", "teardown"]
-        } else {
-            &[]
-        };
-        let env_lookup = |n: &str| scope.env.get(n).map(str::to_string);
-        let props = match expand_properties(&entry.properties, raw, &env_lookup, &context) {
-            Ok(p) => p,
-            Err(e) => {
-                return errored(
-                    self,
-                    scope,
-                    format!(
-                        "{}: property `{}`: {}",
-                        self.pos_of(entry, Some(&e.property)),
-                        e.property,
-                        e.error
-                    ),
-                );
-            }
-        };
-        let built = match panic::catch_panic_sync(|| kind.build(Value::Object(props))) {
-            Ok(built) => built,
-            Err(m) => {
-                let took = started.elapsed();
-                self.finish_step(scope, &name, &entry.kind, Status::Failed, took, Some(m));
-                return Status::Failed;
-            }
-        };
-        let step = match built {
-            Ok(s) => s,
-            Err(e) => {
-                let top = e
-                    .property
-                    .as_deref()
-                    .map(|p| p.split(['.', '[']).next().unwrap_or(p).to_string());
-                return errored(
-                    self,
-                    scope,
-                    format!("{}: {e}", self.pos_of(entry, top.as_deref())),
-                );
-            }
-        };
-        let workdir = match &entry.common.cwd {
-            Some(cwd) => match expand_vars(cwd, &env_lookup) {
-                Ok(c) => inner.opts.root.join(c),
-                Err(e) => {
-                    return errored(
-                        self,
-                        scope,
-                        format!("{}: property `cwd`: {e}", self.pos_of(entry, Some("cwd"))),
-                    );
-                }
-            },
-            None => inner.opts.root.clone(),
-        };
-        if !workdir.is_dir() {
-            return errored(
-                self,
-                scope,
-                format!(
-                    "{}: working directory {} does not exist",
-                    self.pos_of(entry, Some("cwd")),
-                    workdir.display()
-                ),
-            );
-        }
-        let mut env = scope.env.clone();
-        env.set("WERCKER_STEP_NAME", name.clone());
-        env.set("RUNNER_STEP_NAME", name.clone());
-        if let Some(id) = &entry.common.id {
-            env.set("WERCKER_STEP_ID", id.clone());
-        }
-        if let Some(spec) = step.teardown() {
-            match self.record_teardown(spec, &name, &workdir, scope) {
-                Ok(seq) => frame.push(seq),
-                Err(msg) => return errored(self, scope, msg),
-            }
-        }
-        let paths_root = inner.opts.paths_root.as_ref().unwrap_or(&inner.opts.root);
-        sink.emit(EventKind::StepStarted {
-            kind: entry.kind.clone(),
-            cwd: Some(paths::relative_to(paths_root, &workdir)),
-        });
-        let failure = lock(&inner.first_failure).clone();
-        let run = RunInfo {
-            run_id: inner.opts.run_id.clone(),
-            pipeline: lock(&inner.pipeline).clone(),
-            result: None,
-            failed_step: failure.as_ref().map(|f| f.0.clone()),
-            failed_message: failure.map(|f| f.1),
-            target: scope.target.clone(),
-            elapsed_secs: inner.started.elapsed().as_secs(),
-        };
-        let run = match env.get("RUNNER_RESULT") {
-            Some("passed") => RunInfo {
-                result: Some(RunResult::Passed),
-                ..run
-            },
-            Some("failed") => RunInfo {
-                result: Some(RunResult::Failed),
-                ..run
-            },
-            Some("cancelled") => RunInfo {
-                result: Some(RunResult::Cancelled),
-                ..run
-            },
-            _ => run,
-        };
-        let timeout = entry.common.timeout.or(match mode {
-            Mode::Cleanup => Some(inner.opts.cleanup_timeout),
-            Mode::Normal => None,
-        });
-        let mut attempt = 0;
-        let (status, outcome, message) = loop {
-            let step_cancel = cancel.child();
-            let cx = StepContext::new(
-                workdir.clone(),
-                env.clone(),
-                sink.clone(),
-                step_cancel.clone(),
-            )
-            .with_outputs(scope.outputs.clone())
-            .with_run(run.clone());
-            let cx = match self.spawn_observer() {
-                Some(o) => cx.with_spawn_observer(o),
-                None => cx,
-            };
-            let result = run_with_timeout(step.as_ref(), &cx, &step_cancel, timeout).await;
-            if matches!(result, Err(StepError::Config(_))) {
-                // A property the step found wrong while running (a file it
-                // names does not exist): a configuration error, exit 2.
-                self.note_config_error();
-            }
-            let (status, outcome, message) = classify(result, &step_cancel, timeout);
-            if matches!(status, Status::Failed | Status::Errored)
-                && attempt < entry.common.retries
-                && !cancel.is_cancelled()
-            {
-                attempt += 1;
-                sink.log(
-                    Level::Warn,
-                    format!(
-                        "{}; retrying ({attempt}/{})",
-                        message.as_deref().unwrap_or(status.as_str()),
-                        entry.common.retries
-                    ),
-                );
-                continue;
-            }
-            break (status, outcome, message);
-        };
-        let mut status = status;
-        let (mut findings, mut checks) = (Vec::new(), Vec::new());
-        if let Some(outcome) = &outcome {
-            let here = paths::entry_location(
-                paths_root,
-                &inner.file.path,
-                entry.pos.line,
-                entry.pos.column,
-            );
-            for f in &outcome.findings {
-                let mut finding = f.clone();
-                match &mut finding.location {
-                    Some(l) => paths::rebase(l, paths_root, &workdir),
-                    None => finding.location = Some(here.clone()),
-                }
-                findings.push(finding.clone());
-                sink.emit(EventKind::Finding { finding });
-            }
-            for c in &outcome.checks {
-                let mut check = c.clone();
-                match &mut check.location {
-                    Some(l) => paths::rebase(l, paths_root, &workdir),
-                    None if check.status.is_failure() => check.location = Some(here.clone()),
-                    None => {}
-                }
-                checks.push(check.clone());
-                sink.emit(EventKind::Check { check });
-            }
-            for w in &outcome.warnings {
-                sink.log(Level::Warn, w.clone());
-            }
-            if !status.is_failure() {
-                for change in &outcome.env {
-                    if let step_core::EnvChange::Set {
-                        value,
-                        secret: true,
-                        ..
-                    } = change
-                    {
-                        inner.events.add_secrets([value.clone()]);
-                    }
-                    scope.env.apply(change);
-                }
-                if let Some(id) = &entry.common.id {
-                    scope
-                        .outputs
-                        .insert(id.clone(), Value::Object(outcome.outputs.clone()));
-                }
-                if entry.common.export_output
-                    && let Some(file) = &inner.opts.output_file
-                {
-                    let prefix = entry.common.id.as_deref().unwrap_or(&name);
-                    let masker = inner.events.masker();
-                    let target = scope.target.as_deref();
-                    if let Err(e) =
-                        paths::export_outputs(file, target, prefix, &outcome.outputs, &masker)
-                    {
-                        sink.log(
-                            Level::Warn,
-                            format!("cannot write the outputs to {}: {e}", file.display()),
-                        );
-                    }
-                }
-            }
-        }
-        if status.is_failure() && entry.common.continue_on_error && status != Status::Cancelled {
-            sink.log(
-                Level::Warn,
-                format!(
-                    "{} (continue_on_error: reported as a warning)",
-                    message.as_deref().unwrap_or(status.as_str())
-                ),
-            );
-            status = Status::Warned;
-        }
-        let record = StepRecord {
-            target: scope.target.clone(),
-            name,
-            kind: entry.kind.clone(),
-            status,
-            duration: started.elapsed(),
-            message,
-            outputs: outcome.map(|o| o.outputs).unwrap_or_default(),
-            findings,
-            checks,
-        };
-        self.finish_record(scope, record);
-        status
     }
 }

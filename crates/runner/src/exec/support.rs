@@ -5,33 +5,61 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use step_core::{Cancel, CancelReason, Outcome, Status, StepContext, StepError};
+use step_core::step::StopPolicy;
+use step_core::{Cancel, CancelReason, Outcome, Status, Step, StepContext, StepError};
 
-use super::{ABANDON_AFTER, Scope};
+use super::Scope;
 use crate::diag::Pos;
 
-pub(super) async fn run_with_timeout(
-    step: &dyn step_core::Step,
-    cx: &StepContext,
-    cancel: &Cancel,
-    timeout: Option<Duration>,
-) -> Result<Outcome, StepError> {
-    // A panic in the step is a failed step with the panic's message.
-    let fut = super::panic::catch_panic(async { step.run(cx).await });
-    tokio::pin!(fut);
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-    let mut abandon_at: Option<tokio::time::Instant> = None;
-    loop {
-        tokio::select! {
-            r = &mut fut => return r.unwrap_or_else(|m| Ok(Outcome::failed(m))),
-            _ = sleep_until(deadline), if !cancel.is_cancelled() => {
-                cancel.cancel(CancelReason::TimedOut);
+/// How long after its grace period a cancelled step may take to return
+/// (its children are killed when the grace period ends).
+pub(super) const RETURN_MARGIN: Duration = Duration::from_secs(5);
+
+/// The executor's innermost wrapper around a step: a panic while it runs
+/// is a failed outcome with the panic's message. A cancelled step gets
+/// the grace period of its [`Step::stop_policy`] (plus
+/// [`RETURN_MARGIN`]) to return, and is then abandoned: its future is
+/// dropped, which kills its process groups. A hard stop (the second
+/// interrupt) abandons it at once.
+pub(super) struct Guarded<S> {
+    step: S,
+}
+
+impl<S> Guarded<S> {
+    /// Guards `step`.
+    pub(super) fn new(step: S) -> Self {
+        Guarded { step }
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: Step> Step for Guarded<S> {
+    async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
+        let cancel = cx.cancel();
+        // A panic in the step is a failed step with the panic's message.
+        let fut = super::panic::catch_panic(self.step.run(cx));
+        tokio::pin!(fut);
+        let grace = self.step.stop_policy().grace;
+        let mut abandon_at: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::select! {
+                r = &mut fut => return r.unwrap_or_else(|m| Ok(Outcome::failed(m))),
+                _ = cancel.cancelled(), if abandon_at.is_none() => {
+                    let wait = grace.saturating_add(RETURN_MARGIN);
+                    abandon_at = Some(tokio::time::Instant::now() + wait);
+                }
+                _ = sleep_until(abandon_at) => return Err(StepError::Cancelled),
+                _ = cancel.killed() => return Err(StepError::Cancelled),
             }
-            _ = cancel.cancelled(), if abandon_at.is_none() => {
-                abandon_at = Some(tokio::time::Instant::now() + ABANDON_AFTER);
-            }
-            _ = sleep_until(abandon_at) => return Err(StepError::Cancelled),
         }
+    }
+
+    fn teardown(&self) -> Option<step_core::Teardown> {
+        self.step.teardown()
+    }
+
+    fn stop_policy(&self) -> StopPolicy {
+        self.step.stop_policy()
     }
 }
 
@@ -69,6 +97,15 @@ pub(super) fn classify(
             ),
             _ => (Status::Cancelled, None, Some("cancelled".into())),
         },
+        // The `Timeout` wrapper around the whole step.
+        Err(StepError::TimedOut { what, after }) if what == "step" => (
+            Status::TimedOut,
+            None,
+            Some(format!(
+                "timed out after {}",
+                humantime::format_duration(after)
+            )),
+        ),
         Err(e @ StepError::TimedOut { .. }) => (Status::TimedOut, None, Some(e.to_string())),
         Err(e) => (Status::Errored, None, Some(e.to_string())),
     }

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Map;
 use step_core::{
-    Cancel, Env, EventKind, EventSink, Level, RunInfo, SpawnObserver, Status, StepContext, StepSpec,
+    Cancel, Env, EventKind, EventSink, Level, RunInfo, SpawnObserver, Status, Step, StepContext,
+    StepSpec,
 };
 
-use super::support::{classify, combine, millis, replace_in_json, run_with_timeout};
+use super::support::{Guarded, classify, combine, millis, replace_in_json};
 use super::{Executor, Frame, Scope, lock};
 use crate::model::TeardownPolicy;
 use crate::registry::Registry;
@@ -232,51 +233,11 @@ pub async fn run_teardown(
         }
         (status, message)
     };
-    let mut properties = entry.spec.properties.clone();
-    for name in &entry.secret_vars {
-        match env.get(name) {
-            Some(v) => {
-                replace_in_json(&mut properties, &format!("${{{name}}}"), v);
-            }
-            None => {
-                return finish(
-                    Status::Errored,
-                    Some(format!(
-                        "the secret variable `{name}` this teardown needs is not set"
-                    )),
-                );
-            }
-        }
-    }
-    let Some((kind, _)) = registry.get(&entry.spec.kind) else {
-        return finish(
-            Status::Errored,
-            Some(format!("unknown step kind `{}`", entry.spec.kind)),
-        );
+    let undo = executor.and_then(|ex| lock(&ex.inner.undo).remove(&entry.seq));
+    let (step, step_env) = match teardown_step(registry, entry, env, undo) {
+        Ok(built) => built,
+        Err((status, message)) => return finish(status, Some(message)),
     };
-    let step = match kind.build(properties) {
-        Ok(s) => s,
-        Err(e) => return finish(Status::Errored, Some(e.to_string())),
-    };
-    let mut step_env = env.clone();
-    for (k, v) in &entry.env {
-        if step_env.get(k).is_none() || !env.is_secret(k) {
-            step_env.set(k.clone(), v.clone());
-        }
-    }
-    for (k, parts) in &entry.secret_env {
-        match crate::state::resolve_refs(parts, |n| env.get(n).map(str::to_string)) {
-            Ok(v) => step_env.set_secret(k.clone(), v),
-            Err(name) => {
-                return finish(
-                    Status::Errored,
-                    Some(format!(
-                        "the secret variable `{name}` this teardown needs (for `{k}`) is not set"
-                    )),
-                );
-            }
-        }
-    }
     sink.emit(EventKind::StepStarted {
         kind: entry.spec.kind.clone(),
         cwd: Some(entry.workdir.to_string_lossy().into_owned()),
@@ -291,12 +252,70 @@ pub async fn run_teardown(
     .with_run(RunInfo {
         target: entry.target.clone(),
         ..RunInfo::default()
-    });
+    })
+    .with_stop_policy(step.stop_policy());
     let cx = match executor.and_then(Executor::spawn_observer) {
         Some(o) => cx.with_spawn_observer(o),
         None => cx,
     };
-    let result = run_with_timeout(step.as_ref(), &cx, &step_cancel, Some(timeout)).await;
+    let guarded = step_core::policy::Timeout::new(Guarded::new(step), timeout);
+    let result = step_core::Step::run(&guarded, &cx).await;
     let (status, _, message) = classify(result, &step_cancel, Some(timeout));
     finish(status, message)
+}
+
+/// A recorded teardown's step — `undo`, the step itself, when this run
+/// recorded it; else built from its record, with its secrets put back from
+/// `env` — and the environment it runs with.
+fn teardown_step(
+    registry: &Registry,
+    entry: &TeardownEntry,
+    env: &Env,
+    undo: Option<Box<dyn Step>>,
+) -> Result<(Box<dyn Step>, Env), (Status, String)> {
+    let errored = |m: String| (Status::Errored, m);
+    let step = match undo {
+        Some(step) => step,
+        None => build_recorded(registry, entry, env)?,
+    };
+    let mut step_env = env.clone();
+    for (k, v) in &entry.env {
+        if step_env.get(k).is_none() || !env.is_secret(k) {
+            step_env.set(k.clone(), v.clone());
+        }
+    }
+    for (k, parts) in &entry.secret_env {
+        match crate::state::resolve_refs(parts, |n| env.get(n).map(str::to_string)) {
+            Ok(v) => step_env.set_secret(k.clone(), v),
+            Err(name) => {
+                return Err(errored(format!(
+                    "the secret variable `{name}` this teardown needs (for `{k}`) is not set"
+                )));
+            }
+        }
+    }
+    Ok((step, step_env))
+}
+
+/// Builds a teardown's step from its record (`runner cleanup`, or a step
+/// whose teardown this run did not record), its secrets put back from `env`.
+fn build_recorded(
+    registry: &Registry,
+    entry: &TeardownEntry,
+    env: &Env,
+) -> Result<Box<dyn Step>, (Status, String)> {
+    let errored = |m: String| (Status::Errored, m);
+    let mut properties = entry.spec.properties.clone();
+    for name in &entry.secret_vars {
+        let Some(v) = env.get(name) else {
+            return Err(errored(format!(
+                "the secret variable `{name}` this teardown needs is not set"
+            )));
+        };
+        replace_in_json(&mut properties, &format!("${{{name}}}"), v);
+    }
+    let Some((kind, _)) = registry.get(&entry.spec.kind) else {
+        return Err(errored(format!("unknown step kind `{}`", entry.spec.kind)));
+    };
+    kind.build(properties).map_err(|e| errored(e.to_string()))
 }

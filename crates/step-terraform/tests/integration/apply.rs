@@ -99,12 +99,12 @@ async fn apply_publishes_outputs_a_later_step_reads_and_the_teardown_destroys_it
     // The teardown names the secret's variable, never its value, and
     // destroys exactly what was applied.
     let teardown = apply.teardown().expect("apply registers a teardown");
-    let recorded = teardown.properties.to_string();
+    let recorded = teardown.record().properties.to_string();
     assert!(
         recorded.contains("TF_TEST_TOKEN") && !recorded.contains("t0ken-from"),
         "{recorded}"
     );
-    let destroy = TerraformDestroy::from_properties(teardown.properties).unwrap();
+    let destroy = TerraformDestroy::from_properties(teardown.record().properties.clone()).unwrap();
     let outcome = destroy.run(&cx).await.expect("destroy runs");
     assert!(!outcome.is_failed(), "{:?}", outcome.message);
     assert!(

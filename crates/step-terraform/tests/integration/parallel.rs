@@ -68,7 +68,8 @@ async fn two_targets_apply_one_config_concurrently_without_clobbering() {
 
     // Each teardown destroys its own target only.
     let destroy_a =
-        TerraformDestroy::from_properties(alpha.teardown().unwrap().properties).unwrap();
+        TerraformDestroy::from_properties(alpha.teardown().unwrap().into_parts().1.properties)
+            .unwrap();
     let outcome = destroy_a.run(&cx_a).await.expect("alpha's destroy runs");
     assert!(!outcome.is_failed(), "{:?}", outcome.message);
     assert!(!sb.path("alpha.txt").exists());
@@ -77,7 +78,9 @@ async fn two_targets_apply_one_config_concurrently_without_clobbering() {
         "alpha's destroy must not touch beta"
     );
 
-    let destroy_b = TerraformDestroy::from_properties(beta.teardown().unwrap().properties).unwrap();
+    let destroy_b =
+        TerraformDestroy::from_properties(beta.teardown().unwrap().into_parts().1.properties)
+            .unwrap();
     let outcome = destroy_b.run(&cx_b).await.expect("beta's destroy runs");
     assert!(!outcome.is_failed(), "{:?}", outcome.message);
     assert!(!sb.path("beta.txt").exists());
