@@ -197,7 +197,7 @@ impl<S: Step> Step for Retry<S> {
 }
 
 /// Reports a failure of the inner step as a warning: a failed outcome, or
-/// an error other than a cancellation, becomes an outcome with status
+/// an error other than a cancellation or a configuration error, becomes an outcome with status
 /// [`OutcomeStatus::Warned`](crate::outcome::OutcomeStatus::Warned) that
 /// keeps the message, findings, checks and outputs, but not the
 /// environment changes (a failed step's environment is never applied).
@@ -224,7 +224,9 @@ impl<S: Step> Step for ContinueOnError<S> {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let mut outcome = match self.inner.run(cx).await {
             Ok(outcome) if outcome.is_failed() => outcome,
-            Err(StepError::Cancelled) => return Err(StepError::Cancelled),
+            // A cancellation stops the run, and a configuration error is
+            // the user's mistake, not a failure to tolerate: both pass.
+            Err(e @ (StepError::Cancelled | StepError::Config(_))) => return Err(e),
             Err(e) => Outcome::failed(e.to_string()),
             ok => return ok,
         };
@@ -367,6 +369,25 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, StepError::Cancelled), "{err}");
+    }
+
+    struct Misconfigured;
+
+    #[async_trait::async_trait]
+    impl Step for Misconfigured {
+        async fn run(&self, _cx: &StepContext) -> Result<Outcome, StepError> {
+            Err(crate::ConfigError::property("dir", "`nope` does not exist").into())
+        }
+    }
+
+    #[tokio::test]
+    async fn continue_on_error_lets_a_configuration_error_through() {
+        let cx = StepContext::for_dir(".");
+        let err = ContinueOnError::new(Misconfigured)
+            .run(&cx)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StepError::Config(_)), "{err}");
     }
 
     #[tokio::test]
