@@ -353,8 +353,8 @@ fn run_blocking(
             _ => None,
         };
         let host = Host::new(backend, name, cx.clone(), handle.clone());
-        // Detected once, before the threads would each ask at the same time.
-        let _ = host.os();
+        // Started once, before the threads would each ask at the same time.
+        host.start_os_detection();
         let outcomes = run_files_parallel(&host, dir, cx, &handle, &env, &t.property, &files);
         if let Some((opts, name)) = ssh {
             handle.block_on(close_master(cx, &opts, &name));
