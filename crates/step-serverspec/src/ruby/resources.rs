@@ -237,10 +237,10 @@ impl Resource {
         if !out.success() {
             return Value::Bool(false);
         }
-        let re =
-            regex::Regex::new(r"(?m)^(\S+)(?: via (\S+))? dev (\S+).+\n(?:default via (\S+))?")
-                .ok();
-        let caps = re.as_ref().and_then(|re| re.captures(&out.stdout));
+        static ROUTE: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r"(?m)^(\S+)(?: via (\S+))? dev (\S+).+\n(?:default via (\S+))?").ok()
+        });
+        let caps = ROUTE.as_ref().and_then(|re| re.captures(&out.stdout));
         let pick = |i: usize| {
             caps.as_ref()
                 .and_then(|c| c.get(i))
