@@ -155,6 +155,23 @@ pub fn listening(port: u16, proto: Option<&str>) -> Option<bool> {
     Some(found)
 }
 
+/// `ss -tnl4 | grep -E -- ' ADDR:PORT '` (with ` \*:PORT ` as well for
+/// 0.0.0.0): an IPv4 TCP socket listens on that address and port, bound to
+/// no device (ss would print `ADDR%dev:PORT`, which the pattern misses).
+/// Only `tcp` with an IPv4 address; sock_diag must answer.
+pub fn listening_on(port: u16, proto: Option<&str>, addr: &str) -> Option<bool> {
+    if proto != Some("tcp") {
+        return None;
+    }
+    let want: std::net::Ipv4Addr = addr.parse().ok()?;
+    let sockets = crate::netdiag::listening_tcp4_with_device().ok()?;
+    Some(
+        sockets.iter().any(|(s, device)| {
+            s.port == port && s.addr == std::net::IpAddr::V4(want) && *device == 0
+        }),
+    )
+}
+
 /// Whether `name` is a plain kernel name (`net.ipv4.ip_forward`, `lo`, `nf_nat`).
 pub fn kernel_name(name: &str) -> bool {
     !name.is_empty()

@@ -256,11 +256,12 @@ impl Resource {
         }
     }
 
-    /// `be_listening` answered from /proc/net where `ss` would be used and
-    /// no address is asked for (an address needs ss's own formatting).
+    /// `be_listening` answered from sock_diag and /proc/net where `ss`
+    /// would be used (with an address: IPv4 TCP only, see
+    /// [`super::local::listening_on`]).
     fn local_listening(&self, host: &Host, chains: &[(String, Vec<Value>)]) -> Option<bool> {
         host.local_facts()?;
-        if chains.iter().any(|(c, _)| c != "with") {
+        if chains.iter().any(|(c, _)| c != "with" && c != "on") {
             return None;
         }
         let os = host.os();
@@ -274,7 +275,10 @@ impl Resource {
             .find(|(c, _)| c == "with")
             .and_then(|(_, a)| a.first())
             .map(|v| v.to_s().to_lowercase());
-        super::local::listening(port, proto.as_deref())
+        match chains.iter().find(|(c, _)| c == "on") {
+            Some((_, a)) => super::local::listening_on(port, proto.as_deref(), &a.first()?.to_s()),
+            None => super::local::listening(port, proto.as_deref()),
+        }
     }
 
     fn family(host: &Host) -> String {
