@@ -139,6 +139,11 @@ pub fn process_count(host: &Host, name: &str) -> Option<usize> {
     super::ps::safe_name(name).then(|| super::ps::count(procs, name))
 }
 
+/// `ps -C NAME -o COLUMN= | head -1`, trimmed (`pid`, `user`, `args`).
+pub fn process_column(host: &Host, name: &str, col: &str) -> Option<String> {
+    super::ps::column(host.local_facts()?.processes()?, name, col)
+}
+
 /// `ps -C NAME -o pid= | head -1` prints something.
 pub fn process_running(host: &Host, name: &str) -> Option<bool> {
     super::ps::by_comm(host.local_facts()?.processes()?, name)

@@ -16,8 +16,13 @@ use super::local::{grep_word, plain_word};
 /// One process as `ps aux` shows the columns a name can match.
 #[derive(Clone, Debug)]
 pub struct PsLine {
+    /// The process id.
+    pub pid: u32,
     /// `comm`, the kernel's short name (`ps -C` matches it).
     pub comm: String,
+    /// The effective user's whole name (`ps -o user=` alone prints it
+    /// uncut), or the uid when it has none.
+    pub euser: String,
     /// The USER column (effective user; names over 8 characters cut to 7
     /// and a `+`, as procps prints them).
     pub user: String,
@@ -43,7 +48,9 @@ pub fn read(accounts: &Accounts) -> Vec<PsLine> {
             // A process may end between listing and reading: skip it.
             let status = std::fs::read_to_string(e.path().join("status")).ok()?;
             let raw = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            Some((pid, line_of(&status, &raw, accounts)?))
+            let mut line = line_of(&status, &raw, accounts)?;
+            line.pid = pid;
+            Some((pid, line))
         })
         .collect();
     procs.sort_by_key(|(pid, _)| *pid);
@@ -60,6 +67,9 @@ fn line_of(status: &str, cmdline: &[u8], accounts: &Accounts) -> Option<PsLine> 
     let comm = field("Name:")?.to_string();
     let euid: u32 = field("Uid:")?.split_whitespace().nth(1)?.parse().ok()?;
     let zombie = field("State:").is_some_and(|s| s.starts_with('Z'));
+    let euser = accounts
+        .user_name(euid)
+        .map_or_else(|| euid.to_string(), str::to_string);
     let user = match accounts.user_name(euid) {
         Some(n) if n.chars().count() > 8 => format!("{}+", n.chars().take(7).collect::<String>()),
         Some(n) => n.to_string(),
@@ -74,7 +84,9 @@ fn line_of(status: &str, cmdline: &[u8], accounts: &Accounts) -> Option<PsLine> 
         (false, _) => args,
     };
     Some(PsLine {
+        pid: 0,
         comm,
+        euser,
         user,
         command,
     })
@@ -111,6 +123,26 @@ pub fn by_comm(procs: &[PsLine], name: &str) -> Option<bool> {
     plain_word(name).then(|| procs.iter().any(|p| p.comm == key))
 }
 
+/// `ps -C NAME -o COLUMN= | head -1` for the columns `pid`, `user` and
+/// `args`: the first process by pid whose `comm` matches (empty when none).
+pub fn column(procs: &[PsLine], name: &str, col: &str) -> Option<String> {
+    let key = name.get(..name.len().min(15))?;
+    if !plain_word(name) || !matches!(col, "pid" | "user" | "args") {
+        return None;
+    }
+    Some(
+        procs
+            .iter()
+            .find(|p| p.comm == key)
+            .map(|p| match col {
+                "pid" => p.pid.to_string(),
+                "user" => p.euser.clone(),
+                _ => p.command.clone(),
+            })
+            .unwrap_or_default(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +162,7 @@ mod tests {
         let status = "Name:\tsshd\nState:\tS (sleeping)\nUid:\t0\t990\t0\t0\n";
         let l = line_of(status, b"/usr/sbin/sshd\0-D\0", &accounts()).expect("a line");
         assert_eq!(l.user, "systemd+");
+        assert_eq!(l.euser, "systemd-resolve");
         assert_eq!(l.command, "/usr/sbin/sshd -D");
         let k = line_of("Name:\tkthreadd\nUid:\t0\t0\t0\t0\n", b"", &accounts()).expect("kernel");
         assert_eq!(
@@ -143,6 +176,16 @@ mod tests {
         assert_eq!(count(&procs, "ssh"), 0);
         assert_eq!(by_comm(&procs, "sshd"), Some(true));
         assert_eq!(by_comm(&procs, "ssh"), Some(false));
+        assert_eq!(
+            column(&procs, "sshd", "user").as_deref(),
+            Some("systemd-resolve")
+        );
+        assert_eq!(
+            column(&procs, "sshd", "args").as_deref(),
+            Some("/usr/sbin/sshd -D")
+        );
+        assert_eq!(column(&procs, "nginx", "pid").as_deref(), Some(""));
+        assert_eq!(column(&procs, "sshd", "rss"), None);
         assert_eq!(by_comm(&procs, "a-very-long-process-name"), Some(false));
         let long = line_of(
             "Name:\tabcdefghijklmno\nUid:\t0\t0\t0\t0\n",

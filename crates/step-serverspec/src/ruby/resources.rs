@@ -176,6 +176,14 @@ impl Resource {
             ("group", "gid") => inproc::group_gid(host, n),
             ("process", "count") => inproc::process_count(host, n)
                 .map(|c| Value::Int(i64::try_from(c).unwrap_or(i64::MAX))),
+            ("process", col) => inproc::process_column(host, n, col).map(|v| {
+                let v = v.trim().to_string();
+                if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+                    Value::Int(ruby_to_i(&v))
+                } else {
+                    Value::Str(v)
+                }
+            }),
             _ => None,
         }
     }
