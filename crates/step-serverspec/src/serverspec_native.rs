@@ -369,6 +369,13 @@ fn run_blocking(
             _ => None,
         };
         let host = Host::new(backend, name, cx.clone(), handle.clone());
+        // The helper's `set :path` (a local run gets it as the PATH of
+        // each command, as specinfra's `env PATH=…` gives it).
+        if let Some(path) = helper.as_ref().and_then(|h| h.settings.set.get("path"))
+            && host.is_local()
+        {
+            host.set_path(path.to_s());
+        }
         // Started once, before the threads would each ask at the same time.
         host.start_os_detection();
         let suite = Suite {

@@ -152,21 +152,31 @@ impl Host {
 
     /// The run of a line, as a future that owns what it needs.
     fn command(&self, line: &str) -> impl std::future::Future<Output = CmdOut> + Send + 'static {
-        let full = match lock(&self.path_prefix).as_deref() {
-            Some(p) => format!(
+        let prefix = lock(&self.path_prefix).clone();
+        // Locally, specinfra's `env PATH="<:path>" sh -c LINE` is LINE run
+        // with that PATH: no `env` process, and no shell for plain words.
+        let local_path = prefix
+            .as_deref()
+            .filter(|_| self.is_local())
+            .and_then(|p| expand_path(p, &self.base_path()));
+        let full = match prefix.as_deref() {
+            Some(p) if local_path.is_none() => format!(
                 "env PATH=\"{p}:$PATH\" sh -c {}",
                 step_core::backend::shell_quote(line)
             ),
-            None => line.to_string(),
+            _ => line.to_string(),
         };
         // A line of plain words runs without a shell: same result, one process less.
         let argv = crate::check::CommandLine::Shell(full).argv();
-        let cmd = self
+        let mut cmd = self
             .backend
             .command(&self.name, &argv)
             .capture(16 * 1024 * 1024)
             .quiet()
             .timeout(Duration::from_secs(120));
+        if let Some(path) = local_path {
+            cmd = cmd.env("PATH", path);
+        }
         let cx = self.cx.clone();
         async move {
             match cmd.run(&cx).await {
@@ -187,14 +197,9 @@ impl Host {
     /// Whether `program` is an executable file on the PATH commands run
     /// with (the `:path` setting first), as the shell would find it.
     pub fn has_program(&self, program: &str) -> bool {
-        let base = self
-            .cx
-            .env()
-            .get("PATH")
-            .map(str::to_string)
-            .unwrap_or_default();
+        let base = self.base_path();
         let path = match lock(&self.path_prefix).as_deref() {
-            Some(p) => format!("{}:{base}", p.replace("$PATH", &base)),
+            Some(p) => expand_path(p, &base).unwrap_or_else(|| format!("{p}:{base}")),
             None => base,
         };
         path.split(':').any(|dir| {
@@ -205,6 +210,11 @@ impl Host {
                 m.is_file() && m.permissions().mode() & 0o111 != 0
             })
         })
+    }
+
+    /// The context's PATH.
+    fn base_path(&self) -> String {
+        self.cx.env().get("PATH").unwrap_or_default().to_string()
     }
 
     /// Whether a command line exits with 0.
@@ -351,6 +361,40 @@ impl Host {
     }
 }
 
+/// `:path` as the shell expands it in specinfra's `env PATH="<:path>"`:
+/// `$PATH` (or `${PATH}`) becomes the current PATH. `None` when it holds
+/// any other expansion or quoting, which only a shell can read.
+fn expand_path(path: &str, base: &str) -> Option<String> {
+    let longer_name = path
+        .match_indices("$PATH")
+        .any(|(i, _)| path[i + 5..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'));
+    let rest = path.replace("${PATH}", "").replace("$PATH", "");
+    if longer_name || rest.contains(['$', '`', '\\', '"']) {
+        return None;
+    }
+    Some(path.replace("${PATH}", base).replace("$PATH", base))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_path;
+
+    #[test]
+    fn path_setting_expands_like_the_shell() {
+        assert_eq!(
+            expand_path("/sbin:/usr/sbin:$PATH", "/bin").as_deref(),
+            Some("/sbin:/usr/sbin:/bin")
+        );
+        assert_eq!(
+            expand_path("${PATH}:/opt", "/bin").as_deref(),
+            Some("/bin:/opt")
+        );
+        assert_eq!(expand_path("/only", "/bin").as_deref(), Some("/only"));
+        assert_eq!(expand_path("$HOME/bin:$PATH", "/bin"), None);
+        assert_eq!(expand_path("$PATHS", "/bin"), None);
+    }
 }
