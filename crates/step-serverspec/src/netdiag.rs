@@ -30,7 +30,14 @@ const REQUEST: usize = 56;
 pub fn listening_tcp() -> io::Result<Vec<Socket>> {
     let mut all = dump(AF_INET)?;
     all.extend(dump(AF_INET6)?);
-    Ok(all)
+    Ok(all.into_iter().map(|(s, _)| s).collect())
+}
+
+/// Every listening IPv4 TCP socket, with the index of the interface it is
+/// bound to (`SO_BINDTODEVICE`; 0 for none), which `ss` prints after the
+/// address (`127.0.0.53%lo:53`).
+pub fn listening_tcp4_with_device() -> io::Result<Vec<(Socket, u32)>> {
+    dump(AF_INET)
 }
 
 fn request(family: u8) -> Vec<u8> {
@@ -46,7 +53,7 @@ fn request(family: u8) -> Vec<u8> {
     msg
 }
 
-fn dump(family: u8) -> io::Result<Vec<Socket>> {
+fn dump(family: u8) -> io::Result<Vec<(Socket, u32)>> {
     let fd = rustix::net::socket(
         AddressFamily::NETLINK,
         SocketType::DGRAM,
@@ -81,7 +88,7 @@ fn u16_at(b: &[u8], at: usize) -> Option<u16> {
 }
 
 /// Parses one datagram of netlink messages; `Ok(true)` when the dump is done.
-fn parse_messages(mut b: &[u8], family: u8, out: &mut Vec<Socket>) -> io::Result<bool> {
+fn parse_messages(mut b: &[u8], family: u8, out: &mut Vec<(Socket, u32)>) -> io::Result<bool> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "malformed sock_diag answer");
     while b.len() >= HEADER {
         let len = u32_at(b, 0).ok_or_else(bad)? as usize;
@@ -116,12 +123,11 @@ fn parse_messages(mut b: &[u8], family: u8, out: &mut Vec<Socket>) -> io::Result
                             v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
                         }),
                 };
+                // … dst[16], then the bound interface's index.
+                let device = u32_at(body, 40).unwrap_or(0);
                 if let (Some(port), Some(addr)) = (port, addr) {
-                    out.push(Socket {
-                        proto: if family == AF_INET { "tcp" } else { "tcp6" },
-                        addr,
-                        port,
-                    });
+                    let proto = if family == AF_INET { "tcp" } else { "tcp6" };
+                    out.push((Socket { proto, addr, port }, device));
                 }
             }
             _ => {}
@@ -149,6 +155,11 @@ mod tests {
                 && s.addr == IpAddr::V4(Ipv4Addr::LOCALHOST)
                 && s.proto == "tcp"),
             "{sockets:?}"
+        );
+        let v4 = listening_tcp4_with_device().unwrap_or_default();
+        assert!(
+            v4.iter().any(|(s, dev)| s.port == port && *dev == 0),
+            "{v4:?}"
         );
         let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
         let from_proc = crate::facts::parse_proc_net("tcp", &text);

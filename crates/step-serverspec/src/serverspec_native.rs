@@ -186,17 +186,32 @@ fn render(
 /// the commands they run, so more threads than cores pays.
 const FILE_THREADS: usize = 8;
 
+/// What every target of a run shares.
+struct Suite<'a> {
+    dir: &'a Path,
+    cx: &'a StepContext,
+    handle: &'a tokio::runtime::Handle,
+    /// `spec_helper.rb` (path and text), read once per run.
+    helper: Option<&'a (PathBuf, String)>,
+}
+
 /// Runs a target's files on [`FILE_THREADS`] threads sharing one host
-/// (and its command cache); outcomes come back in file order.
+/// (and its command cache); outcomes come back in file order. The helper
+/// (read once per run) is evaluated once per thread: its values are not
+/// shared between threads.
 fn run_files_parallel(
     host: &Host,
-    dir: &Path,
-    cx: &StepContext,
-    handle: &tokio::runtime::Handle,
+    suite: &Suite<'_>,
     env: &HashMap<String, String>,
     property: &Json,
     files: &[(PathBuf, String)],
 ) -> Vec<FileOutcome> {
+    let Suite {
+        dir,
+        cx,
+        handle,
+        helper: helper_file,
+    } = *suite;
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots: Vec<std::sync::Mutex<Option<FileOutcome>>> =
         files.iter().map(|_| std::sync::Mutex::new(None)).collect();
@@ -207,7 +222,7 @@ fn run_files_parallel(
                     property: property_value(property),
                     ..Default::default()
                 };
-                let helper = find_helper(dir).map(|(path, src)| {
+                let helper = helper_file.map(|(path, src)| {
                     let local = Host::new(
                         Backend::Local,
                         "localhost".into(),
@@ -216,8 +231,8 @@ fn run_files_parallel(
                     );
                     Rc::new(ruby::eval_helper(
                         &local,
-                        &shown(dir, &path),
-                        &src,
+                        &shown(dir, path),
+                        src,
                         env,
                         settings.clone(),
                     ))
@@ -319,6 +334,7 @@ fn run_blocking(
         .prefix("stepwise-ssh-")
         .tempdir()
         .map_err(|e| StepError::io("creating a directory for ssh control sockets", e))?;
+    let helper_file = find_helper(dir);
     for (t, files) in targets.iter().zip(rendered) {
         let mut env: HashMap<String, String> = cx
             .env()
@@ -332,7 +348,7 @@ fn run_blocking(
             property: property_value(&t.property),
             ..Default::default()
         };
-        let helper = find_helper(dir).map(|(path, src)| {
+        let helper = helper_file.as_ref().map(|(path, src)| {
             let local = Host::new(
                 Backend::Local,
                 "localhost".into(),
@@ -341,8 +357,8 @@ fn run_blocking(
             );
             Rc::new(ruby::eval_helper(
                 &local,
-                &shown(dir, &path),
-                &src,
+                &shown(dir, path),
+                src,
                 &env,
                 settings.clone(),
             ))
@@ -353,9 +369,22 @@ fn run_blocking(
             _ => None,
         };
         let host = Host::new(backend, name, cx.clone(), handle.clone());
-        // Detected once, before the threads would each ask at the same time.
-        let _ = host.os();
-        let outcomes = run_files_parallel(&host, dir, cx, &handle, &env, &t.property, &files);
+        // The helper's `set :path` (a local run gets it as the PATH of
+        // each command, as specinfra's `env PATH=…` gives it).
+        if let Some(path) = helper.as_ref().and_then(|h| h.settings.set.get("path"))
+            && host.is_local()
+        {
+            host.set_path(path.to_s());
+        }
+        // Started once, before the threads would each ask at the same time.
+        host.start_os_detection();
+        let suite = Suite {
+            dir,
+            cx,
+            handle: &handle,
+            helper: helper_file.as_ref(),
+        };
+        let outcomes = run_files_parallel(&host, &suite, &env, &t.property, &files);
         if let Some((opts, name)) = ssh {
             handle.block_on(close_master(cx, &opts, &name));
         }

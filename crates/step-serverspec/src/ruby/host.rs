@@ -5,7 +5,7 @@
 //! targets (ssh, docker exec) go through step-core's backends.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use step_core::StepContext;
@@ -29,6 +29,30 @@ impl CmdOut {
     }
 }
 
+/// One command line's result: empty while it runs, then filled once.
+#[derive(Default)]
+struct Slot {
+    out: Mutex<Option<Arc<CmdOut>>>,
+    done: Condvar,
+}
+
+impl Slot {
+    fn fill(&self, out: CmdOut) {
+        *lock(&self.out) = Some(Arc::new(out));
+        self.done.notify_all();
+    }
+
+    fn wait(&self) -> Arc<CmdOut> {
+        let mut out = lock(&self.out);
+        loop {
+            if let Some(o) = out.as_ref() {
+                return o.clone();
+            }
+            out = self.done.wait(out).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
 /// The OS as specinfra's `os` helper reports it.
 #[derive(Clone, Debug, Default)]
 pub struct OsInfo {
@@ -46,7 +70,7 @@ pub struct Host {
     name: String,
     cx: StepContext,
     handle: tokio::runtime::Handle,
-    cache: Mutex<HashMap<String, Arc<CmdOut>>>,
+    cache: Mutex<HashMap<String, Arc<Slot>>>,
     os: Mutex<Option<OsInfo>>,
     /// The `:path` setting, prepended to PATH for commands.
     path_prefix: Mutex<Option<String>>,
@@ -94,41 +118,103 @@ impl Host {
         *lock(&self.path_prefix) = Some(path);
     }
 
-    /// Runs a shell command line (cached by its text).
+    /// Runs a shell command line (cached by its text: one run per line per
+    /// run, however many threads ask at once).
     pub fn run(&self, line: &str) -> Arc<CmdOut> {
-        if let Some(hit) = lock(&self.cache).get(line) {
-            return hit.clone();
+        let (slot, fresh) = self.slot(line);
+        if fresh {
+            let out = self.handle.block_on(self.command(line));
+            slot.fill(out);
         }
-        let full = match lock(&self.path_prefix).as_deref() {
-            Some(p) => format!(
+        slot.wait()
+    }
+
+    /// Starts a command line in the background, so that a later
+    /// [`Host::run`] of the same line finds it running or done.
+    pub fn prefetch(&self, line: &str) {
+        let (slot, fresh) = self.slot(line);
+        if fresh {
+            let cmd = self.command(line);
+            self.handle.spawn(async move { slot.fill(cmd.await) });
+        }
+    }
+
+    /// The cache slot of a line, and whether the caller must fill it.
+    fn slot(&self, line: &str) -> (Arc<Slot>, bool) {
+        let mut cache = lock(&self.cache);
+        if let Some(hit) = cache.get(line) {
+            return (hit.clone(), false);
+        }
+        let slot = Arc::new(Slot::default());
+        cache.insert(line.to_string(), slot.clone());
+        (slot, true)
+    }
+
+    /// The run of a line, as a future that owns what it needs.
+    fn command(&self, line: &str) -> impl std::future::Future<Output = CmdOut> + Send + 'static {
+        let prefix = lock(&self.path_prefix).clone();
+        // Locally, specinfra's `env PATH="<:path>" sh -c LINE` is LINE run
+        // with that PATH: no `env` process, and no shell for plain words.
+        let local_path = prefix
+            .as_deref()
+            .filter(|_| self.is_local())
+            .and_then(|p| expand_path(p, &self.base_path()));
+        let full = match prefix.as_deref() {
+            Some(p) if local_path.is_none() => format!(
                 "env PATH=\"{p}:$PATH\" sh -c {}",
                 step_core::backend::shell_quote(line)
             ),
-            None => line.to_string(),
+            _ => line.to_string(),
         };
         // A line of plain words runs without a shell: same result, one process less.
         let argv = crate::check::CommandLine::Shell(full).argv();
-        let cmd = self
+        let mut cmd = self
             .backend
             .command(&self.name, &argv)
             .capture(16 * 1024 * 1024)
             .quiet()
             .timeout(Duration::from_secs(120));
-        let out = match self.handle.block_on(cmd.run(&self.cx)) {
-            Ok(o) => CmdOut {
-                stdout: o.stdout.clone(),
-                stderr: o.stderr.clone(),
-                exit_status: o.code().map_or(-1, i64::from),
-            },
-            Err(e) => CmdOut {
-                stdout: String::new(),
-                stderr: e.to_string(),
-                exit_status: -1,
-            },
+        if let Some(path) = local_path {
+            cmd = cmd.env("PATH", path);
+        }
+        let cx = self.cx.clone();
+        async move {
+            match cmd.run(&cx).await {
+                Ok(o) => CmdOut {
+                    stdout: o.stdout.clone(),
+                    stderr: o.stderr.clone(),
+                    exit_status: o.code().map_or(-1, i64::from),
+                },
+                Err(e) => CmdOut {
+                    stdout: String::new(),
+                    stderr: e.to_string(),
+                    exit_status: -1,
+                },
+            }
+        }
+    }
+
+    /// Whether `program` is an executable file on the PATH commands run
+    /// with (the `:path` setting first), as the shell would find it.
+    pub fn has_program(&self, program: &str) -> bool {
+        let base = self.base_path();
+        let path = match lock(&self.path_prefix).as_deref() {
+            Some(p) => expand_path(p, &base).unwrap_or_else(|| format!("{p}:{base}")),
+            None => base,
         };
-        let out = Arc::new(out);
-        lock(&self.cache).insert(line.to_string(), out.clone());
-        out
+        path.split(':').any(|dir| {
+            let dir = if dir.is_empty() { "." } else { dir };
+            let file = self.cx.resolve(std::path::Path::new(dir)).join(program);
+            std::fs::metadata(file).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
+        })
+    }
+
+    /// The context's PATH.
+    fn base_path(&self) -> String {
+        self.cx.env().get("PATH").unwrap_or_default().to_string()
     }
 
     /// Whether a command line exits with 0.
@@ -147,12 +233,12 @@ impl Host {
     }
 
     fn detect_os(&self) -> OsInfo {
-        let arch = self.run("uname -m").stdout.trim().to_string();
-        let debian = self.run("cat /etc/debian_version");
+        let arch = self.machine();
+        let debian = self.cat("/etc/debian_version");
         if debian.success() {
             let (mut distro, mut release) = (None, None);
             let lsb = self.run("lsb_release -ir");
-            let lsb_file = || self.run("cat /etc/lsb-release");
+            let lsb_file = || self.cat("/etc/lsb-release");
             if lsb.success() {
                 for line in lsb.stdout.lines() {
                     let last = line.rsplit(':').next().unwrap_or("").trim().to_string();
@@ -197,7 +283,7 @@ impl Host {
                 arch,
             };
         }
-        let alpine = self.run("cat /etc/alpine-release");
+        let alpine = self.cat("/etc/alpine-release");
         if alpine.success() {
             return OsInfo {
                 family: "alpine".into(),
@@ -205,7 +291,7 @@ impl Host {
                 arch,
             };
         }
-        let redhat = self.run("cat /etc/redhat-release");
+        let redhat = self.cat("/etc/redhat-release");
         if redhat.success() {
             let release = redhat
                 .stdout
@@ -225,6 +311,46 @@ impl Host {
         }
     }
 
+    /// Starts what OS detection runs, without waiting for it: on this
+    /// machine only `lsb_release -ir` is a process (the rest are reads),
+    /// and the first check that needs the OS finds it running or done.
+    /// Remote targets detect at once.
+    pub fn start_os_detection(&self) {
+        if !self.is_local() {
+            let _ = self.os();
+        } else if self.cat("/etc/debian_version").success() {
+            self.prefetch("lsb_release -ir");
+        }
+    }
+
+    /// `uname -m` (in-process on this machine).
+    fn machine(&self) -> String {
+        if self.is_local() {
+            let uname = rustix::system::uname();
+            return uname.machine().to_string_lossy().trim().to_string();
+        }
+        self.run("uname -m").stdout.trim().to_string()
+    }
+
+    /// `cat FILE` (a read on this machine: it succeeds when cat would).
+    fn cat(&self, path: &str) -> Arc<CmdOut> {
+        if !self.is_local() {
+            return self.run(&format!("cat {path}"));
+        }
+        Arc::new(match std::fs::read(path) {
+            Ok(b) => CmdOut {
+                stdout: String::from_utf8_lossy(&b).into_owned(),
+                stderr: String::new(),
+                exit_status: 0,
+            },
+            Err(e) => CmdOut {
+                stdout: String::new(),
+                stderr: format!("cat: {path}: {e}"),
+                exit_status: 1,
+            },
+        })
+    }
+
     /// The major release number, when numeric.
     pub fn major_release(&self) -> Option<u32> {
         let os = self.os();
@@ -235,6 +361,40 @@ impl Host {
     }
 }
 
+/// `:path` as the shell expands it in specinfra's `env PATH="<:path>"`:
+/// `$PATH` (or `${PATH}`) becomes the current PATH. `None` when it holds
+/// any other expansion or quoting, which only a shell can read.
+fn expand_path(path: &str, base: &str) -> Option<String> {
+    let longer_name = path
+        .match_indices("$PATH")
+        .any(|(i, _)| path[i + 5..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'));
+    let rest = path.replace("${PATH}", "").replace("$PATH", "");
+    if longer_name || rest.contains(['$', '`', '\\', '"']) {
+        return None;
+    }
+    Some(path.replace("${PATH}", base).replace("$PATH", base))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_path;
+
+    #[test]
+    fn path_setting_expands_like_the_shell() {
+        assert_eq!(
+            expand_path("/sbin:/usr/sbin:$PATH", "/bin").as_deref(),
+            Some("/sbin:/usr/sbin:/bin")
+        );
+        assert_eq!(
+            expand_path("${PATH}:/opt", "/bin").as_deref(),
+            Some("/bin:/opt")
+        );
+        assert_eq!(expand_path("/only", "/bin").as_deref(), Some("/only"));
+        assert_eq!(expand_path("$HOME/bin:$PATH", "/bin"), None);
+        assert_eq!(expand_path("$PATHS", "/bin"), None);
+    }
 }

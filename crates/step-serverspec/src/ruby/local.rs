@@ -16,6 +16,7 @@ use crate::facts::{Accounts, PackageInfo, parse_dpkg_status, parse_group, parse_
 pub struct LocalFacts {
     accounts: OnceLock<Option<Accounts>>,
     packages: OnceLock<Option<HashMap<String, PackageInfo>>>,
+    processes: OnceLock<Option<Vec<super::ps::PsLine>>>,
 }
 
 /// Whether `text` is a plain word (no pattern syntax, not a number).
@@ -62,6 +63,15 @@ impl LocalFacts {
                     groups: parse_group(&std::fs::read_to_string("/etc/group").ok()?),
                 })
             })
+            .as_ref()
+    }
+
+    /// The process table as `ps aux` shows it, read once per run (as the
+    /// per-run command cache would keep `ps`'s answer), when user names
+    /// come from files alone.
+    pub fn processes(&self) -> Option<&Vec<super::ps::PsLine>> {
+        self.processes
+            .get_or_init(|| self.accounts().map(super::ps::read))
             .as_ref()
     }
 
@@ -118,6 +128,14 @@ pub fn listening(port: u16, proto: Option<&str>) -> Option<bool> {
         Some(_) => return None,
     };
     let mut found = false;
+    let mut files = files.to_vec();
+    // TCP from sock_diag (the listening table only), as ss does.
+    if let Ok(tcp) = crate::netdiag::listening_tcp() {
+        found = tcp
+            .iter()
+            .any(|s| s.port == port && files.contains(&s.proto));
+        files.retain(|f| f.starts_with("udp"));
+    }
     for f in files {
         // A missing table (no IPv6) lists nothing, as ss shows nothing.
         let Ok(text) = std::fs::read_to_string(format!("/proc/net/{f}")) else {
@@ -135,6 +153,23 @@ pub fn listening(port: u16, proto: Option<&str>) -> Option<bool> {
         });
     }
     Some(found)
+}
+
+/// `ss -tnl4 | grep -E -- ' ADDR:PORT '` (with ` \*:PORT ` as well for
+/// 0.0.0.0): an IPv4 TCP socket listens on that address and port, bound to
+/// no device (ss would print `ADDR%dev:PORT`, which the pattern misses).
+/// Only `tcp` with an IPv4 address; sock_diag must answer.
+pub fn listening_on(port: u16, proto: Option<&str>, addr: &str) -> Option<bool> {
+    if proto != Some("tcp") {
+        return None;
+    }
+    let want: std::net::Ipv4Addr = addr.parse().ok()?;
+    let sockets = crate::netdiag::listening_tcp4_with_device().ok()?;
+    Some(
+        sockets.iter().any(|(s, device)| {
+            s.port == port && s.addr == std::net::IpAddr::V4(want) && *device == 0
+        }),
+    )
 }
 
 /// Whether `name` is a plain kernel name (`net.ipv4.ip_forward`, `lo`, `nf_nat`).
@@ -167,8 +202,12 @@ pub fn module_loaded(name: &str) -> Option<bool> {
     if !kernel_name(name) || name.contains('.') {
         return None;
     }
-    let modules = std::fs::read_to_string("/proc/modules").ok()?;
-    Some("Module".starts_with(name) || modules.lines().any(|l| l.starts_with(name)))
+    if "Module".starts_with(name) {
+        return None;
+    }
+    // Without /proc/modules lsmod lists nothing (or is not installed).
+    let modules = std::fs::read_to_string("/proc/modules").unwrap_or_default();
+    Some(modules.lines().any(|l| l.starts_with(name)))
 }
 
 /// `mount | grep -- 'on PATH '`: PATH is a mount point.

@@ -15,9 +15,12 @@ pub mod calls;
 pub mod census;
 pub mod dsl;
 pub mod eval;
+pub mod grep;
 pub mod host;
+pub mod inproc;
 pub mod local;
 pub mod matchers;
+pub mod ps;
 pub mod resources;
 pub mod strings;
 pub mod value;
@@ -235,6 +238,9 @@ pub fn run_file(
     }
     let mut examples = std::mem::take(&mut it.examples);
     examples.sort_by_cached_key(dsl::run_order_key);
+    if host.is_local() {
+        prefetch(host, &examples);
+    }
     let mut results = Vec::new();
     let mut first_unsupported = None;
     for ex in &examples {
@@ -260,6 +266,42 @@ pub fn run_file(
     match first_unsupported {
         Some((what, line)) => unsupported(what, file, line, results),
         None => FileOutcome::Ran(results),
+    }
+}
+
+/// Starts, in the background, the commands the file's examples will run
+/// first thing: the `command` of an example whose subject is that command
+/// (`its(:stdout)`, `it { should … }`), and `docker inspect` of a
+/// container or image. Examples that will not run start nothing.
+fn prefetch(host: &Host, examples: &[Example<'_>]) {
+    for ex in examples {
+        let runs = match &ex.mark {
+            Mark::Run => true,
+            Mark::Pending(_) => ex.body.is_some(),
+            Mark::Skip(_) => false,
+        };
+        if !runs || inherited_skip(&ex.groups).is_some() {
+            continue;
+        }
+        let mut its = false;
+        for g in ex.groups.iter().rev() {
+            let g = g.borrow();
+            its |= g.its.is_some();
+            if g.subject.is_some() || !g.lets.is_empty() {
+                break;
+            }
+            let Some(Value::Resource(r)) = &g.described else {
+                continue;
+            };
+            match (r.kind.as_str(), &r.name) {
+                ("command", Some(line)) if its || ex.description.is_none() => host.prefetch(line),
+                ("docker_container" | "docker_image", Some(name)) => {
+                    host.prefetch(&format!("docker inspect {name}"))
+                }
+                _ => {}
+            }
+            break;
+        }
     }
 }
 

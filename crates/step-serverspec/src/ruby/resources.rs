@@ -12,7 +12,10 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 
 use step_core::backend::shell_quote as q;
 
-use super::host::Host;
+use std::sync::Arc;
+
+use super::host::{CmdOut, Host};
+use super::inproc;
 use super::value::Value;
 
 /// A serverspec resource: its type (the DSL word, e.g. `file`) and name.
@@ -80,6 +83,9 @@ impl Resource {
 
     /// An attribute (`its(:stdout)`, `file(...).content`).
     pub fn attribute(&self, host: &Host, attr: &str) -> Result<Value, Unsupported> {
+        if let Some(v) = self.attribute_in_process(host, attr) {
+            return Ok(v);
+        }
         let n = self.name();
         let s = |line: String| Value::Str(host.run(&line).stdout.clone());
         let strip = |line: String| Value::Str(host.run(&line).stdout.trim().to_string());
@@ -160,6 +166,65 @@ impl Resource {
         })
     }
 
+    /// Attributes answered on this machine without a process ([`inproc`]).
+    fn attribute_in_process(&self, host: &Host, attr: &str) -> Option<Value> {
+        let n = self.name();
+        match (self.kind.as_str(), attr) {
+            ("file", "size" | "mode" | "owner" | "group" | "link_target") => {
+                inproc::file_attr(host, n, attr)
+            }
+            ("group", "gid") => inproc::group_gid(host, n),
+            ("process", "count") => inproc::process_count(host, n)
+                .map(|c| Value::Int(i64::try_from(c).unwrap_or(i64::MAX))),
+            ("process", col) => inproc::process_column(host, n, col).map(|v| {
+                let v = v.trim().to_string();
+                if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+                    Value::Int(ruby_to_i(&v))
+                } else {
+                    Value::Str(v)
+                }
+            }),
+            _ => None,
+        }
+    }
+
+    /// Predicates answered on this machine without a process ([`inproc`]).
+    fn predicate_in_process(
+        &self,
+        host: &Host,
+        name: &str,
+        args: &[Value],
+        chain: &dyn Fn(&str) -> Option<Value>,
+    ) -> Option<bool> {
+        let n = self.name();
+        let arg = args.first().map(Value::to_s).unwrap_or_default();
+        match (self.kind.as_str(), name) {
+            ("file", "linked_to") => inproc::linked_to(host, n, &arg),
+            ("file", "contain") => {
+                let from = chain("from").or(chain("after")).map(|v| sed_address(&v));
+                let to = chain("to").or(chain("before")).map(|v| sed_address(&v));
+                inproc::file_contains(host, n, &arg, from.as_deref(), to.as_deref())
+            }
+            ("process", "running") => inproc::process_running(host, n),
+            ("user", "have_authorized_key") => {
+                inproc::authorized_key(host, n, &authorized_key_text(&arg))
+            }
+            ("host", "resolvable") if chain("by").is_some_and(|b| b.to_s() == "hosts") => {
+                inproc::file_has_word(host, "/etc/hosts", n)
+            }
+            ("cron", "have_entry") => inproc::fails_without(host, "crontab"),
+            ("selinux", "disabled") if host.is_local() => {
+                if !std::path::Path::new("/etc/selinux/config").is_file() {
+                    return Some(true);
+                }
+                inproc::fails_without(host, "getenforce")
+            }
+            ("selinux", "enforcing" | "permissive") => inproc::fails_without(host, "getenforce"),
+            ("x509_certificate", "certificate") => inproc::certificate_missing(host, n),
+            _ => None,
+        }
+    }
+
     fn file_content(&self, host: &Host) -> Value {
         if host.is_local() {
             return Value::Str(
@@ -180,10 +245,10 @@ impl Resource {
         if !out.success() {
             return Value::Bool(false);
         }
-        let re =
-            regex::Regex::new(r"(?m)^(\S+)(?: via (\S+))? dev (\S+).+\n(?:default via (\S+))?")
-                .ok();
-        let caps = re.as_ref().and_then(|re| re.captures(&out.stdout));
+        static ROUTE: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r"(?m)^(\S+)(?: via (\S+))? dev (\S+).+\n(?:default via (\S+))?").ok()
+        });
+        let caps = ROUTE.as_ref().and_then(|re| re.captures(&out.stdout));
         let pick = |i: usize| {
             caps.as_ref()
                 .and_then(|c| c.get(i))
@@ -199,11 +264,12 @@ impl Resource {
         }
     }
 
-    /// `be_listening` answered from /proc/net where `ss` would be used and
-    /// no address is asked for (an address needs ss's own formatting).
+    /// `be_listening` answered from sock_diag and /proc/net where `ss`
+    /// would be used (with an address: IPv4 TCP only, see
+    /// [`super::local::listening_on`]).
     fn local_listening(&self, host: &Host, chains: &[(String, Vec<Value>)]) -> Option<bool> {
         host.local_facts()?;
-        if chains.iter().any(|(c, _)| c != "with") {
+        if chains.iter().any(|(c, _)| c != "with" && c != "on") {
             return None;
         }
         let os = host.os();
@@ -217,7 +283,10 @@ impl Resource {
             .find(|(c, _)| c == "with")
             .and_then(|(_, a)| a.first())
             .map(|v| v.to_s().to_lowercase());
-        super::local::listening(port, proto.as_deref())
+        match chains.iter().find(|(c, _)| c == "on") {
+            Some((_, a)) => super::local::listening_on(port, proto.as_deref(), &a.first()?.to_s()),
+            None => super::local::listening(port, proto.as_deref()),
+        }
     }
 
     fn family(host: &Host) -> String {
@@ -250,13 +319,16 @@ impl Resource {
                 .find(|(n, _)| n == c)
                 .and_then(|(_, a)| a.first().cloned())
         };
+        if let Some(v) = self.predicate_in_process(host, name, args, &chain) {
+            return Ok(v);
+        }
         let n = self.name();
         let unsupported = || Err(format!("`{name}` on {}", self.kind));
         match self.kind.as_str() {
             "file" => self.file_predicate(host, name, args, &chain),
             "service" => match name {
                 "running" => Ok(self.service_running(host, chain("under"))),
-                "enabled" => Ok(host.check(&self.service_enabled_cmd(host, chain("with_level"))?)),
+                "enabled" => self.service_enabled(host, chain("with_level")),
                 _ => unsupported(),
             },
             "package" | "user" | "group"
@@ -332,11 +404,7 @@ impl Resource {
                     q(&arg(0))
                 ))),
                 "have_authorized_key" => {
-                    let mut key = arg(0);
-                    let parts: Vec<&str> = key.split_whitespace().collect();
-                    if parts.len() == 3 {
-                        key = format!("{} {}", parts[0], parts[1]);
-                    }
+                    let key = authorized_key_text(&arg(0));
                     Ok(host.check(&format!(
                         "grep -w -- {} ~{}/.ssh/authorized_keys",
                         q(&key),
@@ -591,14 +659,41 @@ impl Resource {
             Some(_) => format!("service {} status", q(n)),
             None => service_running_cmd(host, n),
         };
-        let out = host.run(&cmd);
+        let no_init = cmd
+            .starts_with("systemctl is-active ")
+            .then(|| inproc::systemctl_is_active_status(host, n))
+            .flatten();
+        let out = match no_init {
+            Some(status) => Arc::new(CmdOut {
+                exit_status: status,
+                ..CmdOut::default()
+            }),
+            None => host.run(&cmd),
+        };
         if out.stdout.contains("stop/waiting") || out.stdout.contains("stopped/waiting") {
             return false;
         }
         if out.exit_status == 1 {
+            if let Some(count) = inproc::process_count(host, n) {
+                return count > 0;
+            }
             return host.check(&format!("ps aux | grep -w -- {} | grep -qv grep", q(n)));
         }
         out.success()
+    }
+
+    /// `be_enabled`; on systemd Debian, `systemctl is-enabled` runs alone
+    /// and the `ls /etc/rc[S5].d/S??NAME` that follows it is answered here.
+    fn service_enabled(&self, host: &Host, level: Option<Value>) -> Result<bool, Unsupported> {
+        let n = self.name();
+        let cmd = self.service_enabled_cmd(host, level)?;
+        let systemctl = format!("systemctl --quiet is-enabled {}", q(n));
+        if cmd.starts_with(&format!("{systemctl}||ls "))
+            && let Some(linked) = inproc::rc_link(host, n)
+        {
+            return Ok(host.check(&systemctl) || linked);
+        }
+        Ok(host.check(&cmd))
     }
 
     fn service_enabled_cmd(
@@ -976,6 +1071,16 @@ fn fast_predicate(
                 .is_some_and(|g| grep_word(&g.gid.to_string(), &arg)),
         ),
         _ => None,
+    }
+}
+
+/// The key `have_authorized_key` looks for: type and key, without a comment.
+fn authorized_key_text(key: &str) -> String {
+    let parts: Vec<&str> = key.split_whitespace().collect();
+    if parts.len() == 3 {
+        format!("{} {}", parts[0], parts[1])
+    } else {
+        key.to_string()
     }
 }
 

@@ -3,6 +3,7 @@
 //! serverspec resources and rspec matchers. `inspect` and `to_s` follow
 //! Ruby 3.1's output exactly, because rspec builds example names from them.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
 
@@ -37,6 +38,27 @@ pub enum Value {
     Resource(Rc<Resource>),
     /// An rspec matcher (`be_running`, `eq 0`).
     Matcher(Rc<Matcher>),
+}
+
+/// Compiles a pattern once per process: a regexp literal in a loop or a
+/// shared example is evaluated once per example, and every file's thread
+/// shares the compiled program (a `Regex` clone is a reference count).
+/// Bounded: the cache starts over past 1,024 patterns.
+fn compile_cached(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<HashMap<String, regex::Regex>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(re) = cache.lock().ok().and_then(|c| c.get(pattern).cloned()) {
+        return Ok(re);
+    }
+    let re = regex::Regex::new(pattern)?;
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= 1024 {
+            c.clear();
+        }
+        c.insert(pattern.to_string(), re.clone());
+    }
+    Ok(re)
 }
 
 /// A Ruby regexp: its source and flags, compiled for the `regex` crate.
@@ -75,7 +97,7 @@ impl RubyRegex {
         if extended {
             flags.push('x');
         }
-        let compiled = regex::Regex::new(&format!("(?{flags}){translated}"))
+        let compiled = compile_cached(&format!("(?{flags}){translated}"))
             .map_err(|e| format!("regexp /{source}/ has no equivalent here: {e}"))?;
         Ok(RubyRegex {
             source: source.to_string(),

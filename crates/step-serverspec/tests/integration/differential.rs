@@ -149,3 +149,91 @@ async fn engine_auto_runs_an_unsupported_file_through_rspec_and_says_why() {
         "{msg}"
     );
 }
+
+/// The in-process answers on live state the corpus cannot hold (a process
+/// and a listening port that exist only while the test runs, a file with
+/// ranges): the test starts them, then rspec and the native engine must
+/// agree on every example, and the examples that should pass do.
+#[tokio::test(flavor = "multi_thread")]
+async fn in_process_answers_match_rspec_on_live_processes_ports_and_files() {
+    if !stepwise_tests::tool_available("rspec") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("spec");
+    std::fs::create_dir_all(&spec).expect("mkdir");
+    std::fs::copy(
+        fixtures().join("corpus/spec/spec_helper.rb"),
+        spec.join("spec_helper.rb"),
+    )
+    .expect("helper");
+    // A program with a name nothing else has, running while both run.
+    let program = dir.path().join("stepwise-live-zz");
+    std::fs::copy("/bin/sleep", &program).expect("copy sleep");
+    let mut child = Command::new(&program).arg("120").spawn().expect("start");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let data = dir.path().join("data.txt");
+    std::fs::write(&data, "alpha\nbeta\ngamma\ndelta\n").expect("write");
+    let data = data.display();
+    let pid = child.id();
+    std::fs::write(
+        spec.join("live_spec.rb"),
+        format!(
+            "require 'spec_helper'\n\
+             describe process('stepwise-live-zz') do\n\
+             \x20 it {{ should be_running }}\n\
+             \x20 its(:count) {{ should eq 1 }}\n\
+             \x20 its(:pid) {{ should eq {pid} }}\n\
+             \x20 its(:args) {{ should match /stepwise-live-zz 120/ }}\n\
+             end\n\
+             describe service('stepwise-live-zz') do\n\
+             \x20 it {{ should be_running }}\n\
+             end\n\
+             describe port({port}) do\n\
+             \x20 it {{ should be_listening.with('tcp') }}\n\
+             \x20 it {{ should be_listening.on('127.0.0.1').with('tcp') }}\n\
+             end\n\
+             describe file('{data}') do\n\
+             \x20 it {{ should contain('beta').from(/^alpha/).to(/^gamma/) }}\n\
+             \x20 it {{ should contain('delta').after(/^gamma/) }}\n\
+             \x20 it {{ should_not contain('delta').before(/^beta/) }}\n\
+             \x20 it {{ should contain('g.mma') }}\n\
+             \x20 its(:size) {{ should eq 23 }}\n\
+             end\n"
+        ),
+    )
+    .expect("write spec");
+
+    let expected = rspec_verdicts(dir.path());
+    let mut cfg = ServerspecConfig::new(dir.path());
+    cfg.engine = EngineChoice::Native;
+    let outcome = Serverspec::new(cfg).run(&cx(dir.path())).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(listener);
+    let outcome = outcome.expect("the native engine runs");
+    let got: Vec<(String, String)> = outcome
+        .checks
+        .iter()
+        .map(|c| {
+            let st = if c.status == Status::Passed {
+                "passed"
+            } else {
+                "failed"
+            };
+            (c.name.clone(), st.to_string())
+        })
+        .collect();
+    assert_eq!(expected, got);
+    // Every example was written to pass on the state the test set up; the
+    // service one only where systemd is not the init system (there
+    // specinfra falls back to ps; under systemd the unit does not exist).
+    let systemd = std::path::Path::new("/run/systemd/system").exists();
+    assert_eq!(got.len(), 12);
+    assert!(
+        got.iter()
+            .all(|(n, s)| s == "passed" || (systemd && n.starts_with("Service "))),
+        "{got:#?}"
+    );
+}
