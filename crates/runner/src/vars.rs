@@ -12,15 +12,16 @@ use std::path::{Path, PathBuf};
 use step_core::Env;
 
 /// Options that add variables (shared by `run`, `validate` and `plan`).
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct VarArgs {
     /// Read variables from a dotenv file (`NAME=value` lines, `#` comments,
     /// quotes); repeatable, a later file wins. `--var` wins over these.
-    #[arg(long = "var-file", value_name = "FILE")]
+    #[cfg_attr(feature = "cli", arg(long = "var-file", value_name = "FILE"))]
     pub var_files: Vec<PathBuf>,
     /// Set NAME to the contents of PATH (one trailing newline dropped),
     /// masked in every output like any secret.
-    #[arg(long = "secret-file", value_name = "NAME=PATH")]
+    #[cfg_attr(feature = "cli", arg(long = "secret-file", value_name = "NAME=PATH"))]
     pub secret_files: Vec<String>,
 }
 

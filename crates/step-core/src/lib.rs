@@ -52,6 +52,7 @@ mod output;
 pub mod policy;
 pub mod process;
 pub mod step;
+pub mod sync;
 pub mod template;
 pub mod tool;
 

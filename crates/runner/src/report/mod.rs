@@ -50,6 +50,7 @@ pub mod gitlab;
 pub mod html;
 pub mod jsonl;
 pub mod junit;
+mod progress;
 pub mod sarif;
 pub mod summary;
 pub mod terminal;

@@ -32,20 +32,15 @@
 //! is not a terminal.
 
 use std::io::{self, IsTerminal, Write};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use step_core::event::{Event, EventKind, EventListener, Level, OutputBlock};
 use step_core::outcome::{Severity, Status};
 
+use super::progress::{DrawTarget, Progress, RunningStep};
 use super::summary::Summary;
 use super::{format_duration, label};
-
-/// How often the spinner line is redrawn.
-const TICK: Duration = Duration::from_millis(120);
 
 /// How much child output is buffered before it is written.
 pub const BATCH: usize = 64 * 1024;
@@ -113,7 +108,7 @@ impl TerminalReporter {
     /// terminal), and colors are on unless `NO_COLOR` is set.
     pub fn new(out: Box<dyn Write + Send>, mode: TerminalMode) -> Self {
         let progress = match mode {
-            TerminalMode::Fancy => Some(ProgressDrawTarget::stderr()),
+            TerminalMode::Fancy => Some(DrawTarget::Stderr),
             TerminalMode::Plain => None,
         };
         Self::build(out, progress)
@@ -129,7 +124,7 @@ impl TerminalReporter {
         Self::stdout(TerminalMode::detect())
     }
 
-    fn build(out: Box<dyn Write + Send>, progress: Option<ProgressDrawTarget>) -> Self {
+    fn build(out: Box<dyn Write + Send>, progress: Option<DrawTarget>) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         TerminalReporter {
             out,
@@ -224,7 +219,7 @@ impl TerminalReporter {
         let bytes = self.buf.as_bytes();
         let mut write = || out.write_all(bytes).and_then(|()| out.flush());
         let result = match &self.progress {
-            Some(progress) => progress.bar.suspend(write),
+            Some(progress) => progress.suspend(write),
             None => write(),
         };
         if let Err(e) = result {
@@ -256,7 +251,7 @@ impl TerminalReporter {
     }
 
     fn progress_running(&self) -> Option<MutexGuard<'_, Vec<RunningStep>>> {
-        self.progress.as_ref().map(|p| lock(&p.running))
+        self.progress.as_ref().map(Progress::running)
     }
 }
 
@@ -374,88 +369,12 @@ impl Drop for TerminalReporter {
     }
 }
 
-/// A step shown on the spinner line.
-struct RunningStep {
-    label: String,
-    since: Instant,
-}
-
-/// The spinner line of the fancy mode and the thread that keeps its
-/// elapsed times current.
-struct Progress {
-    bar: ProgressBar,
-    running: Arc<Mutex<Vec<RunningStep>>>,
-    ticker: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
-}
-
-impl Progress {
-    fn start(target: ProgressDrawTarget) -> Self {
-        let bar = ProgressBar::with_draw_target(None, target);
-        // The template is a constant: it cannot fail to parse, but a
-        // spinner is not worth a panic either.
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}") {
-            bar.set_style(style);
-        }
-        let running: Arc<Mutex<Vec<RunningStep>>> = Arc::default();
-        let (stop, stopped) = mpsc::channel::<()>();
-        let ticker = {
-            let bar = bar.clone();
-            let running = running.clone();
-            std::thread::Builder::new()
-                .name("stepwise-progress".into())
-                .spawn(move || {
-                    // The lock on `running` is released before the bar is
-                    // touched: the event thread takes them in the other
-                    // order (running, then the bar to print above it).
-                    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
-                        let message = running_message(&lock(&running));
-                        bar.set_message(message);
-                        bar.tick();
-                    }
-                })
-                .ok()
-        };
-        Progress {
-            bar,
-            running,
-            ticker: ticker.map(|handle| (stop, handle)),
-        }
-    }
-
-    /// Stops the ticker thread and clears the spinner line.
-    fn stop(mut self) {
-        if let Some((stop, handle)) = self.ticker.take() {
-            drop(stop);
-            // A panicked ticker only loses the spinner.
-            let _ = handle.join();
-        }
-        self.bar.finish_and_clear();
-    }
-}
-
-/// The spinner line's message: `running: [aws] deploy 3.2s, [gcp] deploy 1.0s`.
-fn running_message(running: &[RunningStep]) -> String {
-    if running.is_empty() {
-        return String::new();
-    }
-    let steps: Vec<String> = running
-        .iter()
-        .map(|r| format!("{} {}", r.label, format_duration(r.since.elapsed())))
-        .collect();
-    format!("running: {}", steps.join(", "))
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::testing::*;
+    use std::sync::{Arc, Mutex};
+    use step_core::sync::lock;
 
     /// A writer the test can read back after the reporter took it.
     #[derive(Clone, Default)]
@@ -619,11 +538,9 @@ mod tests {
     #[test]
     fn fancy_mode_colors_lines_and_keeps_them_whole() {
         let captured = Captured::default();
-        let mut reporter = TerminalReporter::build(
-            Box::new(captured.clone()),
-            Some(ProgressDrawTarget::hidden()),
-        )
-        .with_color(true);
+        let mut reporter =
+            TerminalReporter::build(Box::new(captured.clone()), Some(DrawTarget::Hidden))
+                .with_color(true);
         for e in two_target_run() {
             reporter.event(&e);
         }
@@ -632,25 +549,6 @@ mod tests {
         let text = captured.text();
         assert!(text.contains("\x1b[32m<-- [aws] deploy passed in 1.2s\x1b[0m\n"));
         assert!(text.contains("\n[gcp] deploy | gcp line 2\n"));
-    }
-
-    #[test]
-    fn the_spinner_lists_running_steps() {
-        let since = Instant::now();
-        let running = vec![
-            RunningStep {
-                label: "[aws] deploy".into(),
-                since,
-            },
-            RunningStep {
-                label: "[gcp] deploy".into(),
-                since,
-            },
-        ];
-        let message = running_message(&running);
-        assert!(message.starts_with("running: [aws] deploy 0."), "{message}");
-        assert!(message.contains(", [gcp] deploy 0."), "{message}");
-        assert_eq!(running_message(&[]), "");
     }
 
     #[test]
