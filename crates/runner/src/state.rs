@@ -367,10 +367,7 @@ impl RunManifest {
     }
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, RunState> {
-        match self.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        step_core::sync::lock(&self.state)
     }
 
     fn save(&self, state: &RunState) -> Result<(), StateError> {

@@ -6,7 +6,7 @@
 //! second panic in the thread reporting the first — so every lock in the
 //! workspace is taken through [`lock`], which ignores the poison.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Locks `mutex`, and still returns its guard when a panicking thread
 /// poisoned it.
@@ -19,9 +19,17 @@ use std::sync::{Mutex, MutexGuard};
 /// assert_eq!(lines.lock().unwrap().len(), 2);
 /// ```
 pub fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Takes `rw` for reading, ignoring poison like [`lock`].
+pub fn read<T: ?Sized>(rw: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    rw.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Takes `rw` for writing, ignoring poison like [`lock`].
+pub fn write<T: ?Sized>(rw: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    rw.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -46,5 +54,19 @@ mod tests {
         *guard = 3;
         drop(guard);
         assert_eq!(*lock(&shared), 3);
+    }
+
+    #[test]
+    fn a_poisoned_rwlock_can_still_be_read_and_written() {
+        let shared = Arc::new(RwLock::new(String::from("a")));
+        let poisoner = shared.clone();
+        let joined = std::thread::spawn(move || {
+            let _guard = poisoner.write().unwrap_or_else(|p| p.into_inner());
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(joined.is_err() && shared.is_poisoned());
+        write(&shared).push('b');
+        assert_eq!(*read(&shared), "ab");
     }
 }

@@ -299,10 +299,7 @@ impl UiCollector {
             }
             match UiMessage::parse(line) {
                 Some(msg) => {
-                    match summary.lock() {
-                        Ok(mut s) => s.record(&msg),
-                        Err(p) => p.into_inner().record(&msg),
-                    }
+                    step_core::sync::lock(&summary).record(&msg);
                     let text = msg.readable();
                     (!text.is_empty()).then_some(text)
                 }
@@ -313,10 +310,7 @@ impl UiCollector {
 
     /// What was collected so far.
     pub fn summary(&self) -> UiSummary {
-        match self.summary.lock() {
-            Ok(s) => s.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        step_core::sync::lock(&self.summary).clone()
     }
 }
 

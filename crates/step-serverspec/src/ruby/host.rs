@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use step_core::StepContext;
+use step_core::sync::lock;
 use step_core::backend::Backend;
 
 /// What a command printed and how it ended.
@@ -235,6 +236,3 @@ impl Host {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
