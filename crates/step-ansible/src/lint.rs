@@ -10,15 +10,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use step_core::config::OneOrMany;
 use step_core::describe::{PropertyDoc, PropertyType, StepDescription};
+use step_core::paths::{PathKind, require_path};
 use step_core::process::{Cmd, LineFilter, ProcessOutput};
 use step_core::{ConfigError, Finding, Outcome, Severity, Step, StepContext, StepError, Stream};
 
-use crate::diagnostics::strip_ansi;
 use crate::lint_report::{
     LintThreshold, count_by_rule, count_by_severity, parse_code_climate,
     severity_from_code_climate, summarize_by_rule,
 };
 use crate::{shell_words, tools};
+use step_core::ansi::strip_ansi;
 
 /// The most of ansible-lint's stdout/stderr kept for parsing (its JSON is
 /// about 500 bytes per finding).
@@ -197,12 +198,7 @@ impl AnsibleLint {
     fn check_paths(&self, cx: &StepContext) -> Result<(), ConfigError> {
         for playbook in &self.playbooks {
             let path = cx.resolve(playbook);
-            if !path.exists() {
-                return Err(ConfigError::property(
-                    self.playbooks_property,
-                    format!("`{playbook}` does not exist ({})", path.display()),
-                ));
-            }
+            require_path(self.playbooks_property, playbook, &path, PathKind::Any)?;
         }
         Ok(())
     }
@@ -293,7 +289,7 @@ fn split_options(options: &str) -> Result<Vec<String>, ConfigError> {
 pub(crate) fn stderr_tail(stderr: &str, lines: usize) -> String {
     let kept: Vec<String> = stderr
         .lines()
-        .map(strip_ansi)
+        .map(|l| strip_ansi(l).into_owned())
         .filter(|l| !l.trim().is_empty())
         .collect();
     let start = kept.len().saturating_sub(lines);

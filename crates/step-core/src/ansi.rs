@@ -43,7 +43,10 @@ mod tests {
             "link"
         );
         assert_eq!(strip_ansi("\u{1b}[2K\u{1b}[1Gdone"), "done");
-        assert_eq!(strip_ansi("[\u{1b}[0;33mWARN\u{1b}[0m] 1.1\tx"), "[WARN] 1.1\tx");
+        assert_eq!(
+            strip_ansi("[\u{1b}[0;33mWARN\u{1b}[0m] 1.1\tx"),
+            "[WARN] 1.1\tx"
+        );
     }
 
     #[test]

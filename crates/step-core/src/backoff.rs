@@ -84,7 +84,10 @@ mod tests {
         assert_eq!(b.delay(1), Duration::from_millis(100));
         assert_eq!(b.delay(4), Duration::from_millis(800));
         let huge = b.delay(200);
-        assert!(huge >= Duration::from_secs(86_400 * 365), "saturates, no overflow panic: {huge:?}");
+        assert!(
+            huge >= Duration::from_secs(86_400 * 365),
+            "saturates, no overflow panic: {huge:?}"
+        );
         let capped = b.capped(Duration::from_secs(30));
         assert_eq!(capped.delay(200), Duration::from_secs(30));
         assert_eq!(capped.delay(2), Duration::from_millis(200));
@@ -96,7 +99,9 @@ mod tests {
         let started = std::time::Instant::now();
         let waiter = {
             let cancel = cancel.clone();
-            tokio::spawn(async move { sleep_unless_cancelled(&cancel, Duration::from_secs(60)).await })
+            tokio::spawn(
+                async move { sleep_unless_cancelled(&cancel, Duration::from_secs(60)).await },
+            )
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         cancel.cancel(CancelReason::Interrupted);

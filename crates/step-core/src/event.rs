@@ -529,7 +529,6 @@ fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
-
 /// A listener that keeps every event in memory; for tests and for callers
 /// that embed a step and want to inspect what it did.
 #[derive(Clone, Default)]

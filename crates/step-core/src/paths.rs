@@ -36,10 +36,11 @@ pub enum PathKind {
 /// ```
 pub fn require_path(
     property: impl Into<String>,
-    value: &str,
+    value: impl AsRef<Path>,
     path: &Path,
     kind: PathKind,
 ) -> Result<(), ConfigError> {
+    let value = value.as_ref().display();
     let Ok(meta) = std::fs::metadata(path) else {
         return Err(ConfigError::property(
             property,

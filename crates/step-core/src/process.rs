@@ -696,4 +696,3 @@ fn receiver(pipe: io::PipeReader) -> io::Result<Receiver> {
     rustix::io::ioctl_fionbio(&fd, true)?;
     Receiver::from_owned_fd_unchecked(fd)
 }
-

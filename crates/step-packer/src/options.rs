@@ -10,7 +10,9 @@ use semver::VersionReq;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use step_core::config::OneOrMany;
+use step_core::paths::{PathKind, require_path};
 use step_core::process::Cmd;
+use step_core::scratch::PrivateDir;
 use step_core::{ConfigError, FoundTool, StepContext, StepError, ToolError, ToolSpec};
 
 /// How to get packer, for "not found" and "wrong version" errors.
@@ -121,17 +123,8 @@ pub fn find_packer(
 
 /// Checks that every variable file exists.
 pub fn check_var_files(var_files: &[String], cx: &StepContext) -> Result<(), ConfigError> {
-    for f in var_files {
-        let path = cx.resolve(f);
-        if !path.is_file() {
-            return Err(ConfigError::property(
-                "var_files",
-                format!(
-                    "variable file `{f}` does not exist (looked for {})",
-                    path.display()
-                ),
-            ));
-        }
+    for (i, f) in var_files.iter().enumerate() {
+        require_path(format!("var_files[{i}]"), f, &cx.resolve(f), PathKind::File)?;
     }
     Ok(())
 }
@@ -167,7 +160,9 @@ pub fn selection_and_var_args(
 /// when this is dropped.
 #[derive(Debug)]
 pub struct VarFile {
-    dir: tempfile::TempDir,
+    /// Kept for its drop, which removes the file.
+    _dir: PrivateDir,
+    path: PathBuf,
 }
 
 impl VarFile {
@@ -179,39 +174,15 @@ impl VarFile {
         if vars.is_empty() {
             return Ok(None);
         }
-        let base = cx.temp_base();
-        let dir = tempfile::Builder::new()
-            .prefix("stepwise-packer-")
-            .tempdir_in(&base)
-            .map_err(|e| {
-                StepError::io(
-                    format!("creating a private directory in {}", base.display()),
-                    e,
-                )
-            })?;
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| StepError::io(format!("making {} private", dir.path().display()), e))?;
-        let file = VarFile { dir };
-        let json = serde_json::to_vec_pretty(vars)
-            .map_err(|e| StepError::other(format!("could not encode vars: {e}")))?;
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let path = file.path();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .and_then(|mut f| f.write_all(&json))
-            .map_err(|e| StepError::io(format!("writing {}", path.display()), e))?;
-        Ok(Some(file))
+        let dir = PrivateDir::new(cx, "stepwise-packer-")?;
+        let path = dir.write_var_file("stepwise.pkrvars.json", vars)?;
+        Ok(Some(VarFile { _dir: dir, path }))
     }
 
     /// The var file (`.pkrvars.json`: packer reads it as JSON for both
     /// JSON and HCL2 templates).
     pub fn path(&self) -> PathBuf {
-        self.dir.path().join("stepwise.pkrvars.json")
+        self.path.clone()
     }
 }
 

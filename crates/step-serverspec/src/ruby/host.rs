@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use step_core::StepContext;
-use step_core::sync::lock;
 use step_core::backend::Backend;
+use step_core::sync::lock;
 
 /// What a command printed and how it ended.
 #[derive(Clone, Debug, Default)]
@@ -235,4 +235,3 @@ impl Host {
             .and_then(|m| m.parse().ok())
     }
 }
-
