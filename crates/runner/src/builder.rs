@@ -105,7 +105,7 @@ impl StepBuilder {
 
     /// Runs only when the condition (`NAME`, `!NAME`, `NAME == v`) holds.
     pub fn when(mut self, condition: &str) -> Result<Self, String> {
-        self.entry.common.when = Some(When::parse(condition)?);
+        self.entry.common.when = Some(When::parse(condition).map_err(|e| e.to_string())?);
         Ok(self)
     }
 

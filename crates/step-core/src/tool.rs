@@ -182,11 +182,11 @@ pub fn parse_version(text: &str) -> Option<Version> {
 /// Parses a requirement the way users write it: `1.6.6` means exactly that
 /// version (`=1.6.6`), `~> 1.11` is terraform's pessimistic operator
 /// (`>=1.11, <2`), anything else is a semver requirement.
-pub fn parse_requirement(text: &str) -> Result<VersionReq, String> {
+pub fn parse_requirement(text: &str) -> Result<VersionReq, RequirementError> {
     let t = text.trim();
     let exact = t.trim_start_matches('v');
     if Version::parse(exact).is_ok() {
-        return VersionReq::parse(&format!("={exact}")).map_err(|e| e.to_string());
+        return Ok(VersionReq::parse(&format!("={exact}"))?);
     }
     if let Some(rest) = t.strip_prefix("~>") {
         let rest = rest.trim();
@@ -194,19 +194,58 @@ pub fn parse_requirement(text: &str) -> Result<VersionReq, String> {
         let req = match parts.len() {
             2 => format!(">={rest}, <{}", bump(parts[0])?),
             3 => format!(">={rest}, <{}.{}", parts[0], bump(parts[1])?),
-            _ => return Err(format!("`{text}` is not a version requirement")),
+            _ => {
+                return Err(RequirementError::Malformed {
+                    text: text.to_string(),
+                });
+            }
         };
-        return VersionReq::parse(&req).map_err(|e| e.to_string());
+        return Ok(VersionReq::parse(&req)?);
     }
-    VersionReq::parse(t).map_err(|e| {
-        format!("`{text}` is not a version requirement ({e}); expected e.g. 1.11.4, ~> 1.11 or >=1.6, <2")
+    VersionReq::parse(t).map_err(|source| RequirementError::NotSemver {
+        text: text.to_string(),
+        source,
     })
 }
 
-fn bump(part: &str) -> Result<u64, String> {
+/// Why a version requirement could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequirementError {
+    /// `~>` followed by something other than two or three dotted parts.
+    #[error("`{text}` is not a version requirement")]
+    Malformed {
+        /// The requirement as written.
+        text: String,
+    },
+    /// A part of a `~>` requirement is not a number.
+    #[error("`{part}` is not a number")]
+    NotANumber {
+        /// The part.
+        part: String,
+    },
+    /// Not a semver requirement either.
+    #[error(
+        "`{text}` is not a version requirement ({source}); expected e.g. 1.11.4, ~> 1.11 or >=1.6, <2"
+    )]
+    NotSemver {
+        /// The requirement as written.
+        text: String,
+        /// What semver found wrong.
+        #[source]
+        source: semver::Error,
+    },
+    /// A requirement built from a version or `~>` that semver rejects.
+    #[error(transparent)]
+    Semver(#[from] semver::Error),
+}
+
+fn bump(part: &str) -> Result<u64, RequirementError> {
     part.parse::<u64>()
         .map(|n| n + 1)
-        .map_err(|_| format!("`{part}` is not a number"))
+        .map_err(|_| RequirementError::NotANumber {
+            part: part.to_string(),
+        })
 }
 
 #[cfg(test)]

@@ -76,7 +76,8 @@ fn kind_of(v: &serde_json::Value) -> &'static str {
 pub fn parse_version(version: Option<&str>) -> Result<Option<VersionReq>, ConfigError> {
     version
         .map(|v| {
-            step_core::tool::parse_requirement(v).map_err(|e| ConfigError::property("version", e))
+            step_core::tool::parse_requirement(v)
+                .map_err(|e| ConfigError::property("version", e.to_string()))
         })
         .transpose()
 }

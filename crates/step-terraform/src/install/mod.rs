@@ -109,7 +109,7 @@ impl TerraformInstall {
     /// A step from its config; checks the version and the mirror URL.
     pub fn new(config: TerraformInstallConfig) -> Result<Self, ConfigError> {
         let requirement = step_core::tool::parse_requirement(&config.version)
-            .map_err(|e| ConfigError::property("version", e))?;
+            .map_err(|e| ConfigError::property("version", e.to_string()))?;
         let mirror =
             Mirror::parse(&config.mirror).map_err(|e| ConfigError::property("mirror", e))?;
         Ok(TerraformInstall {
