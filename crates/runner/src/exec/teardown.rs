@@ -267,7 +267,7 @@ pub async fn run_teardown(
     for (k, parts) in &entry.secret_env {
         match crate::state::resolve_refs(parts, |n| env.get(n).map(str::to_string)) {
             Ok(v) => step_env.set_secret(k.clone(), v),
-            Err(name) => {
+            Err(crate::state::MissingSecret { name }) => {
                 return finish(
                     Status::Errored,
                     Some(format!(
