@@ -110,8 +110,8 @@ impl TerraformInstall {
     pub fn new(config: TerraformInstallConfig) -> Result<Self, ConfigError> {
         let requirement = step_core::tool::parse_requirement(&config.version)
             .map_err(|e| ConfigError::property("version", e.to_string()))?;
-        let mirror =
-            Mirror::parse(&config.mirror).map_err(|e| ConfigError::property("mirror", e))?;
+        let mirror = Mirror::parse(&config.mirror)
+            .map_err(|e| ConfigError::property("mirror", e.to_string()))?;
         Ok(TerraformInstall {
             config,
             requirement,
@@ -193,7 +193,7 @@ impl TerraformInstall {
         cache: &Path,
         version: &Version,
     ) -> Result<PathBuf, StepError> {
-        let platform = Platform::current().map_err(StepError::other)?;
+        let platform = Platform::current().map_err(|e| StepError::other(e.to_string()))?;
         let zip_name = Mirror::zip_name(version, &platform);
         let sums_url = self.mirror.sums_url(version);
         let sums = fetcher
