@@ -328,7 +328,7 @@ mod tests {
         assert!(!redact(&m.index_url()).contains("tok3n"));
         assert_eq!(
             Mirror::parse("ftp://x"),
-            Err(MirrorError::NotHttp("ftp://x".into()))
+            Err(MirrorError::NotHttp("ftp://x/".into()))
         );
         assert!(matches!(
             Mirror::parse("not a url"),
