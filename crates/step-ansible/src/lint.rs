@@ -349,32 +349,42 @@ impl Step for AnsibleLint {
         // else (3 bad config, 4 lock timeout, 5 no files, a crash) means
         // ansible-lint could not judge the files.
         if !matches!(code, Some(0 | 2 | 8)) {
-            return Err(StepError::other(format!(
-                "ansible-lint could not lint ({}{}): {}",
-                output.describe_status(),
-                exit_meaning(code),
-                stderr_tail(&output.stderr, 6)
-            )));
+            return Err(StepError::tool_failed(
+                "ansible-lint",
+                format!(
+                    "ansible-lint could not lint ({}{}): {}",
+                    output.describe_status(),
+                    exit_meaning(code),
+                    stderr_tail(&output.stderr, 6)
+                ),
+            ));
         }
         if output.truncated {
-            return Err(StepError::other(format!(
-                "ansible-lint printed more than {} MiB; its JSON could not be read whole",
-                CAPTURE_LIMIT / (1024 * 1024)
-            )));
+            return Err(StepError::tool_output(
+                "ansible-lint",
+                format!(
+                    "ansible-lint printed more than {} MiB; its JSON could not be read whole",
+                    CAPTURE_LIMIT / (1024 * 1024)
+                ),
+            ));
         }
         let findings = if output.stdout.trim().is_empty() {
             if code == Some(0) {
                 Vec::new()
             } else {
                 // argparse exits 2 on a bad flag, with no JSON at all.
-                return Err(StepError::other(format!(
-                    "ansible-lint failed ({}) without a report: {}",
-                    output.describe_status(),
-                    stderr_tail(&output.stderr, 6)
-                )));
+                return Err(StepError::tool_failed(
+                    "ansible-lint",
+                    format!(
+                        "ansible-lint failed ({}) without a report: {}",
+                        output.describe_status(),
+                        stderr_tail(&output.stderr, 6)
+                    ),
+                ));
             }
         } else {
-            parse_code_climate(&output.stdout).map_err(|e| StepError::other(e.to_string()))?
+            parse_code_climate(&output.stdout)
+                .map_err(|e| StepError::tool_output("ansible-lint", e.to_string()))?
         };
         Ok(self.judge(findings, &output))
     }

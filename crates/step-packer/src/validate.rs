@@ -187,8 +187,10 @@ impl Step for PackerValidate {
         }
         let mut outputs: Vec<Option<ProcessOutput>> = vec![None; templates.len()];
         while let Some(joined) = tasks.join_next().await {
-            let (index, result) = joined
-                .map_err(|e| StepError::other(format!("a packer validate task failed: {e}")))?;
+            let (index, result) = joined.map_err(|source| StepError::Task {
+                what: "a packer validate task".into(),
+                source,
+            })?;
             // The first error (cancelled, could not start) ends the step;
             // dropping the set aborts the other tasks.
             outputs[index] = Some(result?);

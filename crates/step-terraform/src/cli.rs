@@ -466,11 +466,14 @@ impl<'a> Session<'a> {
         // unreadable config) arrive as plain text on stderr.
         diagnostics.extend(parse_plain_diagnostics(&out.stderr));
         if out.truncated && inv.mode == Mode::Document {
-            return Err(StepError::other(format!(
-                "terraform {} printed more than {} MiB; its output could not be read",
-                inv.name(),
-                DOCUMENT_CAPTURE / (1024 * 1024)
-            )));
+            return Err(StepError::tool_output(
+                "terraform",
+                format!(
+                    "terraform {} printed more than {} MiB; its output could not be read",
+                    inv.name(),
+                    DOCUMENT_CAPTURE / (1024 * 1024)
+                ),
+            ));
         }
         Ok(CommandResult {
             command: inv.name(),
@@ -575,7 +578,10 @@ impl<'a> Session<'a> {
             return Ok(Err(result));
         }
         let (outputs, secrets) = parse_outputs(&result.stdout).map_err(|e| {
-            StepError::other(format!("could not read `terraform output -json`: {e}"))
+            StepError::tool_output(
+                "terraform",
+                format!("could not read `terraform output -json`: {e}"),
+            )
         })?;
         self.cx.events().add_secrets(secrets);
         Ok(Ok(outputs))
