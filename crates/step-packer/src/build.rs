@@ -226,7 +226,7 @@ impl Step for PackerBuild {
             }
         };
         options::check_var_files(&self.config.var_files, cx)?;
-        let packer = options::find_packer(cx, self.requirement.as_ref())?;
+        let packer = options::find_packer(cx, self.requirement.as_ref()).await?;
 
         // Held until packer is done: dropping it removes the file.
         let var_file = options::VarFile::write(&self.config.vars, cx)?;

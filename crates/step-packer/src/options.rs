@@ -13,7 +13,7 @@ use step_core::config::OneOrMany;
 use step_core::paths::{PathKind, require_path};
 use step_core::process::Cmd;
 use step_core::scratch::PrivateDir;
-use step_core::{ConfigError, FoundTool, StepContext, StepError, ToolError, ToolSpec};
+use step_core::{ConfigError, FoundTool, StepContext, StepError, ToolSpec};
 
 /// How to get packer, for "not found" and "wrong version" errors.
 pub const INSTALL_HINT: &str =
@@ -110,16 +110,16 @@ pub fn check_selection(
     Ok(())
 }
 
-/// Finds packer on the context's `PATH`, checking the version when required.
-// `ToolError` is step-core's type and carries the versions found and
-// required by value; its size is not ours to change.
-pub fn find_packer(
+/// Finds packer on the context's `PATH`, checking the version when required
+/// (without blocking: the version command runs through `Cmd`).
+pub async fn find_packer(
     cx: &StepContext,
     requirement: Option<&VersionReq>,
-) -> Result<FoundTool, ToolError> {
+) -> Result<FoundTool, StepError> {
     ToolSpec::new("packer", INSTALL_HINT)
         .require(requirement.cloned())
-        .find(cx.env(), cx.workdir())
+        .locate(cx)
+        .await
 }
 
 /// Checks that every variable file exists.

@@ -140,7 +140,7 @@ impl Step for PackerValidate {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let templates = templates::resolve(&self.config.template, cx.workdir(), "template")?;
         options::check_var_files(&self.config.var_files, cx)?;
-        let packer = options::find_packer(cx, self.requirement.as_ref())?;
+        let packer = options::find_packer(cx, self.requirement.as_ref()).await?;
 
         let jobs = self
             .config

@@ -318,7 +318,8 @@ impl Step for TerraformInstall {
         if self.config.use_path {
             match ToolSpec::new("terraform", INSTALL_HINT)
                 .require(Some(self.requirement.clone()))
-                .find(cx.env(), cx.workdir())
+                .locate(cx)
+                .await
             {
                 Ok(found) => {
                     let version = found.version.unwrap_or_else(|| Version::new(0, 0, 0));
@@ -330,6 +331,7 @@ impl Step for TerraformInstall {
                     .with_output("version", version.to_string())
                     .with_output("path", found.path.to_string_lossy().into_owned()));
                 }
+                Err(StepError::Cancelled) => return Err(StepError::Cancelled),
                 Err(e) => cx
                     .events()
                     .log(Level::Debug, format!("not using PATH: {e}")),
