@@ -250,6 +250,50 @@ impl TerminalReporter {
         self.flush_buf();
     }
 
+    /// `==> [target] step (kind)`, and the step joins the spinner line.
+    fn step_started(&mut self, target: Option<&str>, step: Option<&str>, kind: &str) {
+        let name = label(target, Some(step.unwrap_or(kind)));
+        let line = format!("==> {name} ({kind})");
+        self.push_own_line(&line, Some(style::BOLD));
+        if let Some(mut running) = self.progress_running() {
+            running.push(RunningStep {
+                label: name,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    /// `<-- [target] step passed in 1.2s: message`, colored by the result;
+    /// the step leaves the spinner line.
+    fn step_finished(
+        &mut self,
+        prefix: &str,
+        status: Status,
+        duration_ms: u64,
+        message: Option<&str>,
+    ) {
+        if let Some(mut running) = self.progress_running()
+            && let Some(i) = running.iter().position(|r| r.label == prefix)
+        {
+            running.remove(i);
+        }
+        let mut line = format!("<-- {prefix} {status}");
+        if status != Status::Skipped {
+            line.push_str(" in ");
+            line.push_str(&format_duration(Duration::from_millis(duration_ms)));
+        }
+        if let Some(message) = message {
+            line.push_str(": ");
+            line.push_str(message);
+        }
+        let color = match status {
+            Status::Passed => style::GREEN,
+            Status::Warned | Status::Skipped => style::YELLOW,
+            _ => style::RED,
+        };
+        self.push_own_line(&line, Some(color));
+    }
+
     fn progress_running(&self) -> Option<MutexGuard<'_, Vec<RunningStep>>> {
         self.progress.as_ref().map(Progress::running)
     }
@@ -266,39 +310,21 @@ impl EventListener for TerminalReporter {
                 let line = format!("=== {pipeline} (run {run_id})");
                 self.push_own_line(&line, Some(style::BOLD));
             }
-            EventKind::StepStarted { kind, .. } => {
-                let name = label(target, Some(step.unwrap_or(kind)));
-                let line = format!("==> {name} ({kind})");
-                self.push_own_line(&line, Some(style::BOLD));
-                if let Some(mut running) = self.progress_running() {
-                    running.push(RunningStep {
-                        label: name,
-                        since: Instant::now(),
-                    });
-                }
-            }
+            EventKind::StepStarted { kind, .. } => self.step_started(target, step, kind),
             EventKind::Output { line, .. } => {
                 self.push_lines(&prefix, line, None);
                 self.flush_full();
                 return;
             }
             EventKind::Log { level, message } => {
-                let (marker, color) = match level {
-                    Level::Debug if !self.show_debug => return,
-                    Level::Debug => ("debug: ", Some(style::DIM)),
-                    Level::Info => ("", None),
-                    Level::Warn => ("warning: ", Some(style::YELLOW)),
-                    Level::Error => ("error: ", Some(style::RED)),
+                let Some((marker, color)) = log_style(*level, self.show_debug) else {
+                    return;
                 };
                 self.push_lines(&prefix, &format!("{marker}{message}"), color);
             }
             EventKind::Finding { finding } => {
-                let color = match finding.severity {
-                    Severity::Info => None,
-                    Severity::Low | Severity::Medium => Some(style::YELLOW),
-                    Severity::High | Severity::Error => Some(style::RED),
-                };
                 let ignored = if finding.ignored { " (ignored)" } else { "" };
+                let color = severity_color(finding.severity);
                 self.push_lines(&prefix, &format!("{finding}{ignored}"), color);
             }
             // Passing checks are counted in the step's result; only the
@@ -315,28 +341,7 @@ impl EventListener for TerminalReporter {
                 status,
                 duration_ms,
                 message,
-            } => {
-                if let Some(mut running) = self.progress_running()
-                    && let Some(i) = running.iter().position(|r| r.label == prefix)
-                {
-                    running.remove(i);
-                }
-                let mut line = format!("<-- {prefix} {status}");
-                if *status != Status::Skipped {
-                    line.push_str(" in ");
-                    line.push_str(&format_duration(Duration::from_millis(*duration_ms)));
-                }
-                if let Some(message) = message {
-                    line.push_str(": ");
-                    line.push_str(message);
-                }
-                let color = match status {
-                    Status::Passed => style::GREEN,
-                    Status::Warned | Status::Skipped => style::YELLOW,
-                    _ => style::RED,
-                };
-                self.push_own_line(&line, Some(color));
-            }
+            } => self.step_finished(&prefix, *status, *duration_ms, message.as_deref()),
             EventKind::RunFinished { .. } => self.print_summary(),
             // Kinds of event added later: nothing to show.
             _ => {}
@@ -366,6 +371,27 @@ impl Drop for TerminalReporter {
         if let Some(progress) = self.progress.take() {
             progress.stop();
         }
+    }
+}
+
+/// The marker and color of a log line; `None` hides it (debug messages
+/// unless asked for).
+fn log_style(level: Level, show_debug: bool) -> Option<(&'static str, Option<&'static str>)> {
+    match level {
+        Level::Debug if !show_debug => None,
+        Level::Debug => Some(("debug: ", Some(style::DIM))),
+        Level::Info => Some(("", None)),
+        Level::Warn => Some(("warning: ", Some(style::YELLOW))),
+        Level::Error => Some(("error: ", Some(style::RED))),
+    }
+}
+
+/// The color of a finding's line.
+fn severity_color(severity: Severity) -> Option<&'static str> {
+    match severity {
+        Severity::Info => None,
+        Severity::Low | Severity::Medium => Some(style::YELLOW),
+        Severity::High | Severity::Error => Some(style::RED),
     }
 }
 
