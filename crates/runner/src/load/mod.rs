@@ -383,78 +383,7 @@ impl Loader<'_> {
     fn entry(&mut self, node: &Node) -> Option<Entry> {
         match &node.value {
             NodeValue::Str(kind) => self.step(kind, node.pos, &[]).map(Entry::Step),
-            NodeValue::Map(entries) => {
-                if entries.is_empty() {
-                    self.error(node.pos, "empty step entry; expected a step kind");
-                    return None;
-                }
-                // `- parallel: {...}` and friends.
-                if entries.len() == 1
-                    && let Some(k) = entries[0].0.as_str()
-                    && GROUP_KEYWORDS.contains(&k)
-                {
-                    return self
-                        .group(k, entries[0].0.pos, &entries[0].1)
-                        .map(Entry::Group);
-                }
-                // `- kind: {props}`
-                if entries.len() == 1 {
-                    let (k, v) = &entries[0];
-                    let Some(kind) = k.as_str() else {
-                        self.error(k.pos, "expected a step kind (text) as the key");
-                        return None;
-                    };
-                    return match &v.value {
-                        NodeValue::Map(props) => self.step(kind, k.pos, props).map(Entry::Step),
-                        NodeValue::Null => self.step(kind, k.pos, &[]).map(Entry::Step),
-                        _ => {
-                            self.error(
-                                v.pos,
-                                format!(
-                                    "the properties of step `{kind}` must be a mapping, found {}",
-                                    describe_value(v)
-                                ),
-                            );
-                            None
-                        }
-                    };
-                }
-                // Flat forms: `kind: script` + siblings, or `- script:` (null) + siblings.
-                if let Some(idx) = entries
-                    .iter()
-                    .position(|(k, _)| matches!(k.as_str(), Some("kind") | Some("step")))
-                    && let Some(kind) = entries[idx].1.as_str()
-                {
-                    return self
-                        .step(kind, entries[idx].1.pos, &without(entries, idx))
-                        .map(Entry::Step);
-                }
-                let nulls: Vec<usize> = entries
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, (k, v))| v.is_null() && k.as_str().is_some_and(|k| !is_common(k)))
-                    .map(|(i, _)| i)
-                    .collect();
-                if nulls.len() == 1 {
-                    let idx = nulls[0];
-                    let kind = entries[idx].0.as_str().unwrap_or_default().to_string();
-                    return self
-                        .step(&kind, entries[idx].0.pos, &without(entries, idx))
-                        .map(Entry::Step);
-                }
-                let keys: Vec<String> = entries
-                    .iter()
-                    .filter_map(|(k, _)| k.scalar_text())
-                    .collect();
-                self.error(
-                    node.pos,
-                    format!(
-                        "cannot tell which step this is (keys: {}); write `- KIND:` followed by its properties indented below it",
-                        keys.join(", ")
-                    ),
-                );
-                None
-            }
+            NodeValue::Map(entries) => self.map_entry(node, entries),
             _ => {
                 self.error(
                     node.pos,
@@ -466,6 +395,75 @@ impl Loader<'_> {
                 None
             }
         }
+    }
+
+    /// An entry written as a mapping: `- parallel: {...}` and the other
+    /// groups, `- kind: {props}`, or a flat form.
+    fn map_entry(&mut self, node: &Node, entries: &[(Node, Node)]) -> Option<Entry> {
+        let [(k, v)] = entries else {
+            if entries.is_empty() {
+                self.error(node.pos, "empty step entry; expected a step kind");
+                return None;
+            }
+            return self.flat_step(node, entries).map(Entry::Step);
+        };
+        if let Some(keyword) = k.as_str()
+            && GROUP_KEYWORDS.contains(&keyword)
+        {
+            return self.group(keyword, k.pos, v).map(Entry::Group);
+        }
+        let Some(kind) = k.as_str() else {
+            self.error(k.pos, "expected a step kind (text) as the key");
+            return None;
+        };
+        match &v.value {
+            NodeValue::Map(props) => self.step(kind, k.pos, props).map(Entry::Step),
+            NodeValue::Null => self.step(kind, k.pos, &[]).map(Entry::Step),
+            _ => {
+                self.error(
+                    v.pos,
+                    format!(
+                        "the properties of step `{kind}` must be a mapping, found {}",
+                        describe_value(v)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Flat forms: `kind: script` + siblings, or `- script:` (null) +
+    /// siblings.
+    fn flat_step(&mut self, node: &Node, entries: &[(Node, Node)]) -> Option<StepEntry> {
+        if let Some(idx) = entries
+            .iter()
+            .position(|(k, _)| matches!(k.as_str(), Some("kind") | Some("step")))
+            && let Some(kind) = entries[idx].1.as_str()
+        {
+            return self.step(kind, entries[idx].1.pos, &without(entries, idx));
+        }
+        let nulls: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, (k, v))| v.is_null() && k.as_str().is_some_and(|k| !is_common(k)))
+            .map(|(i, _)| i)
+            .collect();
+        if let [idx] = nulls[..] {
+            let kind = entries[idx].0.as_str().unwrap_or_default().to_string();
+            return self.step(&kind, entries[idx].0.pos, &without(entries, idx));
+        }
+        let keys: Vec<String> = entries
+            .iter()
+            .filter_map(|(k, _)| k.scalar_text())
+            .collect();
+        self.error(
+            node.pos,
+            format!(
+                "cannot tell which step this is (keys: {}); write `- KIND:` followed by its properties indented below it",
+                keys.join(", ")
+            ),
+        );
+        None
     }
 
     /// A step id as wercker resolved it, or an error (not installed,
