@@ -916,53 +916,8 @@ async fn cleanup(
             continue;
         }
         found = true;
-        let masker = run_masker(&run, &env);
-        for name in &run.secret_names {
-            env.mark_secret(name.clone());
-        }
-        events.add_secrets(
-            run.secret_names
-                .iter()
-                .filter_map(|n| env.get(n).map(str::to_string)),
-        );
-        let lock_path = crate::state::lock_path(&dir, &run.run_id);
-        let lock = match crate::state::try_lock(&lock_path) {
-            Ok(Some(l)) => l,
-            Ok(None) => {
-                out!(
-                    "run {} is still running (pid {}); not touched",
-                    run.run_id,
-                    run.pid
-                );
-                continue;
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                code = EXIT_FAILED;
-                continue;
-            }
-        };
-        end_leftover_processes(&run).await;
-        let teardowns = Teardowns {
-            registry: &registry,
-            env: &env,
-            events: &events,
-            masker: &masker,
-        };
-        if !teardowns.run_pending(&mut run, &path).await {
+        if !clean_one(&dir, &path, &mut run, &registry, &mut env, &events).await {
             code = EXIT_FAILED;
-        }
-        if let Some(tmp) = &run.tmp_dir
-            && tmp.exists()
-        {
-            let _ = std::fs::remove_dir_all(tmp);
-        }
-        if run.outstanding().count() == 0 {
-            crate::state::remove_stray_temps(&path);
-            let _ = std::fs::remove_file(&path);
-            drop(lock);
-            let _ = std::fs::remove_file(&lock_path);
-            out!("run {}: cleaned up", run.run_id);
         }
     }
     events.finish();
@@ -977,6 +932,65 @@ async fn cleanup(
         }
     }
     code
+}
+
+/// Cleans up one recorded run unless it is still running: ends its
+/// leftover processes, runs its pending teardowns, and removes its state
+/// once nothing is outstanding. `false` when something failed.
+async fn clean_one(
+    dir: &Path,
+    path: &Path,
+    run: &mut crate::state::RunState,
+    registry: &Registry,
+    env: &mut Env,
+    events: &EventSink,
+) -> bool {
+    let masker = run_masker(run, env);
+    for name in &run.secret_names {
+        env.mark_secret(name.clone());
+    }
+    events.add_secrets(
+        run.secret_names
+            .iter()
+            .filter_map(|n| env.get(n).map(str::to_string)),
+    );
+    let lock_path = crate::state::lock_path(dir, &run.run_id);
+    let lock = match crate::state::try_lock(&lock_path) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            out!(
+                "run {} is still running (pid {}); not touched",
+                run.run_id,
+                run.pid
+            );
+            return true;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return false;
+        }
+    };
+    end_leftover_processes(run).await;
+    let teardowns = Teardowns {
+        registry,
+        env,
+        events,
+        masker: &masker,
+    };
+    let ok = teardowns.run_pending(run, path).await;
+    if let Some(tmp) = &run.tmp_dir
+        && tmp.exists()
+    {
+        let _ = std::fs::remove_dir_all(tmp);
+    }
+    if run.outstanding().count() == 0 {
+        crate::state::remove_stray_temps(path);
+        let _ = std::fs::remove_file(path);
+        drop(lock);
+        let _ = std::fs::remove_file(&lock_path);
+        out!("run {}: cleaned up", run.run_id);
+    }
+    ok
 }
 
 /// `runner plan`: every check `run` makes before it starts, then the
