@@ -372,73 +372,26 @@ fn parse_partition(text: &str) -> Result<(usize, usize), String> {
 }
 
 async fn run(args: RunArgs, registry: Registry) -> i32 {
-    let path = match find_file(&args.file) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
-        }
-    };
-    let vars = match parse_vars(&args.vars) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: --var {e}");
-            return EXIT_CONFIG;
-        }
-    };
-    let only = match parse_vars(&args.only) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: --only {e}");
-            return EXIT_CONFIG;
-        }
-    };
-    let partition = match args.partition.as_deref().map(parse_partition).transpose() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
-        }
-    };
-    let mut env = match base_env(&vars, &args.var_args, &args.secrets) {
-        Ok(env) => env,
-        Err(code) => return code,
-    };
-    let selection = match &args.workflow {
-        Some(w) => crate::checked::Selection::Workflow(w.clone()),
-        None => crate::checked::Selection::Pipeline(
-            args.pipeline.clone().unwrap_or_else(|| "build".into()),
-        ),
-    };
-    let prepared =
-        crate::checked::for_run(&path, &registry, &env, &selection, args.target.as_deref());
-    let (file, pipelines) = match prepared {
-        Ok(p) => {
-            print_diags(&p.shown);
-            (p.file, p.pipelines)
-        }
-        Err(diags) => {
-            print_diags(&diags);
-            return EXIT_CONFIG;
-        }
-    };
-    for name in &file.secrets {
-        env.mark_secret(name.clone());
+    match prepare_and_run(args, registry).await {
+        Ok(code) | Err(code) => code,
     }
-    for pipeline in &pipelines {
-        let selected =
-            crate::load::selectors::check_for_run(&file, pipeline, &args.skip, &only, &|n| {
-                env.get(n).map(str::to_string)
-            });
-        if !selected.is_empty() {
-            for e in &selected {
-                eprintln!("error: {e}");
-            }
-            return EXIT_CONFIG;
-        }
-    }
-    let root = root_of(&path);
-    let mut opts = RunOptions::new(root);
+}
+
+/// `runner run`: checks the arguments and the file, then runs the selected
+/// pipeline(s); `Err` is the exit code of a mistake found before anything ran.
+async fn prepare_and_run(args: RunArgs, registry: Registry) -> Result<i32, i32> {
+    let path = find_file(&args.file).map_err(config_error)?;
+    let vars = parse_vars(&args.vars).map_err(|e| config_error(format!("--var {e}")))?;
+    let only = parse_vars(&args.only).map_err(|e| config_error(format!("--only {e}")))?;
+    let partition = args
+        .partition
+        .as_deref()
+        .map(parse_partition)
+        .transpose()
+        .map_err(config_error)?;
+    let mut env = base_env(&vars, &args.var_args, &args.secrets)?;
+    let (file, pipelines) = checked_pipelines(&args, &path, &registry, &only, &mut env)?;
+    let mut opts = RunOptions::new(root_of(&path));
     if args.state_dir.state_dir.is_some() || std::env::var_os("STEPWISE_STATE_DIR").is_some() {
         opts.state_dir = state_dir_for(&args.file, &args.state_dir);
     }
@@ -456,19 +409,79 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
         args.junit.as_deref(),
         &args.reports,
         &opts.env.secret_values(),
-    );
-    let reports = match reports {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
+    )
+    .map_err(config_error)?;
+    warn_short_secrets(&events, &opts.env);
+    let code = run_pipelines(
+        Arc::new(registry),
+        Arc::new(file),
+        &pipelines,
+        opts,
+        &events,
+    )
+    .await;
+    events.finish();
+    reports.print_locations();
+    Ok(code)
+}
+
+/// Prints a configuration mistake; its exit code.
+fn config_error(message: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {message}");
+    EXIT_CONFIG
+}
+
+/// The checked file and the pipelines to run (one, or a workflow's), with
+/// the file's secrets marked in `env` and the selectors (`--skip`,
+/// `--only`) checked against each pipeline.
+fn checked_pipelines(
+    args: &RunArgs,
+    path: &Path,
+    registry: &Registry,
+    only: &[(String, String)],
+    env: &mut Env,
+) -> Result<(PipelineFile, Vec<String>), i32> {
+    let selection = match &args.workflow {
+        Some(w) => crate::checked::Selection::Workflow(w.clone()),
+        None => crate::checked::Selection::Pipeline(
+            args.pipeline.clone().unwrap_or_else(|| "build".into()),
+        ),
+    };
+    let prepared = crate::checked::for_run(path, registry, env, &selection, args.target.as_deref());
+    let (file, pipelines) = match prepared {
+        Ok(p) => {
+            print_diags(&p.shown);
+            (p.file, p.pipelines)
+        }
+        Err(diags) => {
+            print_diags(&diags);
+            return Err(EXIT_CONFIG);
         }
     };
-    let short: Vec<&str> = opts
-        .env
+    for name in &file.secrets {
+        env.mark_secret(name.clone());
+    }
+    for pipeline in &pipelines {
+        let selected =
+            crate::load::selectors::check_for_run(&file, pipeline, &args.skip, only, &|n| {
+                env.get(n).map(str::to_string)
+            });
+        if !selected.is_empty() {
+            for e in &selected {
+                eprintln!("error: {e}");
+            }
+            return Err(EXIT_CONFIG);
+        }
+    }
+    Ok((file, pipelines))
+}
+
+/// Warns about secret values too short to be masked.
+fn warn_short_secrets(events: &EventSink, env: &Env) {
+    let short: Vec<&str> = env
         .secret_names()
         .filter(|n| {
-            opts.env.get(n).is_some_and(|v| {
+            env.get(n).is_some_and(|v| {
                 !v.is_empty() && v.chars().count() < step_core::mask::MIN_SECRET_LEN
             })
         })
@@ -483,14 +496,24 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
             ),
         );
     }
-    let (registry, file) = (Arc::new(registry), Arc::new(file));
+}
+
+/// Runs the pipelines one after the other (a workflow stops at the first
+/// that does not pass); the exit code of the last one run.
+async fn run_pipelines(
+    registry: Arc<Registry>,
+    file: Arc<PipelineFile>,
+    pipelines: &[String],
+    opts: RunOptions,
+    events: &EventSink,
+) -> i32 {
     let mut code = EXIT_PASSED;
     for (i, pipeline) in pipelines.iter().enumerate() {
         let mut opts = opts.clone();
         if i > 0 {
             opts.run_id = format!("{}-{i}", opts.run_id);
         }
-        code = run_one(&registry, &file, opts, &events, pipeline).await;
+        code = run_one(&registry, &file, opts, events, pipeline).await;
         if code != EXIT_PASSED {
             if i + 1 < pipelines.len() {
                 eprintln!(
@@ -501,8 +524,6 @@ async fn run(args: RunArgs, registry: Registry) -> i32 {
             break;
         }
     }
-    events.finish();
-    reports.print_locations();
     code
 }
 
@@ -911,53 +932,8 @@ async fn cleanup(
             continue;
         }
         found = true;
-        let masker = run_masker(&run, &env);
-        for name in &run.secret_names {
-            env.mark_secret(name.clone());
-        }
-        events.add_secrets(
-            run.secret_names
-                .iter()
-                .filter_map(|n| env.get(n).map(str::to_string)),
-        );
-        let lock_path = crate::state::lock_path(&dir, &run.run_id);
-        let lock = match crate::state::try_lock(&lock_path) {
-            Ok(Some(l)) => l,
-            Ok(None) => {
-                out!(
-                    "run {} is still running (pid {}); not touched",
-                    run.run_id,
-                    run.pid
-                );
-                continue;
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                code = EXIT_FAILED;
-                continue;
-            }
-        };
-        end_leftover_processes(&run).await;
-        let teardowns = Teardowns {
-            registry: &registry,
-            env: &env,
-            events: &events,
-            masker: &masker,
-        };
-        if !teardowns.run_pending(&mut run, &path).await {
+        if !clean_one(&dir, &path, &mut run, &registry, &mut env, &events).await {
             code = EXIT_FAILED;
-        }
-        if let Some(tmp) = &run.tmp_dir
-            && tmp.exists()
-        {
-            let _ = std::fs::remove_dir_all(tmp);
-        }
-        if run.outstanding().count() == 0 {
-            crate::state::remove_stray_temps(&path);
-            let _ = std::fs::remove_file(&path);
-            drop(lock);
-            let _ = std::fs::remove_file(&lock_path);
-            out!("run {}: cleaned up", run.run_id);
         }
     }
     events.finish();
@@ -972,6 +948,65 @@ async fn cleanup(
         }
     }
     code
+}
+
+/// Cleans up one recorded run unless it is still running: ends its
+/// leftover processes, runs its pending teardowns, and removes its state
+/// once nothing is outstanding. `false` when something failed.
+async fn clean_one(
+    dir: &Path,
+    path: &Path,
+    run: &mut crate::state::RunState,
+    registry: &Registry,
+    env: &mut Env,
+    events: &EventSink,
+) -> bool {
+    let masker = run_masker(run, env);
+    for name in &run.secret_names {
+        env.mark_secret(name.clone());
+    }
+    events.add_secrets(
+        run.secret_names
+            .iter()
+            .filter_map(|n| env.get(n).map(str::to_string)),
+    );
+    let lock_path = crate::state::lock_path(dir, &run.run_id);
+    let lock = match crate::state::try_lock(&lock_path) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            out!(
+                "run {} is still running (pid {}); not touched",
+                run.run_id,
+                run.pid
+            );
+            return true;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return false;
+        }
+    };
+    end_leftover_processes(run).await;
+    let teardowns = Teardowns {
+        registry,
+        env,
+        events,
+        masker: &masker,
+    };
+    let ok = teardowns.run_pending(run, path).await;
+    if let Some(tmp) = &run.tmp_dir
+        && tmp.exists()
+    {
+        let _ = std::fs::remove_dir_all(tmp);
+    }
+    if run.outstanding().count() == 0 {
+        crate::state::remove_stray_temps(path);
+        let _ = std::fs::remove_file(path);
+        drop(lock);
+        let _ = std::fs::remove_file(&lock_path);
+        out!("run {}: cleaned up", run.run_id);
+    }
+    ok
 }
 
 /// `runner plan`: every check `run` makes before it starts, then the

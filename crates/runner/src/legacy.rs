@@ -75,33 +75,20 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, Vec<Diagnostic>> {
             format!("no {} in this step directory", MANIFEST_NAMES.join(" or ")),
         )]);
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        vec![Diagnostic::error(
-            &path,
-            Pos::default(),
-            format!("cannot read: {e}"),
-        )]
-    })?;
-    let root = crate::yaml::parse(&text).map_err(|e| {
-        vec![Diagnostic::error(
-            &path,
-            e.pos,
-            format!("invalid YAML: {}", e.message),
-        )]
-    })?;
-    let mut diags = Vec::new();
-    let mut m = Manifest {
-        name: String::new(),
-        version: String::new(),
-        description: String::new(),
-        properties: IndexMap::new(),
-    };
+    let root = parse_manifest(&path)?;
     let Some(entries) = root.as_map() else {
         return Err(vec![Diagnostic::error(
             &path,
             root.pos,
             "expected a mapping with `name`, `version` and `properties`",
         )]);
+    };
+    let mut diags = Vec::new();
+    let mut m = Manifest {
+        name: String::new(),
+        version: String::new(),
+        description: String::new(),
+        properties: IndexMap::new(),
     };
     let mut name_pos = root.pos;
     let mut version_pos = root.pos;
@@ -120,9 +107,47 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, Vec<Diagnostic>> {
             _ => {}
         }
     }
+    check_identity(&path, &m, name_pos, version_pos, &mut diags);
+    if !dir.join("run.sh").is_file() {
+        diags.push(Diagnostic::error(
+            dir,
+            Pos::default(),
+            "the step directory has no run.sh",
+        ));
+    }
+    if diags.is_empty() { Ok(m) } else { Err(diags) }
+}
+
+/// The manifest file's YAML tree.
+fn parse_manifest(path: &Path) -> Result<Node, Vec<Diagnostic>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic::error(
+            path,
+            Pos::default(),
+            format!("cannot read: {e}"),
+        )]
+    })?;
+    crate::yaml::parse(&text).map_err(|e| {
+        vec![Diagnostic::error(
+            path,
+            e.pos,
+            format!("invalid YAML: {}", e.message),
+        )]
+    })
+}
+
+/// Checks the manifest's `name` (present, letters, digits, `-`, `_`) and
+/// `version` (semver).
+fn check_identity(
+    path: &Path,
+    m: &Manifest,
+    name_pos: Pos,
+    version_pos: Pos,
+    diags: &mut Vec<Diagnostic>,
+) {
     if m.name.is_empty() {
         diags.push(Diagnostic::error(
-            &path,
+            path,
             name_pos,
             "the manifest needs a `name`",
         ));
@@ -132,7 +157,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, Vec<Diagnostic>> {
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         diags.push(Diagnostic::error(
-            &path,
+            path,
             name_pos,
             format!(
                 "`name: {}` may hold only letters, digits, `-` and `_`",
@@ -142,7 +167,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, Vec<Diagnostic>> {
     }
     if semver::Version::parse(&m.version).is_err() {
         diags.push(Diagnostic::error(
-            &path,
+            path,
             version_pos,
             format!(
                 "`version: {}` is not a semantic version like 1.2.3",
@@ -150,14 +175,6 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, Vec<Diagnostic>> {
             ),
         ));
     }
-    if !dir.join("run.sh").is_file() {
-        diags.push(Diagnostic::error(
-            dir,
-            Pos::default(),
-            "the step directory has no run.sh",
-        ));
-    }
-    if diags.is_empty() { Ok(m) } else { Err(diags) }
 }
 
 fn properties(path: &Path, node: &Node, m: &mut Manifest, diags: &mut Vec<Diagnostic>) {

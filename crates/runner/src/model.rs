@@ -110,13 +110,21 @@ pub enum When {
     Cond(crate::when::Cond),
 }
 
+impl std::str::FromStr for When {
+    type Err = crate::when::ConditionError;
+
+    /// The same as [`When::parse`]: `"CI && !SKIP".parse::<When>()`.
+    fn from_str(text: &str) -> Result<When, Self::Err> {
+        When::parse(text)
+    }
+}
+
 impl When {
     /// Parses the text form.
-    pub fn parse(text: &str) -> Result<When, String> {
-        When::parse_at(text).map_err(|e| {
-            format!(
-                "`{text}` is not a condition: {e}; expected e.g. `APOLLO_run_tests`, `!NAME`, `NAME == value`, `A && (B || C)`"
-            )
+    pub fn parse(text: &str) -> Result<When, crate::when::ConditionError> {
+        When::parse_at(text).map_err(|source| crate::when::ConditionError {
+            text: text.to_string(),
+            source,
         })
     }
 

@@ -41,20 +41,13 @@ impl RunnerSignals {
 /// Installs the handlers now; call it first thing in the runtime.
 pub fn install_early() {
     if let Ok(s) = RunnerSignals::register() {
-        let mut early = match EARLY.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        *early = Some(s);
+        *step_core::sync::lock(&EARLY) = Some(s);
     }
 }
 
 /// The handlers installed early, or new ones when none were.
 pub fn take() -> std::io::Result<RunnerSignals> {
-    let early = match EARLY.lock() {
-        Ok(mut g) => g.take(),
-        Err(p) => p.into_inner().take(),
-    };
+    let early = step_core::sync::lock(&EARLY).take();
     match early {
         Some(s) => Ok(s),
         None => RunnerSignals::register(),

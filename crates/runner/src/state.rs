@@ -130,17 +130,28 @@ pub fn secret_refs(value: &str, secrets: &[(String, String)]) -> Option<Vec<EnvP
     found.then_some(parts)
 }
 
-/// Joins stored parts back into a value, taking secrets from `lookup`;
-/// `Err(name)` names a secret variable that is not set.
+/// A secret variable a stored value refers to is not set.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the secret variable `{name}` is not set")]
+#[non_exhaustive]
+pub struct MissingSecret {
+    /// The variable.
+    pub name: String,
+}
+
+/// Joins stored parts back into a value, taking secrets from `lookup`.
 pub fn resolve_refs(
     parts: &[EnvPart],
     lookup: impl Fn(&str) -> Option<String>,
-) -> Result<String, String> {
+) -> Result<String, MissingSecret> {
     let mut out = String::new();
     for p in parts {
         match p {
             EnvPart::Text(t) => out.push_str(t),
-            EnvPart::Secret(name) => out.push_str(&lookup(name).ok_or_else(|| name.clone())?),
+            EnvPart::Secret(name) => {
+                let value = lookup(name).ok_or_else(|| MissingSecret { name: name.clone() })?;
+                out.push_str(&value);
+            }
         }
     }
     Ok(out)
@@ -367,10 +378,7 @@ impl RunManifest {
     }
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, RunState> {
-        match self.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        step_core::sync::lock(&self.state)
     }
 
     fn save(&self, state: &RunState) -> Result<(), StateError> {
@@ -607,7 +615,12 @@ mod tests {
         });
         assert_eq!(back.unwrap(), "postgres://app:s3cr3t@db/s3cr3t-and-more");
         assert_eq!(secret_refs("plain", &secrets), None);
-        assert_eq!(resolve_refs(&parts, |_| None), Err("OPS_CRED".into()));
+        assert_eq!(
+            resolve_refs(&parts, |_| None),
+            Err(MissingSecret {
+                name: "OPS_CRED".into()
+            })
+        );
     }
 
     #[test]

@@ -12,43 +12,106 @@ use std::path::{Path, PathBuf};
 use step_core::Env;
 
 /// Options that add variables (shared by `run`, `validate` and `plan`).
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct VarArgs {
     /// Read variables from a dotenv file (`NAME=value` lines, `#` comments,
     /// quotes); repeatable, a later file wins. `--var` wins over these.
-    #[arg(long = "var-file", value_name = "FILE")]
+    #[cfg_attr(feature = "cli", arg(long = "var-file", value_name = "FILE"))]
     pub var_files: Vec<PathBuf>,
     /// Set NAME to the contents of PATH (one trailing newline dropped),
     /// masked in every output like any secret.
-    #[arg(long = "secret-file", value_name = "NAME=PATH")]
+    #[cfg_attr(feature = "cli", arg(long = "secret-file", value_name = "NAME=PATH"))]
     pub secret_files: Vec<String>,
 }
 
+/// Why the command line's variables could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VarError {
+    /// A `--var-file` could not be opened.
+    #[error("--var-file {}: cannot read it: {source}", path.display())]
+    VarFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: dotenvy::Error,
+    },
+    /// A line of a `--var-file` is not `NAME=value`.
+    #[error("--var-file {}: cannot parse `{line}` (at character {column}); expected NAME=value", path.display())]
+    VarFileSyntax {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        line: String,
+        /// 1-based character of the problem.
+        column: usize,
+    },
+    /// Reading a `--var-file` failed otherwise.
+    #[error("--var-file {}: {source}", path.display())]
+    VarFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: dotenvy::Error,
+    },
+    /// A `--secret-file` argument is not `NAME=PATH`.
+    #[error("--secret-file `{spec}` is not NAME=PATH")]
+    SecretFileSpec {
+        /// The argument as given.
+        spec: String,
+    },
+    /// A `--secret-file` could not be read.
+    #[error("--secret-file {name}={path}: cannot read it: {source}")]
+    SecretFileUnreadable {
+        /// The variable.
+        name: String,
+        /// The file, as given.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Reads a dotenv file's variables in order.
-pub fn read_var_file(path: &Path) -> Result<Vec<(String, String)>, String> {
-    let iter = dotenvy::from_path_iter(path)
-        .map_err(|e| format!("--var-file {}: cannot read it: {e}", path.display()))?;
+pub fn read_var_file(path: &Path) -> Result<Vec<(String, String)>, VarError> {
+    let iter = dotenvy::from_path_iter(path).map_err(|source| VarError::VarFileUnreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
     iter.map(|item| {
         item.map_err(|e| match e {
-            dotenvy::Error::LineParse(line, index) => format!(
-                "--var-file {}: cannot parse `{line}` (at character {}); expected NAME=value",
-                path.display(),
-                index + 1
-            ),
-            other => format!("--var-file {}: {other}", path.display()),
+            dotenvy::Error::LineParse(line, index) => VarError::VarFileSyntax {
+                path: path.to_path_buf(),
+                line,
+                column: index + 1,
+            },
+            source => VarError::VarFile {
+                path: path.to_path_buf(),
+                source,
+            },
         })
     })
     .collect()
 }
 
 /// Reads `NAME=PATH` into NAME and the file's contents.
-pub fn read_secret_file(spec: &str) -> Result<(String, String), String> {
+pub fn read_secret_file(spec: &str) -> Result<(String, String), VarError> {
     let (name, path) = spec
         .split_once('=')
         .filter(|(n, p)| valid_name(n) && !p.is_empty())
-        .ok_or_else(|| format!("--secret-file `{spec}` is not NAME=PATH"))?;
-    let mut value = std::fs::read_to_string(path)
-        .map_err(|e| format!("--secret-file {name}={path}: cannot read it: {e}"))?;
+        .ok_or_else(|| VarError::SecretFileSpec {
+            spec: spec.to_string(),
+        })?;
+    let mut value =
+        std::fs::read_to_string(path).map_err(|source| VarError::SecretFileUnreadable {
+            name: name.to_string(),
+            path: path.to_string(),
+            source,
+        })?;
     if value.ends_with('\n') {
         value.pop();
         if value.ends_with('\r') {
@@ -69,7 +132,7 @@ pub fn cli_env(
     vars: &[(String, String)],
     args: &VarArgs,
     secrets: &[String],
-) -> Result<Env, String> {
+) -> Result<Env, VarError> {
     let mut env = Env::from_process();
     let set = |env: &mut Env, k: &str, v: String, secret: bool| {
         let secret = secret || step_core::env::looks_secret(k) || env.is_secret(k);
@@ -115,12 +178,25 @@ mod tests {
         std::fs::write(&s, "hunter22\n").unwrap_or_default();
         let (k, v) = read_secret_file(&format!("DB={}", s.display())).unwrap_or_default();
         assert_eq!((k.as_str(), v.as_str()), ("DB", "hunter22"));
-        assert!(read_secret_file("DB").is_err());
-        assert!(read_secret_file("DB=/nonexistent/file").is_err());
+        assert!(matches!(
+            read_secret_file("DB"),
+            Err(VarError::SecretFileSpec { .. })
+        ));
+        let e = read_secret_file("DB=/nonexistent/file").unwrap_err();
+        assert!(
+            matches!(&e, VarError::SecretFileUnreadable { name, .. } if name == "DB"),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("--secret-file DB=/nonexistent/file: cannot read it: "),
+            "{e}"
+        );
         let bad = dir.path().join("bad.env");
         std::fs::write(&bad, "NOT A LINE\n").unwrap_or_default();
         let e = read_var_file(&bad).expect_err("bad line");
-        assert!(e.contains("bad.env"), "{e}");
+        assert!(e.to_string().contains("bad.env"), "{e}");
+        assert!(matches!(e, VarError::VarFileSyntax { .. }), "{e:?}");
     }
 
     #[test]

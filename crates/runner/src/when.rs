@@ -66,6 +66,23 @@ impl fmt::Display for WhenError {
     }
 }
 
+impl std::error::Error for WhenError {}
+
+/// A `when:` text that is not a condition, with what was expected
+/// (the error of [`crate::model::When::parse`] and its `FromStr`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{text}` is not a condition: {source}; expected e.g. `APOLLO_run_tests`, `!NAME`, `NAME == value`, `A && (B || C)`"
+)]
+#[non_exhaustive]
+pub struct ConditionError {
+    /// The condition as written.
+    pub text: String,
+    /// What is wrong, and where.
+    #[source]
+    pub source: WhenError,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Tok {
     And,

@@ -11,6 +11,7 @@
 
 use std::path::Path;
 
+use step_core::ansi::strip_ansi;
 use step_core::{Finding, Location, Severity};
 
 /// The errors in ansible's stderr, each a finding with `id`, severity
@@ -103,46 +104,6 @@ pub fn relative(file: &str, workdir: &Path) -> String {
         .map_or_else(|| file.to_string(), str::to_string)
 }
 
-/// Removes ANSI escape sequences (`ANSIBLE_FORCE_COLOR` may be set).
-pub fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-            continue;
-        }
-        match chars.peek() {
-            Some('[') => {
-                chars.next();
-                // CSI: parameters, then one final byte in @..~.
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            Some(']') => {
-                chars.next();
-                // OSC: up to BEL or ESC \.
-                while let Some(c) = chars.next() {
-                    if c == '\u{7}' {
-                        break;
-                    }
-                    if c == '\u{1b}' {
-                        chars.next();
-                        break;
-                    }
-                }
-            }
-            _ => {
-                chars.next();
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,14 +155,5 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].location, Some(Location::at("site.yml", 4, None)));
         assert!(parse_errors("", "x", Path::new("/")).is_empty());
-    }
-
-    #[test]
-    fn ansi_sequences_are_removed() {
-        assert_eq!(strip_ansi("\u{1b}[1;36mab\u{1b}[0m c"), "ab c");
-        assert_eq!(
-            strip_ansi("\u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\"),
-            "link"
-        );
     }
 }

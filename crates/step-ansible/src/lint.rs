@@ -10,15 +10,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use step_core::config::OneOrMany;
 use step_core::describe::{PropertyDoc, PropertyType, StepDescription};
+use step_core::paths::{PathKind, require_path};
 use step_core::process::{Cmd, LineFilter, ProcessOutput};
 use step_core::{ConfigError, Finding, Outcome, Severity, Step, StepContext, StepError, Stream};
 
-use crate::diagnostics::strip_ansi;
 use crate::lint_report::{
     LintThreshold, count_by_rule, count_by_severity, parse_code_climate,
     severity_from_code_climate, summarize_by_rule,
 };
 use crate::{shell_words, tools};
+use step_core::ansi::strip_ansi;
 
 /// The most of ansible-lint's stdout/stderr kept for parsing (its JSON is
 /// about 500 bytes per finding).
@@ -197,12 +198,7 @@ impl AnsibleLint {
     fn check_paths(&self, cx: &StepContext) -> Result<(), ConfigError> {
         for playbook in &self.playbooks {
             let path = cx.resolve(playbook);
-            if !path.exists() {
-                return Err(ConfigError::property(
-                    self.playbooks_property,
-                    format!("`{playbook}` does not exist ({})", path.display()),
-                ));
-            }
+            require_path(self.playbooks_property, playbook, &path, PathKind::Any)?;
         }
         Ok(())
     }
@@ -293,7 +289,7 @@ fn split_options(options: &str) -> Result<Vec<String>, ConfigError> {
 pub(crate) fn stderr_tail(stderr: &str, lines: usize) -> String {
     let kept: Vec<String> = stderr
         .lines()
-        .map(strip_ansi)
+        .map(|l| strip_ansi(l).into_owned())
         .filter(|l| !l.trim().is_empty())
         .collect();
     let start = kept.len().saturating_sub(lines);
@@ -353,32 +349,42 @@ impl Step for AnsibleLint {
         // else (3 bad config, 4 lock timeout, 5 no files, a crash) means
         // ansible-lint could not judge the files.
         if !matches!(code, Some(0 | 2 | 8)) {
-            return Err(StepError::other(format!(
-                "ansible-lint could not lint ({}{}): {}",
-                output.describe_status(),
-                exit_meaning(code),
-                stderr_tail(&output.stderr, 6)
-            )));
+            return Err(StepError::tool_failed(
+                "ansible-lint",
+                format!(
+                    "ansible-lint could not lint ({}{}): {}",
+                    output.describe_status(),
+                    exit_meaning(code),
+                    stderr_tail(&output.stderr, 6)
+                ),
+            ));
         }
         if output.truncated {
-            return Err(StepError::other(format!(
-                "ansible-lint printed more than {} MiB; its JSON could not be read whole",
-                CAPTURE_LIMIT / (1024 * 1024)
-            )));
+            return Err(StepError::tool_output(
+                "ansible-lint",
+                format!(
+                    "ansible-lint printed more than {} MiB; its JSON could not be read whole",
+                    CAPTURE_LIMIT / (1024 * 1024)
+                ),
+            ));
         }
         let findings = if output.stdout.trim().is_empty() {
             if code == Some(0) {
                 Vec::new()
             } else {
                 // argparse exits 2 on a bad flag, with no JSON at all.
-                return Err(StepError::other(format!(
-                    "ansible-lint failed ({}) without a report: {}",
-                    output.describe_status(),
-                    stderr_tail(&output.stderr, 6)
-                )));
+                return Err(StepError::tool_failed(
+                    "ansible-lint",
+                    format!(
+                        "ansible-lint failed ({}) without a report: {}",
+                        output.describe_status(),
+                        stderr_tail(&output.stderr, 6)
+                    ),
+                ));
             }
         } else {
-            parse_code_climate(&output.stdout).map_err(|e| StepError::other(e.to_string()))?
+            parse_code_climate(&output.stdout)
+                .map_err(|e| StepError::tool_output("ansible-lint", e.to_string()))?
         };
         Ok(self.judge(findings, &output))
     }

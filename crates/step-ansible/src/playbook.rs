@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use step_core::config::OneOrMany;
 use step_core::describe::{PropertyDoc, PropertyType, StepDescription};
 use step_core::outcome::OutcomeStatus;
+use step_core::paths::{PathKind, require_path};
 use step_core::process::{Cmd, ProcessOutput};
 use step_core::{
     CheckResult, ConfigError, Env, Finding, Location, Outcome, Severity, Status, Step, StepContext,
@@ -257,28 +258,18 @@ impl AnsiblePlaybook {
 
     fn check_paths(&self, cx: &StepContext) -> Result<(), ConfigError> {
         let playbook = cx.resolve(&self.config.playbook);
-        if !playbook.is_file() {
-            return Err(ConfigError::property(
-                "playbook",
-                format!(
-                    "`{}` does not exist ({})",
-                    self.config.playbook,
-                    playbook.display()
-                ),
-            ));
-        }
+        require_path("playbook", &self.config.playbook, &playbook, PathKind::File)?;
         for inventory in self.config.inventory.clone().into_vec() {
             // `host1,host2` and `localhost,` are host lists, not paths.
             if inventory.contains(',') {
                 continue;
             }
-            let path = cx.resolve(&inventory);
-            if !path.exists() {
-                return Err(ConfigError::property(
-                    "inventory",
-                    format!("`{inventory}` does not exist ({})", path.display()),
-                ));
-            }
+            require_path(
+                "inventory",
+                &inventory,
+                &cx.resolve(&inventory),
+                PathKind::Any,
+            )?;
         }
         Ok(())
     }

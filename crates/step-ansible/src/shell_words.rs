@@ -2,21 +2,18 @@
 //! argv words with POSIX shell quoting rules — without a shell.
 //!
 //! The seed's steps took extra flags as one string that a shell split. We
-//! keep the property but never hand it to a shell: quotes and backslashes
-//! group and escape exactly as `sh` would, and nothing is expanded (`$HOME`,
-//! `*`, `;` stay literal; `$VAR` in properties is expanded by the runner
-//! before the step sees them).
+//! keep the property but never hand it to a shell: the `shlex` crate groups
+//! and escapes with quotes and backslashes exactly as `sh` would, and
+//! nothing is expanded (`$HOME`, `*`, `;` stay literal; `$VAR` in properties
+//! is expanded by the runner before the step sees them). As in `sh`, a `#`
+//! that starts a word starts a comment.
 
-/// Why an options string could not be split.
+/// Why an options string could not be split: a `'` or `"` was opened and
+/// never closed, or the string ends with a lone backslash.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SplitError {
-    /// A `'` or `"` was opened and never closed.
-    #[error("unterminated {0} quote")]
-    UnterminatedQuote(&'static str),
-    /// The string ends with a lone backslash.
-    #[error("trailing backslash")]
-    TrailingBackslash,
-}
+#[error("unterminated quote or trailing backslash")]
+#[non_exhaustive]
+pub struct SplitError;
 
 /// Splits `text` into words like a POSIX shell does (quotes and
 /// backslashes only; no expansion, no operators).
@@ -27,68 +24,7 @@ pub enum SplitError {
 ///            ["-x", "name, fqcn", "--tags", "a b", "c d"]);
 /// ```
 pub fn split(text: &str) -> Result<Vec<String>, SplitError> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    // Whether a word has started: `''` is an empty word, not nothing.
-    let mut in_word = false;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' | '\n' | '\r' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err(SplitError::UnterminatedQuote("single")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        // Inside double quotes a backslash escapes only these.
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some('\n') => {}
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err(SplitError::UnterminatedQuote("double")),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err(SplitError::UnterminatedQuote("double")),
-                    }
-                }
-            }
-            '\\' => match chars.next() {
-                // A backslash-newline is a line continuation.
-                Some('\n') => {}
-                Some(c) => {
-                    in_word = true;
-                    word.push(c);
-                }
-                None => return Err(SplitError::TrailingBackslash),
-            },
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
+    shlex::split(text).ok_or(SplitError)
 }
 
 #[cfg(test)]
@@ -128,9 +64,19 @@ mod tests {
     }
 
     #[test]
+    fn a_word_starting_with_a_hash_is_a_comment_as_in_sh() {
+        assert_eq!(split("-v #all the rest").unwrap(), ["-v"]);
+        assert_eq!(split("--tag=a#b").unwrap(), ["--tag=a#b"]);
+    }
+
+    #[test]
     fn unterminated_input_is_an_error() {
-        assert_eq!(split("'abc"), Err(SplitError::UnterminatedQuote("single")));
-        assert_eq!(split("\"abc"), Err(SplitError::UnterminatedQuote("double")));
-        assert_eq!(split("abc\\"), Err(SplitError::TrailingBackslash));
+        assert_eq!(split("'abc"), Err(SplitError));
+        assert_eq!(split("\"abc"), Err(SplitError));
+        assert_eq!(split("abc\\"), Err(SplitError));
+        assert_eq!(
+            SplitError.to_string(),
+            "unterminated quote or trailing backslash"
+        );
     }
 }

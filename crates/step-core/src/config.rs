@@ -78,14 +78,29 @@ pub mod duration {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// A text that is not a duration.
+    #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+    #[error(
+        "`{text}` is not a duration ({source}); expected a number with a unit, like 90s, 5m or 1h"
+    )]
+    #[non_exhaustive]
+    pub struct DurationError {
+        /// The text as written.
+        pub text: String,
+        /// What the parser found wrong.
+        #[source]
+        pub source: humantime::DurationError,
+    }
+
     /// Parses `90s`, `5m`, `1h`, `500ms` or a plain number of seconds.
-    pub fn parse(text: &str) -> Result<Duration, String> {
+    pub fn parse(text: &str) -> Result<Duration, DurationError> {
         let t = text.trim();
         if let Ok(secs) = t.parse::<u64>() {
             return Ok(Duration::from_secs(secs));
         }
-        humantime::parse_duration(t).map_err(|e| {
-            format!("`{text}` is not a duration ({e}); expected a number with a unit, like 90s, 5m or 1h")
+        humantime::parse_duration(t).map_err(|source| DurationError {
+            text: text.to_string(),
+            source,
         })
     }
 

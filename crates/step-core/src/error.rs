@@ -87,6 +87,34 @@ pub enum StepError {
         #[source]
         source: std::io::Error,
     },
+    /// A tool ran but could not judge: it stopped in a way that means
+    /// "could not run" (a crash, an exit code for bad usage, an unreachable
+    /// daemon), so there is no result to read.
+    #[error("{message}")]
+    ToolFailed {
+        /// The tool (`ansible-lint`, `docker-bench-security`).
+        tool: String,
+        /// What happened, with the tool's last words.
+        message: String,
+    },
+    /// A tool's output could not be read: too large, or not in the format
+    /// it promised.
+    #[error("{message}")]
+    ToolOutput {
+        /// The tool.
+        tool: String,
+        /// What was wrong with the output.
+        message: String,
+    },
+    /// A task the step spawned panicked or was aborted.
+    #[error("{what} failed: {source}")]
+    Task {
+        /// Which task (`a packer validate task`).
+        what: String,
+        /// How it ended.
+        #[source]
+        source: tokio::task::JoinError,
+    },
     /// Anything else, with a message a person can act on.
     #[error("{0}")]
     Other(String),
@@ -98,6 +126,22 @@ impl StepError {
         StepError::Io {
             context: context.into(),
             source,
+        }
+    }
+
+    /// A tool that could not judge ([`StepError::ToolFailed`]).
+    pub fn tool_failed(tool: impl Into<String>, message: impl Into<String>) -> Self {
+        StepError::ToolFailed {
+            tool: tool.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A tool's unreadable output ([`StepError::ToolOutput`]).
+    pub fn tool_output(tool: impl Into<String>, message: impl Into<String>) -> Self {
+        StepError::ToolOutput {
+            tool: tool.into(),
+            message: message.into(),
         }
     }
 
@@ -129,5 +173,29 @@ impl From<ProcessError> for StepError {
             },
             other => StepError::Process(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn tool_and_task_errors_keep_their_message_and_say_which() {
+        let e = StepError::tool_failed("ansible-lint", "ansible-lint could not lint (exit 3)");
+        assert_eq!(e.to_string(), "ansible-lint could not lint (exit 3)");
+        assert!(matches!(&e, StepError::ToolFailed { tool, .. } if tool == "ansible-lint"));
+        let e = StepError::tool_output("terraform", "unreadable");
+        assert!(matches!(&e, StepError::ToolOutput { tool, .. } if tool == "terraform"));
+        let join = tokio::spawn(async { panic!("boom") }).await.unwrap_err();
+        let e = StepError::Task {
+            what: "a packer validate task".into(),
+            source: join,
+        };
+        assert!(
+            e.to_string().starts_with("a packer validate task failed: "),
+            "{e}"
+        );
+        assert!(std::error::Error::source(&e).is_some());
     }
 }

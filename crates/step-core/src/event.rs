@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::mask::Masker;
 use crate::outcome::{CheckResult, Finding, RunResult, Status};
+use crate::sync::lock;
 
 /// Which output stream of a child a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,19 +379,13 @@ impl EventSink {
         }
         if secrets.len() != before {
             let masker = Masker::new(secrets.iter());
-            match self.shared.masker.write() {
-                Ok(mut m) => *m = masker,
-                Err(poisoned) => *poisoned.into_inner() = masker,
-            }
+            *crate::sync::write(&self.shared.masker) = masker;
         }
     }
 
     /// The current masker.
     pub fn masker(&self) -> Masker {
-        match self.shared.masker.read() {
-            Ok(m) => m.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        crate::sync::read(&self.shared.masker).clone()
     }
 
     /// A sink for the same listeners that stamps events with this target.
@@ -464,10 +459,7 @@ impl EventSink {
     }
 
     fn read_masker(&self) -> std::sync::RwLockReadGuard<'_, Masker> {
-        match self.shared.masker.read() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        crate::sync::read(&self.shared.masker)
     }
 
     /// Marks the listeners as having something to flush, and makes sure the
@@ -535,13 +527,6 @@ fn flush_loop(shared: &Weak<Shared>) {
 /// The current time as events carry it.
 fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 /// A listener that keeps every event in memory; for tests and for callers

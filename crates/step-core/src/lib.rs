@@ -38,7 +38,9 @@
 //! # });
 //! ```
 
+pub mod ansi;
 pub mod backend;
+pub mod backoff;
 pub mod cancel;
 pub mod config;
 pub mod context;
@@ -49,9 +51,12 @@ pub mod event;
 pub mod mask;
 pub mod outcome;
 mod output;
+pub mod paths;
 pub mod policy;
 pub mod process;
+pub mod scratch;
 pub mod step;
+pub mod sync;
 pub mod template;
 pub mod tool;
 

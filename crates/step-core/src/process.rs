@@ -33,6 +33,7 @@ use tokio::net::unix::pipe::Receiver;
 use crate::context::StepContext;
 use crate::event::{EventKind, EventSink, Stream};
 use crate::output::Splitter;
+use crate::sync::lock;
 
 /// Longest partial line held before it is emitted in pieces.
 pub const MAX_LINE: usize = 256 * 1024;
@@ -708,11 +709,4 @@ fn receiver(pipe: io::PipeReader) -> io::Result<Receiver> {
     let fd = OwnedFd::from(pipe);
     rustix::io::ioctl_fionbio(&fd, true)?;
     Receiver::from_owned_fd_unchecked(fd)
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }

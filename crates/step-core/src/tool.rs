@@ -7,10 +7,18 @@ use std::process::Command;
 
 use semver::{Version, VersionReq};
 
+use crate::context::StepContext;
 use crate::env::Env;
+use crate::error::StepError;
+use crate::process::{Cmd, ProcessError};
+
+/// How much of a version command's output is kept (the version is on its
+/// first lines).
+const VERSION_OUTPUT_LIMIT: usize = 64 * 1024;
 
 /// Why a tool cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ToolError {
     /// Not on `PATH`.
     #[error("`{tool}` was not found on PATH ({path}); {hint}")]
@@ -103,14 +111,11 @@ impl ToolSpec {
 
     /// Finds the tool on the environment's `PATH` and, when a requirement is
     /// set, checks its version.
+    ///
+    /// Reading the version runs the tool and blocks until it exits: inside
+    /// a step (async code) use [`ToolSpec::locate`] instead.
     pub fn find(&self, env: &Env, cwd: &Path) -> Result<FoundTool, ToolError> {
-        let path_var = env.get("PATH").unwrap_or_default().to_string();
-        let location =
-            which::which_in(&self.name, Some(&path_var), cwd).map_err(|_| ToolError::Missing {
-                tool: self.name.clone(),
-                path: path_var.clone(),
-                hint: self.hint.clone(),
-            })?;
+        let location = self.which(env, cwd)?;
         let Some(required) = &self.requirement else {
             return Ok(FoundTool {
                 path: location,
@@ -118,6 +123,53 @@ impl ToolSpec {
             });
         };
         let version = self.read_version(&location, env)?;
+        self.check(location, version, required)
+    }
+
+    /// Finds the tool like [`ToolSpec::find`], but runs its version command
+    /// through [`Cmd`]: without blocking the async runtime, with the step's
+    /// environment, and stopped when the step is cancelled (then
+    /// [`StepError::Cancelled`]). What a step calls from `run`.
+    pub async fn locate(&self, cx: &StepContext) -> Result<FoundTool, StepError> {
+        let location = self.which(cx.env(), cx.workdir())?;
+        let Some(required) = &self.requirement else {
+            return Ok(FoundTool {
+                path: location,
+                version: None,
+            });
+        };
+        let output = Cmd::new(&location)
+            .args(&self.version_args)
+            .quiet()
+            .capture(VERSION_OUTPUT_LIMIT)
+            .run(cx)
+            .await;
+        let text = match output {
+            Ok(o) => format!("{}{}", o.stdout, o.stderr),
+            Err(ProcessError::Cancelled { .. }) => return Err(StepError::Cancelled),
+            Err(e) => e.to_string(),
+        };
+        let version = self.version_in(&location, &text)?;
+        Ok(self.check(location, version, required)?)
+    }
+
+    /// The tool's path on the environment's `PATH` (no process is run).
+    fn which(&self, env: &Env, cwd: &Path) -> Result<PathBuf, ToolError> {
+        let path_var = env.get("PATH").unwrap_or_default().to_string();
+        which::which_in(&self.name, Some(&path_var), cwd).map_err(|_| ToolError::Missing {
+            tool: self.name.clone(),
+            path: path_var.clone(),
+            hint: self.hint.clone(),
+        })
+    }
+
+    /// `found` if `version` meets `required`.
+    fn check(
+        &self,
+        location: PathBuf,
+        version: Version,
+        required: &VersionReq,
+    ) -> Result<FoundTool, ToolError> {
         if !required.matches(&version) {
             return Err(ToolError::WrongVersion {
                 tool: self.name.clone(),
@@ -134,6 +186,7 @@ impl ToolSpec {
     }
 
     /// Runs the tool's version command and parses the first version in it.
+    /// Blocks until the tool exits: in async code use [`ToolSpec::locate`].
     pub fn read_version(&self, location: &Path, env: &Env) -> Result<Version, ToolError> {
         let output = Command::new(location)
             .args(&self.version_args)
@@ -149,7 +202,12 @@ impl ToolSpec {
             ),
             Err(e) => e.to_string(),
         };
-        parse_version(&text).ok_or_else(|| ToolError::UnreadableVersion {
+        self.version_in(location, &text)
+    }
+
+    /// The version in the output of the version command.
+    fn version_in(&self, location: &Path, text: &str) -> Result<Version, ToolError> {
+        parse_version(text).ok_or_else(|| ToolError::UnreadableVersion {
             tool: self.name.clone(),
             location: location.to_path_buf(),
             output: text.lines().next().unwrap_or_default().to_string(),
@@ -182,11 +240,11 @@ pub fn parse_version(text: &str) -> Option<Version> {
 /// Parses a requirement the way users write it: `1.6.6` means exactly that
 /// version (`=1.6.6`), `~> 1.11` is terraform's pessimistic operator
 /// (`>=1.11, <2`), anything else is a semver requirement.
-pub fn parse_requirement(text: &str) -> Result<VersionReq, String> {
+pub fn parse_requirement(text: &str) -> Result<VersionReq, RequirementError> {
     let t = text.trim();
     let exact = t.trim_start_matches('v');
     if Version::parse(exact).is_ok() {
-        return VersionReq::parse(&format!("={exact}")).map_err(|e| e.to_string());
+        return Ok(VersionReq::parse(&format!("={exact}"))?);
     }
     if let Some(rest) = t.strip_prefix("~>") {
         let rest = rest.trim();
@@ -194,24 +252,116 @@ pub fn parse_requirement(text: &str) -> Result<VersionReq, String> {
         let req = match parts.len() {
             2 => format!(">={rest}, <{}", bump(parts[0])?),
             3 => format!(">={rest}, <{}.{}", parts[0], bump(parts[1])?),
-            _ => return Err(format!("`{text}` is not a version requirement")),
+            _ => {
+                return Err(RequirementError::Malformed {
+                    text: text.to_string(),
+                });
+            }
         };
-        return VersionReq::parse(&req).map_err(|e| e.to_string());
+        return Ok(VersionReq::parse(&req)?);
     }
-    VersionReq::parse(t).map_err(|e| {
-        format!("`{text}` is not a version requirement ({e}); expected e.g. 1.11.4, ~> 1.11 or >=1.6, <2")
+    VersionReq::parse(t).map_err(|source| RequirementError::NotSemver {
+        text: text.to_string(),
+        source,
     })
 }
 
-fn bump(part: &str) -> Result<u64, String> {
+/// Why a version requirement could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequirementError {
+    /// `~>` followed by something other than two or three dotted parts.
+    #[error("`{text}` is not a version requirement")]
+    Malformed {
+        /// The requirement as written.
+        text: String,
+    },
+    /// A part of a `~>` requirement is not a number.
+    #[error("`{part}` is not a number")]
+    NotANumber {
+        /// The part.
+        part: String,
+    },
+    /// Not a semver requirement either.
+    #[error(
+        "`{text}` is not a version requirement ({source}); expected e.g. 1.11.4, ~> 1.11 or >=1.6, <2"
+    )]
+    NotSemver {
+        /// The requirement as written.
+        text: String,
+        /// What semver found wrong.
+        #[source]
+        source: semver::Error,
+    },
+    /// A requirement built from a version or `~>` that semver rejects.
+    #[error(transparent)]
+    Semver(#[from] semver::Error),
+}
+
+fn bump(part: &str) -> Result<u64, RequirementError> {
     part.parse::<u64>()
         .map(|n| n + 1)
-        .map_err(|_| format!("`{part}` is not a number"))
+        .map_err(|_| RequirementError::NotANumber {
+            part: part.to_string(),
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fake `faketool` in a temp dir whose version command runs `body`.
+    fn fake_tool(body: &str) -> (tempfile::TempDir, StepContext) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("faketool");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write the tool");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let mut env = Env::new();
+        env.set("PATH", format!("{}:/usr/bin:/bin", dir.path().display()));
+        let cx = StepContext::for_dir(dir.path()).with_env(env);
+        (dir, cx)
+    }
+
+    #[tokio::test]
+    async fn locate_reads_the_version_without_blocking_and_checks_it() {
+        let (_dir, cx) = fake_tool("echo faketool v1.2.3");
+        let spec = ToolSpec::new("faketool", "make one");
+        let found = spec.locate(&cx).await.expect("found");
+        assert_eq!(found.version, None, "no requirement, no version read");
+        let found = spec
+            .clone()
+            .require(Some(parse_requirement(">=1.2").expect("a requirement")))
+            .locate(&cx)
+            .await
+            .expect("found");
+        assert_eq!(found.version, Some(Version::new(1, 2, 3)));
+        let err = spec
+            .require(Some(parse_requirement("2.0.0").expect("a requirement")))
+            .locate(&cx)
+            .await
+            .expect_err("too old");
+        assert!(
+            matches!(&err, StepError::Tool(t) if matches!(**t, ToolError::WrongVersion { .. })),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_step_stops_a_hanging_version_command() {
+        let (_dir, cx) = fake_tool("sleep 60");
+        let cancel = crate::Cancel::new();
+        let cx = cx.with_cancel(cancel.clone());
+        let started = std::time::Instant::now();
+        let spec = ToolSpec::new("faketool", "make one")
+            .require(Some(parse_requirement(">=1").expect("a requirement")));
+        let task = tokio::spawn(async move { spec.locate(&cx).await });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        cancel.cancel(crate::CancelReason::Interrupted);
+        let result = task.await.expect("the task ends");
+        assert!(matches!(result, Err(StepError::Cancelled)), "{result:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
 
     #[test]
     fn versions_are_read_from_typical_outputs() {

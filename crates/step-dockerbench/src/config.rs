@@ -184,7 +184,7 @@ impl DockerBenchConfig {
         }
         for (name, list) in [("checks", &self.checks), ("exclude", &self.exclude)] {
             for c in list {
-                bench_check_name(c).map_err(|m| ConfigError::property(name, m))?;
+                bench_check_name(c).map_err(|m| ConfigError::property(name, m.to_string()))?;
             }
         }
         for (name, list) in [
@@ -254,18 +254,29 @@ impl DockerBenchConfig {
     }
 }
 
+/// A name that is not one of the bench's checks or groups.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{name}` is not a check or group name (expected e.g. 5.4, check_5_4 or container_runtime)"
+)]
+#[non_exhaustive]
+pub struct CheckNameError {
+    /// The name as given (trimmed).
+    pub name: String,
+}
+
 /// The bench's name for a check or group: `5.4` → `check_5_4`;
 /// `check_5_4` and `container_runtime` stay.
-pub fn bench_check_name(name: &str) -> Result<String, String> {
+pub fn bench_check_name(name: &str) -> Result<String, CheckNameError> {
     let name = name.trim();
     let valid = !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
     if !valid {
-        return Err(format!(
-            "`{name}` is not a check or group name (expected e.g. 5.4, check_5_4 or container_runtime)"
-        ));
+        return Err(CheckNameError {
+            name: name.to_string(),
+        });
     }
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         Ok(format!("check_{}", name.replace('.', "_")))

@@ -129,7 +129,7 @@ impl DockerBench {
         let files = host.read_pair(cx, &text_log_path(&given, is_dir)).await?;
         files.into_report().map_err(|e| match e {
             LogError::Missing { .. } => ConfigError::property("log", e.to_string()).into(),
-            other => StepError::other(other.to_string()),
+            other => StepError::tool_output("docker-bench-security", other.to_string()),
         })
     }
 
@@ -165,10 +165,13 @@ impl DockerBench {
         if !out.success() {
             let all = format!("{}\n{}", out.stdout, out.stderr);
             if all.contains("Error connecting to docker daemon") {
-                return Err(StepError::other(format!(
-                    "the docker daemon is unreachable{where_}: docker-bench-security stopped with \"Error connecting to docker daemon (does docker ps work?)\" ({}); start dockerd (scripts/start-dockerd.sh) or fix DOCKER_HOST",
-                    out.describe_status()
-                )));
+                return Err(StepError::tool_failed(
+                    "docker-bench-security",
+                    format!(
+                        "the docker daemon is unreachable{where_}: docker-bench-security stopped with \"Error connecting to docker daemon (does docker ps work?)\" ({}); start dockerd (scripts/start-dockerd.sh) or fix DOCKER_HOST",
+                        out.describe_status()
+                    ),
+                ));
             }
             if out
                 .stderr
@@ -180,15 +183,21 @@ impl DockerBench {
                 )
                 .into());
             }
-            return Err(StepError::other(format!(
-                "docker-bench-security{where_} failed ({}); its last lines:\n{}",
-                out.describe_status(),
-                last_lines(&all, 12)
-            )));
+            return Err(StepError::tool_failed(
+                "docker-bench-security",
+                format!(
+                    "docker-bench-security{where_} failed ({}); its last lines:\n{}",
+                    out.describe_status(),
+                    last_lines(&all, 12)
+                ),
+            ));
         }
         let files = self.log_host().read_pair(cx, &log_path).await?;
         files.into_report().map_err(|e| {
-            StepError::other(format!("docker-bench-security{where_} exited 0, but {e}"))
+            StepError::tool_output(
+                "docker-bench-security",
+                format!("docker-bench-security{where_} exited 0, but {e}"),
+            )
         })
     }
 

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use regex::Regex;
+use step_core::ansi::strip_ansi;
 
 use crate::report::{BenchCheck, BenchReport, BenchResult, BenchSection, LogFormat, section_of};
 
@@ -38,11 +39,6 @@ fn id_line() -> &'static Regex {
     RE.get_or_init(|| {
         Regex::new(r"^((?:\d+|[A-Za-z])(?:\.\d+)*)\s+-\s+(.*)$").expect("a literal pattern")
     })
-}
-
-fn ansi_escape() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]").expect("a literal pattern"))
 }
 
 fn totals_line() -> &'static Regex {
@@ -87,11 +83,7 @@ struct IdEntry {
 pub fn parse_text_log(text: &str) -> BenchReport {
     let lines: Vec<String> = text
         .lines()
-        .map(|l| {
-            ansi_escape()
-                .replace_all(l.trim_end_matches('\r'), "")
-                .into_owned()
-        })
+        .map(|l| strip_ansi(l.trim_end_matches('\r')).into_owned())
         .collect();
     // The bench appends; the last run starts at the last `Initializing` line.
     let start = lines

@@ -203,10 +203,7 @@ fn build_filter(kept: Arc<Mutex<KeptLines>>) -> LineFilter {
             Some((_, text)) => return readable_ui_text(text),
             None => None,
         };
-        let mut kept = match kept.lock() {
-            Ok(k) => k,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut kept = step_core::sync::lock(&kept);
         if kept.lines.len() < MAX_KEPT_LINES {
             kept.lines.push(line);
         } else {
@@ -251,7 +248,7 @@ impl Step for PackerBuild {
             }
         };
         options::check_var_files(&self.config.var_files, cx)?;
-        let packer = options::find_packer(cx, self.requirement.as_ref())?;
+        let packer = options::find_packer(cx, self.requirement.as_ref()).await?;
 
         // Held until packer is done: dropping it removes the file.
         let var_file = options::VarFile::write(&self.config.vars, cx)?;
@@ -272,10 +269,7 @@ impl Step for PackerBuild {
         );
         let output = cmd.run(cx).await?;
 
-        let kept = match kept.lock() {
-            Ok(mut k) => std::mem::take(&mut *k),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        };
+        let kept = std::mem::take(&mut *step_core::sync::lock(&kept));
         let report = BuildReport::from_lines(&kept.lines);
         let mut outcome = outcome_of(
             &report,

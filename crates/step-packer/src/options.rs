@@ -10,8 +10,10 @@ use semver::VersionReq;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use step_core::config::OneOrMany;
+use step_core::paths::{PathKind, require_path};
 use step_core::process::Cmd;
-use step_core::{ConfigError, FoundTool, StepContext, StepError, ToolError, ToolSpec};
+use step_core::scratch::PrivateDir;
+use step_core::{ConfigError, FoundTool, StepContext, StepError, ToolSpec};
 
 /// How to get packer, for "not found" and "wrong version" errors.
 pub const INSTALL_HINT: &str =
@@ -74,7 +76,8 @@ fn kind_of(v: &serde_json::Value) -> &'static str {
 pub fn parse_version(version: Option<&str>) -> Result<Option<VersionReq>, ConfigError> {
     version
         .map(|v| {
-            step_core::tool::parse_requirement(v).map_err(|e| ConfigError::property("version", e))
+            step_core::tool::parse_requirement(v)
+                .map_err(|e| ConfigError::property("version", e.to_string()))
         })
         .transpose()
 }
@@ -107,31 +110,22 @@ pub fn check_selection(
     Ok(())
 }
 
-/// Finds packer on the context's `PATH`, checking the version when required.
-// `ToolError` is step-core's type and carries the versions found and
-// required by value; its size is not ours to change.
-pub fn find_packer(
+/// Finds packer on the context's `PATH`, checking the version when required
+/// (without blocking: the version command runs through `Cmd`).
+pub async fn find_packer(
     cx: &StepContext,
     requirement: Option<&VersionReq>,
-) -> Result<FoundTool, ToolError> {
+) -> Result<FoundTool, StepError> {
     ToolSpec::new("packer", INSTALL_HINT)
         .require(requirement.cloned())
-        .find(cx.env(), cx.workdir())
+        .locate(cx)
+        .await
 }
 
 /// Checks that every variable file exists.
 pub fn check_var_files(var_files: &[String], cx: &StepContext) -> Result<(), ConfigError> {
-    for f in var_files {
-        let path = cx.resolve(f);
-        if !path.is_file() {
-            return Err(ConfigError::property(
-                "var_files",
-                format!(
-                    "variable file `{f}` does not exist (looked for {})",
-                    path.display()
-                ),
-            ));
-        }
+    for (i, f) in var_files.iter().enumerate() {
+        require_path(format!("var_files[{i}]"), f, &cx.resolve(f), PathKind::File)?;
     }
     Ok(())
 }
@@ -167,7 +161,9 @@ pub fn selection_and_var_args(
 /// when this is dropped.
 #[derive(Debug)]
 pub struct VarFile {
-    dir: tempfile::TempDir,
+    /// Kept for its drop, which removes the file.
+    _dir: PrivateDir,
+    path: PathBuf,
 }
 
 impl VarFile {
@@ -179,39 +175,15 @@ impl VarFile {
         if vars.is_empty() {
             return Ok(None);
         }
-        let base = cx.temp_base();
-        let dir = tempfile::Builder::new()
-            .prefix("stepwise-packer-")
-            .tempdir_in(&base)
-            .map_err(|e| {
-                StepError::io(
-                    format!("creating a private directory in {}", base.display()),
-                    e,
-                )
-            })?;
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| StepError::io(format!("making {} private", dir.path().display()), e))?;
-        let file = VarFile { dir };
-        let json = serde_json::to_vec_pretty(vars)
-            .map_err(|e| StepError::other(format!("could not encode vars: {e}")))?;
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let path = file.path();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .and_then(|mut f| f.write_all(&json))
-            .map_err(|e| StepError::io(format!("writing {}", path.display()), e))?;
-        Ok(Some(file))
+        let dir = PrivateDir::new(cx, "stepwise-packer-")?;
+        let path = dir.write_var_file("stepwise.pkrvars.json", vars)?;
+        Ok(Some(VarFile { _dir: dir, path }))
     }
 
     /// The var file (`.pkrvars.json`: packer reads it as JSON for both
     /// JSON and HCL2 templates).
     pub fn path(&self) -> PathBuf {
-        self.dir.path().join("stepwise.pkrvars.json")
+        self.path.clone()
     }
 }
 

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use step_core::ConfigError;
+use step_core::paths::{PathKind, require_path};
 
 /// One template to run packer on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,15 +62,7 @@ pub fn resolve(
             expand_glob(pattern, workdir, property)?
         } else {
             let path = workdir.join(pattern);
-            if !path.exists() {
-                return Err(ConfigError::property(
-                    property,
-                    format!(
-                        "template `{pattern}` does not exist (looked for {})",
-                        path.display()
-                    ),
-                ));
-            }
+            require_path(property, pattern, &path, PathKind::Any)?;
             vec![TemplateFile {
                 arg: display_arg(pattern, &path, workdir),
                 path,

@@ -140,7 +140,7 @@ impl Step for PackerValidate {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let templates = templates::resolve(&self.config.template, cx.workdir(), "template")?;
         options::check_var_files(&self.config.var_files, cx)?;
-        let packer = options::find_packer(cx, self.requirement.as_ref())?;
+        let packer = options::find_packer(cx, self.requirement.as_ref()).await?;
 
         let jobs = self
             .config
@@ -187,8 +187,10 @@ impl Step for PackerValidate {
         }
         let mut outputs: Vec<Option<ProcessOutput>> = vec![None; templates.len()];
         while let Some(joined) = tasks.join_next().await {
-            let (index, result) = joined
-                .map_err(|e| StepError::other(format!("a packer validate task failed: {e}")))?;
+            let (index, result) = joined.map_err(|source| StepError::Task {
+                what: "a packer validate task".into(),
+                source,
+            })?;
             // The first error (cancelled, could not start) ends the step;
             // dropping the set aborts the other tasks.
             outputs[index] = Some(result?);

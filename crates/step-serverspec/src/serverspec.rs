@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use serde_json::Value;
+use step_core::paths::{PathKind, require_path};
 use step_core::process::Cmd;
 use step_core::{
     CheckResult, ConfigError, Outcome, PropertyDoc, PropertyType, Status, Step, StepContext,
@@ -115,13 +116,7 @@ pub fn build(properties: Value) -> Result<Box<dyn Step>, ConfigError> {
 impl Step for Serverspec {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let dir = cx.resolve(&self.config.dir);
-        if !dir.is_dir() {
-            return Err(ConfigError::property(
-                "dir",
-                format!("{} is not a directory", dir.display()),
-            )
-            .into());
-        }
+        require_path("dir", &self.config.dir, &dir, PathKind::Dir)?;
         if self.config.engine != crate::serverspec_native::EngineChoice::Rspec {
             return crate::serverspec_native::run(&self.config, cx, dir).await;
         }

@@ -172,15 +172,15 @@ impl NotifyOn {
     }
 
     /// Parses `always`, `passed`, `failed`, `cancelled` (any case) or an empty string.
-    pub fn parse(text: &str) -> Result<NotifyOn, String> {
+    pub fn parse(text: &str) -> Result<NotifyOn, ParseNotifyOnError> {
         match text.trim().to_ascii_lowercase().as_str() {
             "" | "always" => Ok(NotifyOn::Always),
             "passed" => Ok(NotifyOn::Passed),
             "failed" => Ok(NotifyOn::Failed),
             "cancelled" => Ok(NotifyOn::Cancelled),
-            _ => Err(format!(
-                "`{text}` is not a notify_on value; expected always, passed, failed or cancelled"
-            )),
+            _ => Err(ParseNotifyOnError {
+                text: text.to_string(),
+            }),
         }
     }
 }
@@ -196,11 +196,9 @@ pub struct ParseNotifyOnError {
 impl std::str::FromStr for NotifyOn {
     type Err = ParseNotifyOnError;
 
-    /// Parses like [`NotifyOn::parse`], with a typed error.
+    /// The same as [`NotifyOn::parse`].
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        NotifyOn::parse(text).map_err(|_| ParseNotifyOnError {
-            text: text.to_string(),
-        })
+        NotifyOn::parse(text)
     }
 }
 

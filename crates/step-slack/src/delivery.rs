@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
+use step_core::backoff::{Backoff, sleep_unless_cancelled};
 use step_core::{Cancel, Env, Masker};
 
 use crate::config::WebhookUrl;
@@ -53,8 +54,9 @@ impl RetryPolicy {
     /// The wait before retry number `retry` (1-based) when the server did
     /// not say how long to wait.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
-        self.retry_delay.saturating_mul(factor).min(MAX_RETRY_DELAY)
+        Backoff::doubling(self.retry_delay)
+            .capped(MAX_RETRY_DELAY)
+            .delay(retry)
     }
 }
 
@@ -224,10 +226,8 @@ impl Webhook {
                 format_wait(wait),
                 attempt + 1
             ));
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return (attempt, Err(DeliveryError::Cancelled)),
-                _ = tokio::time::sleep(wait) => {}
+            if sleep_unless_cancelled(cancel, wait).await.is_err() {
+                return (attempt, Err(DeliveryError::Cancelled));
             }
         }
     }

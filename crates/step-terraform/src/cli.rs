@@ -12,8 +12,11 @@ use std::time::Duration;
 use regex::Regex;
 use semver::Version;
 use serde_json::{Map, Value};
+use step_core::backoff::{Backoff, sleep_unless_cancelled};
 use step_core::event::{Level, Stream};
+use step_core::paths::{PathKind, require_path};
 use step_core::process::{Cmd, ProcessError, StopSignal};
+use step_core::scratch::PrivateDir;
 use step_core::{ConfigError, Finding, StepContext, StepError, ToolSpec};
 
 use crate::isolation::{Isolation, lock_for_init};
@@ -178,7 +181,7 @@ pub(crate) struct Session<'a> {
     generated_vars: Option<PathBuf>,
     /// A private directory (0700) for generated files that may hold
     /// secrets (var file, backend settings); removed when the session ends.
-    scratch: tempfile::TempDir,
+    scratch: PrivateDir,
 }
 
 impl<'a> Session<'a> {
@@ -190,27 +193,15 @@ impl<'a> Session<'a> {
         retry_on: &'a [Regex],
     ) -> Result<Session<'a>, StepError> {
         let config_dir = cx.resolve(&opts.dir);
-        if !config_dir.is_dir() {
-            return Err(ConfigError::property(
-                "dir",
-                format!("{} is not a directory", config_dir.display()),
-            )
-            .into());
-        }
+        require_path("dir", &opts.dir, &config_dir, PathKind::Dir)?;
         let mut var_files = Vec::new();
         for (i, f) in opts.var_files.iter().enumerate() {
             let path = cx.resolve(f);
-            if !path.is_file() {
-                return Err(ConfigError::property(
-                    format!("var_files[{i}]"),
-                    format!("{} does not exist", path.display()),
-                )
-                .into());
-            }
+            require_path(format!("var_files[{i}]"), f, &path, PathKind::File)?;
             var_files.push(path);
         }
-        let scratch = private_dir(cx)?;
-        let backend_flags = backend_flags(cx, &opts.backend_config, scratch.path())?;
+        let scratch = PrivateDir::new(cx, "stepwise-terraform-")?;
+        let backend_flags = backend_flags(cx, &opts.backend_config, &scratch)?;
 
         let mut env: Vec<(String, String)> = Vec::new();
         let mut secrets = Vec::new();
@@ -264,7 +255,7 @@ impl<'a> Session<'a> {
         let generated_vars = if opts.vars.is_empty() {
             None
         } else {
-            Some(write_var_file(scratch.path(), &opts.vars)?)
+            Some(scratch.write_var_file("stepwise-vars.tfvars.json", &opts.vars)?)
         };
 
         let mut session = Session {
@@ -390,7 +381,7 @@ impl<'a> Session<'a> {
 
     /// Runs an invocation, retrying transient failures.
     pub async fn run(&self, inv: &Invocation) -> Result<CommandResult, StepError> {
-        let mut delay = self.opts.retry_delay;
+        let backoff = Backoff::doubling(self.opts.retry_delay);
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -402,6 +393,7 @@ impl<'a> Session<'a> {
             let Some(pattern) = self.retry_on.iter().find(|re| re.is_match(&text)) else {
                 return Ok(result);
             };
+            let delay = backoff.delay(attempt);
             self.cx.warn(format!(
                 "terraform {} failed with a transient error (matched `{}`); retrying in {} (attempt {} of {})",
                 inv.name(),
@@ -410,11 +402,7 @@ impl<'a> Session<'a> {
                 attempt + 1,
                 self.opts.retry_attempts + 1,
             ));
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = self.cx.cancel().cancelled() => return Err(StepError::Cancelled),
-            }
-            delay = delay.saturating_mul(2);
+            sleep_unless_cancelled(self.cx.cancel(), delay).await?;
         }
     }
 
@@ -478,11 +466,14 @@ impl<'a> Session<'a> {
         // unreadable config) arrive as plain text on stderr.
         diagnostics.extend(parse_plain_diagnostics(&out.stderr));
         if out.truncated && inv.mode == Mode::Document {
-            return Err(StepError::other(format!(
-                "terraform {} printed more than {} MiB; its output could not be read",
-                inv.name(),
-                DOCUMENT_CAPTURE / (1024 * 1024)
-            )));
+            return Err(StepError::tool_output(
+                "terraform",
+                format!(
+                    "terraform {} printed more than {} MiB; its output could not be read",
+                    inv.name(),
+                    DOCUMENT_CAPTURE / (1024 * 1024)
+                ),
+            ));
         }
         Ok(CommandResult {
             command: inv.name(),
@@ -587,7 +578,10 @@ impl<'a> Session<'a> {
             return Ok(Err(result));
         }
         let (outputs, secrets) = parse_outputs(&result.stdout).map_err(|e| {
-            StepError::other(format!("could not read `terraform output -json`: {e}"))
+            StepError::tool_output(
+                "terraform",
+                format!("could not read `terraform output -json`: {e}"),
+            )
         })?;
         self.cx.events().add_secrets(secrets);
         Ok(Ok(outputs))
@@ -641,7 +635,7 @@ fn secret_forms(value: &Value, out: &mut Vec<String>) {
 fn backend_flags(
     cx: &StepContext,
     config: &BackendConfig,
-    scratch: &Path,
+    scratch: &PrivateDir,
 ) -> Result<Vec<String>, StepError> {
     let mut settings: Vec<(String, Value)> = Vec::new();
     let mut flags = Vec::new();
@@ -656,22 +650,17 @@ fn backend_flags(
                     continue;
                 }
                 let path = cx.resolve(entry);
-                if !path.is_file() {
-                    return Err(ConfigError::property(
-                        format!("backend_config[{i}]"),
-                        format!(
-                            "{} does not exist (entries are key=value settings or backend config files)",
-                            path.display()
-                        ),
-                    )
-                    .into());
-                }
+                require_path(format!("backend_config[{i}]"), entry, &path, PathKind::File)
+                    .map_err(|mut e| {
+                        e.message
+                            .push_str("; entries are key=value settings or backend config files");
+                        e
+                    })?;
                 flags.push(format!("-backend-config={}", path.display()));
             }
         }
     }
     if !settings.is_empty() {
-        let file = scratch.join("backend.tfbackend");
         let mut text = String::new();
         for (k, v) in &settings {
             let v = match v {
@@ -680,7 +669,7 @@ fn backend_flags(
             };
             text.push_str(&format!("{k} = {v}\n"));
         }
-        write_private(&file, text.as_bytes())?;
+        let file = scratch.write("backend.tfbackend", text.as_bytes())?;
         flags.insert(0, format!("-backend-config={}", file.display()));
     }
     Ok(flags)
@@ -691,48 +680,6 @@ fn backend_flags(
 fn hcl_string(s: &str) -> String {
     let json = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
     json.replace("${", "$${").replace("%{", "%%{")
-}
-
-/// A private directory (0700) under the context's temp base.
-fn private_dir(cx: &StepContext) -> Result<tempfile::TempDir, StepError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let base = cx.temp_base();
-    let dir = tempfile::Builder::new()
-        .prefix("stepwise-terraform-")
-        .tempdir_in(&base)
-        .map_err(|e| {
-            StepError::io(
-                format!("creating a private directory in {}", base.display()),
-                e,
-            )
-        })?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| StepError::io(format!("making {} private", dir.path().display()), e))?;
-    Ok(dir)
-}
-
-/// Writes a file only its owner can read.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StepError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(bytes))
-        .map_err(|e| StepError::io(format!("writing {}", path.display()), e))
-}
-
-fn write_var_file(
-    dir: &Path,
-    vars: &std::collections::BTreeMap<String, Value>,
-) -> Result<PathBuf, StepError> {
-    let json = serde_json::to_vec_pretty(vars)
-        .map_err(|e| StepError::other(format!("could not encode vars: {e}")))?;
-    let path = dir.join("stepwise-vars.tfvars.json");
-    write_private(&path, &json)?;
-    Ok(path)
 }
 
 /// `5s`, `1m30s`, `250ms`: short durations for messages.

@@ -299,10 +299,7 @@ impl UiCollector {
             }
             match UiMessage::parse(line) {
                 Some(msg) => {
-                    match summary.lock() {
-                        Ok(mut s) => s.record(&msg),
-                        Err(p) => p.into_inner().record(&msg),
-                    }
+                    step_core::sync::lock(&summary).record(&msg);
                     let text = msg.readable();
                     (!text.is_empty()).then_some(text)
                 }
@@ -313,10 +310,7 @@ impl UiCollector {
 
     /// What was collected so far.
     pub fn summary(&self) -> UiSummary {
-        match self.summary.lock() {
-            Ok(s) => s.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        step_core::sync::lock(&self.summary).clone()
     }
 }
 
@@ -339,12 +333,22 @@ pub struct ValidateReport {
 
 impl ValidateReport {
     /// Parses the document; the error says what was wrong with it.
-    pub fn parse(text: &str) -> Result<ValidateReport, String> {
-        let start = text
-            .find('{')
-            .ok_or_else(|| "no JSON document in the output".to_string())?;
-        serde_json::from_str(&text[start..]).map_err(|e| format!("unreadable JSON ({e})"))
+    pub fn parse(text: &str) -> Result<ValidateReport, ValidateReportError> {
+        let start = text.find('{').ok_or(ValidateReportError::NoDocument)?;
+        serde_json::from_str(&text[start..]).map_err(ValidateReportError::Unreadable)
     }
+}
+
+/// Why `terraform validate -json`'s output could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidateReportError {
+    /// No `{` in the output.
+    #[error("no JSON document in the output")]
+    NoDocument,
+    /// The document is not the JSON expected.
+    #[error("unreadable JSON ({0})")]
+    Unreadable(#[source] serde_json::Error),
 }
 
 /// Diagnostics from terraform's plain-text output (`-json` not given or not
@@ -498,8 +502,13 @@ not json at all
             report.diagnostics[0].position().as_deref(),
             Some("main.tf:6:22")
         );
-        assert!(ValidateReport::parse("garbage").is_err());
-        assert!(ValidateReport::parse("{").is_err());
+        assert!(matches!(
+            ValidateReport::parse("garbage"),
+            Err(ValidateReportError::NoDocument)
+        ));
+        let e = ValidateReport::parse("{").unwrap_err();
+        assert!(matches!(e, ValidateReportError::Unreadable(_)), "{e:?}");
+        assert!(e.to_string().starts_with("unreadable JSON ("), "{e}");
     }
 
     #[test]

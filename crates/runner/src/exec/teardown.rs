@@ -287,7 +287,7 @@ fn teardown_step(
     for (k, parts) in &entry.secret_env {
         match crate::state::resolve_refs(parts, |n| env.get(n).map(str::to_string)) {
             Ok(v) => step_env.set_secret(k.clone(), v),
-            Err(name) => {
+            Err(crate::state::MissingSecret { name }) => {
                 return Err(errored(format!(
                     "the secret variable `{name}` this teardown needs (for `{k}`) is not set"
                 )));

@@ -107,6 +107,16 @@ pub fn check_variables_at(
     diags
 }
 
+/// What the variable checks of one list of entries share: the file, which
+/// variables the environment sets, and how serious an unset one is there
+/// (with the note that says why).
+struct VarScope<'a> {
+    file: &'a PipelineFile,
+    is_set: &'a dyn Fn(&str) -> bool,
+    level: DiagLevel,
+    after: &'a str,
+}
+
 fn check_entries(
     file: &PipelineFile,
     entries: &[Entry],
@@ -115,102 +125,131 @@ fn check_entries(
     (level, after): (DiagLevel, &str),
     diags: &mut Vec<Diagnostic>,
 ) {
-    for entry in entries {
-        match entry {
-            // A step with `when:` may refer to variables that are only set
-            // when it runs (`webhook_url: $SLACK_WEBHOOK_URL` with
-            // `when: SLACK_WEBHOOK_URL`): it is checked when it runs.
-            Entry::Step(step) if step.common.when.is_some() => {}
-            Entry::Step(step) => {
-                for (prop, value) in &step.properties {
-                    if step.kind == "script" && (prop == "code" || prop == "teardown") {
-                        continue;
-                    }
-                    let mut strings = Vec::new();
-                    collect_strings(value, &mut strings);
-                    for s in strings {
-                        if let Err(e @ crate::expand::ExpandError::Malformed { .. }) =
-                            crate::expand::expand_vars(&s, &|_| Some(String::new()))
-                        {
-                            let pos = step.property_pos.get(prop).copied().unwrap_or(step.pos);
-                            diags.push(Diagnostic::error(
-                                &file.path,
-                                pos,
-                                format!("property `{prop}` of step `{}`: {e}", step.display_name()),
-                            ));
-                            continue;
-                        }
-                        for name in unset_vars(&s, known, is_set) {
-                            let mut pos = step.property_pos.get(prop).copied().unwrap_or(step.pos);
-                            if value.as_str() == Some(s.as_str()) {
-                                pos = super::positions::var_pos(&file.path, pos, &s, &name);
-                            }
-                            diags.push(Diagnostic::error(
-                                &file.path,
-                                pos,
-                                format!(
-                                    "variable `{name}` is not set (used in property `{prop}` of step `{}`){after}; set it, pass --var {name}=…, or write ${{{name}:-default}}",
-                                    step.display_name()
-                                ),
-                            ).with_level(level));
-                        }
-                    }
+    let scope = VarScope {
+        file,
+        is_set,
+        level,
+        after,
+    };
+    scope.entries(entries, known, diags);
+}
+
+impl VarScope<'_> {
+    fn entries(&self, entries: &[Entry], known: &mut Vec<String>, diags: &mut Vec<Diagnostic>) {
+        for entry in entries {
+            match entry {
+                // A step with `when:` may refer to variables that are only
+                // set when it runs (`webhook_url: $SLACK_WEBHOOK_URL` with
+                // `when: SLACK_WEBHOOK_URL`): it is checked when it runs.
+                Entry::Step(step) if step.common.when.is_some() => {}
+                Entry::Step(step) => self.step(step, known, diags),
+                Entry::Group(group) => self.group(group, known, diags),
+            }
+        }
+    }
+
+    /// A step's properties and `cwd`; a script's exports are known after it.
+    fn step(
+        &self,
+        step: &crate::model::StepEntry,
+        known: &mut Vec<String>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        for (prop, value) in &step.properties {
+            if step.kind == "script" && (prop == "code" || prop == "teardown") {
+                continue;
+            }
+            self.property(step, prop, value, known, diags);
+        }
+        if let Some(cwd) = &step.common.cwd {
+            for name in unset_vars(cwd, known, self.is_set) {
+                diags.push(
+                    Diagnostic::error(
+                        &self.file.path,
+                        step.property_pos.get("cwd").copied().unwrap_or(step.pos),
+                        format!(
+                            "variable `{name}` is not set (used in `cwd` of step `{}`)",
+                            step.display_name()
+                        ),
+                    )
+                    .with_level(self.level),
+                );
+            }
+        }
+        if step.kind == "script"
+            && let Some(Value::String(code)) = step.properties.get("code")
+        {
+            known.extend(exported_names(code));
+        }
+    }
+
+    /// Every string in one property: malformed `${…}` and unset variables.
+    fn property(
+        &self,
+        step: &crate::model::StepEntry,
+        prop: &str,
+        value: &Value,
+        known: &[String],
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let file = self.file;
+        let mut strings = Vec::new();
+        collect_strings(value, &mut strings);
+        for s in strings {
+            if let Err(e @ crate::expand::ExpandError::Malformed { .. }) =
+                crate::expand::expand_vars(&s, &|_| Some(String::new()))
+            {
+                let pos = step.property_pos.get(prop).copied().unwrap_or(step.pos);
+                diags.push(Diagnostic::error(
+                    &file.path,
+                    pos,
+                    format!("property `{prop}` of step `{}`: {e}", step.display_name()),
+                ));
+                continue;
+            }
+            for name in unset_vars(&s, known, self.is_set) {
+                let mut pos = step.property_pos.get(prop).copied().unwrap_or(step.pos);
+                if value.as_str() == Some(s.as_str()) {
+                    pos = super::positions::var_pos(&file.path, pos, &s, &name);
                 }
-                if let Some(cwd) = &step.common.cwd {
-                    for name in unset_vars(cwd, known, is_set) {
-                        diags.push(
-                            Diagnostic::error(
-                                &file.path,
-                                step.property_pos.get("cwd").copied().unwrap_or(step.pos),
-                                format!(
-                                    "variable `{name}` is not set (used in `cwd` of step `{}`)",
-                                    step.display_name()
-                                ),
-                            )
-                            .with_level(level),
-                        );
-                    }
-                }
-                if step.kind == "script"
-                    && let Some(Value::String(code)) = step.properties.get("code")
-                {
-                    known.extend(exported_names(code));
+                diags.push(Diagnostic::error(
+                    &file.path,
+                    pos,
+                    format!(
+                        "variable `{name}` is not set (used in property `{prop}` of step `{}`){}; set it, pass --var {name}=…, or write ${{{name}:-default}}",
+                        step.display_name(),
+                        self.after
+                    ),
+                ).with_level(self.level));
+            }
+        }
+    }
+
+    /// A group's steps and `finally` see what was known before it (and a
+    /// `for_each`'s variable); what a plain group's steps set is known after.
+    fn group(
+        &self,
+        group: &crate::model::Group,
+        known: &mut Vec<String>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let mut inner = known.clone();
+        if let GroupKind::ForEach(fe) = &group.kind {
+            if let Values::Expr(text) = &fe.values {
+                for name in unset_vars(text, known, self.is_set) {
+                    diags.push(Diagnostic::error(
+                        &self.file.path,
+                        group.pos,
+                        format!("variable `{name}` is not set (used in `values` of `for_each`); set it or pass --var {name}=…"),
+                    ).with_level(self.level));
                 }
             }
-            Entry::Group(group) => {
-                let mut inner = known.clone();
-                if let GroupKind::ForEach(fe) = &group.kind {
-                    if let Values::Expr(text) = &fe.values {
-                        for name in unset_vars(text, known, is_set) {
-                            diags.push(Diagnostic::error(
-                                &file.path,
-                                group.pos,
-                                format!("variable `{name}` is not set (used in `values` of `for_each`); set it or pass --var {name}=…"),
-                            ).with_level(level));
-                        }
-                    }
-                    inner.push(fe.var.clone());
-                }
-                check_entries(
-                    file,
-                    &group.steps,
-                    &mut inner,
-                    is_set,
-                    (level, after),
-                    diags,
-                );
-                check_entries(
-                    file,
-                    &group.finally,
-                    &mut inner,
-                    is_set,
-                    (level, after),
-                    diags,
-                );
-                if !matches!(group.kind, GroupKind::ForEach(_)) {
-                    *known = inner;
-                }
-            }
+            inner.push(fe.var.clone());
+        }
+        self.entries(&group.steps, &mut inner, diags);
+        self.entries(&group.finally, &mut inner, diags);
+        if !matches!(group.kind, GroupKind::ForEach(_)) {
+            *known = inner;
         }
     }
 }

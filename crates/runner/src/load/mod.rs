@@ -383,78 +383,7 @@ impl Loader<'_> {
     fn entry(&mut self, node: &Node) -> Option<Entry> {
         match &node.value {
             NodeValue::Str(kind) => self.step(kind, node.pos, &[]).map(Entry::Step),
-            NodeValue::Map(entries) => {
-                if entries.is_empty() {
-                    self.error(node.pos, "empty step entry; expected a step kind");
-                    return None;
-                }
-                // `- parallel: {...}` and friends.
-                if entries.len() == 1
-                    && let Some(k) = entries[0].0.as_str()
-                    && GROUP_KEYWORDS.contains(&k)
-                {
-                    return self
-                        .group(k, entries[0].0.pos, &entries[0].1)
-                        .map(Entry::Group);
-                }
-                // `- kind: {props}`
-                if entries.len() == 1 {
-                    let (k, v) = &entries[0];
-                    let Some(kind) = k.as_str() else {
-                        self.error(k.pos, "expected a step kind (text) as the key");
-                        return None;
-                    };
-                    return match &v.value {
-                        NodeValue::Map(props) => self.step(kind, k.pos, props).map(Entry::Step),
-                        NodeValue::Null => self.step(kind, k.pos, &[]).map(Entry::Step),
-                        _ => {
-                            self.error(
-                                v.pos,
-                                format!(
-                                    "the properties of step `{kind}` must be a mapping, found {}",
-                                    describe_value(v)
-                                ),
-                            );
-                            None
-                        }
-                    };
-                }
-                // Flat forms: `kind: script` + siblings, or `- script:` (null) + siblings.
-                if let Some(idx) = entries
-                    .iter()
-                    .position(|(k, _)| matches!(k.as_str(), Some("kind") | Some("step")))
-                    && let Some(kind) = entries[idx].1.as_str()
-                {
-                    return self
-                        .step(kind, entries[idx].1.pos, &without(entries, idx))
-                        .map(Entry::Step);
-                }
-                let nulls: Vec<usize> = entries
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, (k, v))| v.is_null() && k.as_str().is_some_and(|k| !is_common(k)))
-                    .map(|(i, _)| i)
-                    .collect();
-                if nulls.len() == 1 {
-                    let idx = nulls[0];
-                    let kind = entries[idx].0.as_str().unwrap_or_default().to_string();
-                    return self
-                        .step(&kind, entries[idx].0.pos, &without(entries, idx))
-                        .map(Entry::Step);
-                }
-                let keys: Vec<String> = entries
-                    .iter()
-                    .filter_map(|(k, _)| k.scalar_text())
-                    .collect();
-                self.error(
-                    node.pos,
-                    format!(
-                        "cannot tell which step this is (keys: {}); write `- KIND:` followed by its properties indented below it",
-                        keys.join(", ")
-                    ),
-                );
-                None
-            }
+            NodeValue::Map(entries) => self.map_entry(node, entries),
             _ => {
                 self.error(
                     node.pos,
@@ -466,6 +395,75 @@ impl Loader<'_> {
                 None
             }
         }
+    }
+
+    /// An entry written as a mapping: `- parallel: {...}` and the other
+    /// groups, `- kind: {props}`, or a flat form.
+    fn map_entry(&mut self, node: &Node, entries: &[(Node, Node)]) -> Option<Entry> {
+        let [(k, v)] = entries else {
+            if entries.is_empty() {
+                self.error(node.pos, "empty step entry; expected a step kind");
+                return None;
+            }
+            return self.flat_step(node, entries).map(Entry::Step);
+        };
+        if let Some(keyword) = k.as_str()
+            && GROUP_KEYWORDS.contains(&keyword)
+        {
+            return self.group(keyword, k.pos, v).map(Entry::Group);
+        }
+        let Some(kind) = k.as_str() else {
+            self.error(k.pos, "expected a step kind (text) as the key");
+            return None;
+        };
+        match &v.value {
+            NodeValue::Map(props) => self.step(kind, k.pos, props).map(Entry::Step),
+            NodeValue::Null => self.step(kind, k.pos, &[]).map(Entry::Step),
+            _ => {
+                self.error(
+                    v.pos,
+                    format!(
+                        "the properties of step `{kind}` must be a mapping, found {}",
+                        describe_value(v)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Flat forms: `kind: script` + siblings, or `- script:` (null) +
+    /// siblings.
+    fn flat_step(&mut self, node: &Node, entries: &[(Node, Node)]) -> Option<StepEntry> {
+        if let Some(idx) = entries
+            .iter()
+            .position(|(k, _)| matches!(k.as_str(), Some("kind") | Some("step")))
+            && let Some(kind) = entries[idx].1.as_str()
+        {
+            return self.step(kind, entries[idx].1.pos, &without(entries, idx));
+        }
+        let nulls: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, (k, v))| v.is_null() && k.as_str().is_some_and(|k| !is_common(k)))
+            .map(|(i, _)| i)
+            .collect();
+        if let [idx] = nulls[..] {
+            let kind = entries[idx].0.as_str().unwrap_or_default().to_string();
+            return self.step(&kind, entries[idx].0.pos, &without(entries, idx));
+        }
+        let keys: Vec<String> = entries
+            .iter()
+            .filter_map(|(k, _)| k.scalar_text())
+            .collect();
+        self.error(
+            node.pos,
+            format!(
+                "cannot tell which step this is (keys: {}); write `- KIND:` followed by its properties indented below it",
+                keys.join(", ")
+            ),
+        );
+        None
     }
 
     /// A step id as wercker resolved it, or an error (not installed,
@@ -616,16 +614,7 @@ impl Loader<'_> {
     }
 
     fn common(&mut self, c: &mut Common, name: &str, v: &Node, kind: &str) -> bool {
-        let bad = |this: &mut Self, expected: &str| {
-            this.error(
-                v.pos,
-                format!(
-                    "property `{name}` of step `{kind}` must be {expected}, found {}",
-                    describe_value(v)
-                ),
-            );
-            false
-        };
+        let bad = |this: &mut Self, expected: &str| this.bad_common(name, v, kind, expected);
         match name {
             "id" => match v.scalar_text() {
                 Some(id)
@@ -646,18 +635,7 @@ impl Loader<'_> {
                 Some(n) => c.cwd = Some(n),
                 None => return bad(self, "a directory path"),
             },
-            "timeout" => match v
-                .scalar_text()
-                .map(|t| step_core::config::duration::parse(&t))
-            {
-                Some(Ok(d)) if d > Duration::ZERO => c.timeout = Some(d),
-                Some(Ok(_)) => return bad(self, "a duration greater than zero"),
-                Some(Err(e)) => {
-                    self.error(v.pos, format!("property `timeout` of step `{kind}`: {e}"));
-                    return false;
-                }
-                None => return bad(self, "a duration like 90s, 5m or 1h"),
-            },
+            "timeout" => return self.common_timeout(c, v, kind),
             "retries" => match &v.value {
                 NodeValue::Int(i) if *i >= 0 => c.retries = u32::try_from(*i).unwrap_or(u32::MAX),
                 _ => return bad(self, "a whole number ≥ 0"),
@@ -670,24 +648,7 @@ impl Loader<'_> {
                 NodeValue::Bool(b) => c.export_output = *b,
                 _ => return bad(self, "true or false"),
             },
-            "when" => match &v.value {
-                NodeValue::Bool(b) => c.when = Some(When::Always(*b)),
-                NodeValue::Str(s) => match When::parse_at(s) {
-                    Ok(w) => c.when = Some(w),
-                    Err(e) => {
-                        let at = positions::pos_in_value(self.text, v.pos, s, e.offset);
-                        self.error(
-                            at,
-                            format!(
-                                "property `when` of step `{kind}`: `{s}` is not a condition: {}",
-                                e.message
-                            ),
-                        );
-                        return false;
-                    }
-                },
-                _ => return bad(self, "a condition such as `APOLLO_run_tests`"),
-            },
+            "when" => return self.common_when(c, v, kind),
             "creates" => match &v.value {
                 NodeValue::Seq(items) if items.iter().all(|i| i.as_str().is_some()) => {
                     c.creates = items.iter().filter_map(Node::scalar_text).collect();
@@ -696,6 +657,61 @@ impl Loader<'_> {
                 _ => return bad(self, "a path or a list of paths"),
             },
             _ => {}
+        }
+        true
+    }
+
+    /// Reports a common property of the wrong type; always `false`.
+    fn bad_common(&mut self, name: &str, v: &Node, kind: &str, expected: &str) -> bool {
+        self.error(
+            v.pos,
+            format!(
+                "property `{name}` of step `{kind}` must be {expected}, found {}",
+                describe_value(v)
+            ),
+        );
+        false
+    }
+
+    /// `timeout:`, a duration greater than zero.
+    fn common_timeout(&mut self, c: &mut Common, v: &Node, kind: &str) -> bool {
+        match v
+            .scalar_text()
+            .map(|t| step_core::config::duration::parse(&t))
+        {
+            Some(Ok(d)) if d > Duration::ZERO => {
+                c.timeout = Some(d);
+                true
+            }
+            Some(Ok(_)) => self.bad_common("timeout", v, kind, "a duration greater than zero"),
+            Some(Err(e)) => {
+                self.error(v.pos, format!("property `timeout` of step `{kind}`: {e}"));
+                false
+            }
+            None => self.bad_common("timeout", v, kind, "a duration like 90s, 5m or 1h"),
+        }
+    }
+
+    /// `when:`, `true`/`false` or a condition; a parse error points at the
+    /// character inside the condition.
+    fn common_when(&mut self, c: &mut Common, v: &Node, kind: &str) -> bool {
+        match &v.value {
+            NodeValue::Bool(b) => c.when = Some(When::Always(*b)),
+            NodeValue::Str(s) => match When::parse_at(s) {
+                Ok(w) => c.when = Some(w),
+                Err(e) => {
+                    let at = positions::pos_in_value(self.text, v.pos, s, e.offset);
+                    self.error(
+                        at,
+                        format!(
+                            "property `when` of step `{kind}`: `{s}` is not a condition: {}",
+                            e.message
+                        ),
+                    );
+                    return false;
+                }
+            },
+            _ => return self.bad_common("when", v, kind, "a condition such as `APOLLO_run_tests`"),
         }
         true
     }
@@ -719,27 +735,9 @@ impl Loader<'_> {
             teardown: TeardownPolicy::Always,
             pos,
         };
-        let mut var = None;
-        let mut values = None;
-        let mut max_parallel = 0usize;
-        let mut fail_fast = false;
-        let mut allow_empty = false;
-        let mut values_pos = pos;
+        let mut fe = ForEachKeys::default();
         let mut has_steps = false;
-        let allowed: &[&str] = match keyword {
-            "for_each" => &[
-                "steps",
-                "finally",
-                "name",
-                "teardown",
-                "var",
-                "values",
-                "max_parallel",
-                "fail_fast",
-                "allow_empty",
-            ],
-            _ => &["steps", "finally", "name", "teardown"],
-        };
+        let allowed = group_keys(keyword);
         for (k, v) in entries {
             let Some(key) = k.scalar_text() else {
                 self.error(k.pos, "expected a key (text)");
@@ -757,9 +755,6 @@ impl Loader<'_> {
                 );
                 continue;
             }
-            if key == "values" {
-                values_pos = v.pos;
-            }
             match key.as_str() {
                 "steps" => {
                     has_steps = true;
@@ -768,60 +763,7 @@ impl Loader<'_> {
                 "finally" => group.finally = self.entries(v, "finally"),
                 "name" => group.name = v.scalar_text(),
                 "teardown" => group.teardown = self.teardown_policy(v),
-                "var" => match v.as_str() {
-                    Some(s)
-                        if !s.is_empty()
-                            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-                    {
-                        var = Some(s.to_string())
-                    }
-                    _ => self.error(
-                        v.pos,
-                        format!("`var` must be a variable name, found {}", describe_value(v)),
-                    ),
-                },
-                "allow_empty" => match &v.value {
-                    NodeValue::Bool(b) => allow_empty = *b,
-                    _ => self.error(
-                        v.pos,
-                        format!(
-                            "`allow_empty` must be true or false, found {}",
-                            describe_value(v)
-                        ),
-                    ),
-                },
-                "values" => match &v.value {
-                    NodeValue::Seq(_) => values = Some(Values::List(self.string_list(v, "values"))),
-                    NodeValue::Str(s) => values = Some(Values::Expr(s.clone())),
-                    _ => self.error(
-                        v.pos,
-                        format!(
-                            "`values` must be a list or a string like \"$CLOUDS\", found {}",
-                            describe_value(v)
-                        ),
-                    ),
-                },
-                "max_parallel" => match &v.value {
-                    NodeValue::Int(i) if *i >= 0 => max_parallel = usize::try_from(*i).unwrap_or(0),
-                    _ => self.error(
-                        v.pos,
-                        format!(
-                            "`max_parallel` must be a whole number, found {}",
-                            describe_value(v)
-                        ),
-                    ),
-                },
-                "fail_fast" => match &v.value {
-                    NodeValue::Bool(b) => fail_fast = *b,
-                    _ => self.error(
-                        v.pos,
-                        format!(
-                            "`fail_fast` must be true or false, found {}",
-                            describe_value(v)
-                        ),
-                    ),
-                },
-                _ => {}
+                other => self.for_each_key(&mut fe, other, v),
             }
         }
         if !has_steps {
@@ -829,24 +771,107 @@ impl Loader<'_> {
         }
         group.kind = match keyword {
             "parallel" => GroupKind::Parallel,
-            "for_each" => {
-                let (Some(var), Some(values)) = (var, values) else {
-                    self.error(pos, "`for_each` needs `var:` (a variable name) and `values:` (a list or \"$VAR\")");
-                    return None;
-                };
-                GroupKind::ForEach(ForEach {
-                    var,
-                    values,
-                    max_parallel,
-                    fail_fast,
-                    allow_empty,
-                    values_pos,
-                })
-            }
+            "for_each" => GroupKind::ForEach(self.for_each(fe, pos)?),
             _ => GroupKind::Sequence,
         };
         Some(group)
     }
+
+    /// The `for_each` of a group's keys; `var:` and `values:` are required.
+    fn for_each(&mut self, fe: ForEachKeys, pos: Pos) -> Option<ForEach> {
+        let (Some(var), Some(values)) = (fe.var, fe.values) else {
+            self.error(
+                pos,
+                "`for_each` needs `var:` (a variable name) and `values:` (a list or \"$VAR\")",
+            );
+            return None;
+        };
+        Some(ForEach {
+            var,
+            values,
+            max_parallel: fe.max_parallel,
+            fail_fast: fe.fail_fast,
+            allow_empty: fe.allow_empty,
+            values_pos: fe.values_pos.unwrap_or(pos),
+        })
+    }
+
+    /// One of `for_each`'s own keys (`var`, `values`, `max_parallel`,
+    /// `fail_fast`, `allow_empty`).
+    fn for_each_key(&mut self, fe: &mut ForEachKeys, key: &str, v: &Node) {
+        let expected = match (key, &v.value) {
+            ("var", NodeValue::Str(s))
+                if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                fe.var = Some(s.clone());
+                return;
+            }
+            ("var", _) => "a variable name",
+            ("allow_empty", NodeValue::Bool(b)) => {
+                fe.allow_empty = *b;
+                return;
+            }
+            ("values", NodeValue::Seq(_)) => {
+                fe.values_pos = Some(v.pos);
+                fe.values = Some(Values::List(self.string_list(v, "values")));
+                return;
+            }
+            ("values", NodeValue::Str(s)) => {
+                fe.values_pos = Some(v.pos);
+                fe.values = Some(Values::Expr(s.clone()));
+                return;
+            }
+            ("values", _) => {
+                fe.values_pos = Some(v.pos);
+                "a list or a string like \"$CLOUDS\""
+            }
+            ("max_parallel", NodeValue::Int(i)) if *i >= 0 => {
+                fe.max_parallel = usize::try_from(*i).unwrap_or(0);
+                return;
+            }
+            ("max_parallel", _) => "a whole number",
+            ("fail_fast", NodeValue::Bool(b)) => {
+                fe.fail_fast = *b;
+                return;
+            }
+            ("allow_empty" | "fail_fast", _) => "true or false",
+            _ => return,
+        };
+        self.error(
+            v.pos,
+            format!("`{key}` must be {expected}, found {}", describe_value(v)),
+        );
+    }
+}
+
+/// The keys a group of this kind may have.
+fn group_keys(keyword: &str) -> &'static [&'static str] {
+    match keyword {
+        "for_each" => &[
+            "steps",
+            "finally",
+            "name",
+            "teardown",
+            "var",
+            "values",
+            "max_parallel",
+            "fail_fast",
+            "allow_empty",
+        ],
+        _ => &["steps", "finally", "name", "teardown"],
+    }
+}
+
+/// The `for_each` keys of a group, as read so far.
+#[derive(Default)]
+struct ForEachKeys {
+    var: Option<String>,
+    values: Option<Values>,
+    max_parallel: usize,
+    fail_fast: bool,
+    allow_empty: bool,
+    /// Where `values:` was written (errors about the values point there).
+    values_pos: Option<Pos>,
 }
 
 /// The mapping's entries without the one at `idx` (the step kind's key in

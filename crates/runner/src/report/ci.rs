@@ -34,7 +34,7 @@ use super::terminal::BATCH;
 use super::{format_duration, label};
 
 /// Which CI the log is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CiDialect {
     /// Plain lines with `==>` headers.
     Plain,

@@ -23,10 +23,7 @@ pub(crate) struct Captured(pub(crate) Arc<Mutex<Vec<u8>>>);
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self.0.lock() {
-            Ok(mut v) => v.extend_from_slice(buf),
-            Err(p) => p.into_inner().extend_from_slice(buf),
-        }
+        step_core::sync::lock(&self.0).extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -36,10 +33,7 @@ impl Write for Captured {
 
 impl Captured {
     pub(crate) fn text(&self) -> String {
-        match self.0.lock() {
-            Ok(v) => String::from_utf8_lossy(&v).into_owned(),
-            Err(p) => String::from_utf8_lossy(&p.into_inner()).into_owned(),
-        }
+        String::from_utf8_lossy(&step_core::sync::lock(&self.0)).into_owned()
     }
 }
 

@@ -50,6 +50,7 @@ pub mod gitlab;
 pub mod html;
 pub mod jsonl;
 pub mod junit;
+mod progress;
 pub mod sarif;
 pub mod summary;
 pub mod terminal;
@@ -96,10 +97,7 @@ impl<L: EventListener> Shared<L> {
     /// A listener that panicked while holding the lock is still returned:
     /// reports are best effort and must not turn one panic into two.
     pub fn lock(&self) -> MutexGuard<'_, L> {
-        match self.inner.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        step_core::sync::lock(&self.inner)
     }
 }
 

@@ -32,20 +32,15 @@
 //! is not a terminal.
 
 use std::io::{self, IsTerminal, Write};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use step_core::event::{Event, EventKind, EventListener, Level, OutputBlock};
 use step_core::outcome::{Severity, Status};
 
+use super::progress::{DrawTarget, Progress, RunningStep};
 use super::summary::Summary;
 use super::{format_duration, label};
-
-/// How often the spinner line is redrawn.
-const TICK: Duration = Duration::from_millis(120);
 
 /// How much child output is buffered before it is written.
 pub const BATCH: usize = 64 * 1024;
@@ -113,7 +108,7 @@ impl TerminalReporter {
     /// terminal), and colors are on unless `NO_COLOR` is set.
     pub fn new(out: Box<dyn Write + Send>, mode: TerminalMode) -> Self {
         let progress = match mode {
-            TerminalMode::Fancy => Some(ProgressDrawTarget::stderr()),
+            TerminalMode::Fancy => Some(DrawTarget::Stderr),
             TerminalMode::Plain => None,
         };
         Self::build(out, progress)
@@ -129,7 +124,7 @@ impl TerminalReporter {
         Self::stdout(TerminalMode::detect())
     }
 
-    fn build(out: Box<dyn Write + Send>, progress: Option<ProgressDrawTarget>) -> Self {
+    fn build(out: Box<dyn Write + Send>, progress: Option<DrawTarget>) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         TerminalReporter {
             out,
@@ -224,7 +219,7 @@ impl TerminalReporter {
         let bytes = self.buf.as_bytes();
         let mut write = || out.write_all(bytes).and_then(|()| out.flush());
         let result = match &self.progress {
-            Some(progress) => progress.bar.suspend(write),
+            Some(progress) => progress.suspend(write),
             None => write(),
         };
         if let Err(e) = result {
@@ -255,8 +250,52 @@ impl TerminalReporter {
         self.flush_buf();
     }
 
+    /// `==> [target] step (kind)`, and the step joins the spinner line.
+    fn step_started(&mut self, target: Option<&str>, step: Option<&str>, kind: &str) {
+        let name = label(target, Some(step.unwrap_or(kind)));
+        let line = format!("==> {name} ({kind})");
+        self.push_own_line(&line, Some(style::BOLD));
+        if let Some(mut running) = self.progress_running() {
+            running.push(RunningStep {
+                label: name,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    /// `<-- [target] step passed in 1.2s: message`, colored by the result;
+    /// the step leaves the spinner line.
+    fn step_finished(
+        &mut self,
+        prefix: &str,
+        status: Status,
+        duration_ms: u64,
+        message: Option<&str>,
+    ) {
+        if let Some(mut running) = self.progress_running()
+            && let Some(i) = running.iter().position(|r| r.label == prefix)
+        {
+            running.remove(i);
+        }
+        let mut line = format!("<-- {prefix} {status}");
+        if status != Status::Skipped {
+            line.push_str(" in ");
+            line.push_str(&format_duration(Duration::from_millis(duration_ms)));
+        }
+        if let Some(message) = message {
+            line.push_str(": ");
+            line.push_str(message);
+        }
+        let color = match status {
+            Status::Passed => style::GREEN,
+            Status::Warned | Status::Skipped => style::YELLOW,
+            _ => style::RED,
+        };
+        self.push_own_line(&line, Some(color));
+    }
+
     fn progress_running(&self) -> Option<MutexGuard<'_, Vec<RunningStep>>> {
-        self.progress.as_ref().map(|p| lock(&p.running))
+        self.progress.as_ref().map(Progress::running)
     }
 }
 
@@ -271,39 +310,21 @@ impl EventListener for TerminalReporter {
                 let line = format!("=== {pipeline} (run {run_id})");
                 self.push_own_line(&line, Some(style::BOLD));
             }
-            EventKind::StepStarted { kind, .. } => {
-                let name = label(target, Some(step.unwrap_or(kind)));
-                let line = format!("==> {name} ({kind})");
-                self.push_own_line(&line, Some(style::BOLD));
-                if let Some(mut running) = self.progress_running() {
-                    running.push(RunningStep {
-                        label: name,
-                        since: Instant::now(),
-                    });
-                }
-            }
+            EventKind::StepStarted { kind, .. } => self.step_started(target, step, kind),
             EventKind::Output { line, .. } => {
                 self.push_lines(&prefix, line, None);
                 self.flush_full();
                 return;
             }
             EventKind::Log { level, message } => {
-                let (marker, color) = match level {
-                    Level::Debug if !self.show_debug => return,
-                    Level::Debug => ("debug: ", Some(style::DIM)),
-                    Level::Info => ("", None),
-                    Level::Warn => ("warning: ", Some(style::YELLOW)),
-                    Level::Error => ("error: ", Some(style::RED)),
+                let Some((marker, color)) = log_style(*level, self.show_debug) else {
+                    return;
                 };
                 self.push_lines(&prefix, &format!("{marker}{message}"), color);
             }
             EventKind::Finding { finding } => {
-                let color = match finding.severity {
-                    Severity::Info => None,
-                    Severity::Low | Severity::Medium => Some(style::YELLOW),
-                    Severity::High | Severity::Error => Some(style::RED),
-                };
                 let ignored = if finding.ignored { " (ignored)" } else { "" };
+                let color = severity_color(finding.severity);
                 self.push_lines(&prefix, &format!("{finding}{ignored}"), color);
             }
             // Passing checks are counted in the step's result; only the
@@ -320,28 +341,7 @@ impl EventListener for TerminalReporter {
                 status,
                 duration_ms,
                 message,
-            } => {
-                if let Some(mut running) = self.progress_running()
-                    && let Some(i) = running.iter().position(|r| r.label == prefix)
-                {
-                    running.remove(i);
-                }
-                let mut line = format!("<-- {prefix} {status}");
-                if *status != Status::Skipped {
-                    line.push_str(" in ");
-                    line.push_str(&format_duration(Duration::from_millis(*duration_ms)));
-                }
-                if let Some(message) = message {
-                    line.push_str(": ");
-                    line.push_str(message);
-                }
-                let color = match status {
-                    Status::Passed => style::GREEN,
-                    Status::Warned | Status::Skipped => style::YELLOW,
-                    _ => style::RED,
-                };
-                self.push_own_line(&line, Some(color));
-            }
+            } => self.step_finished(&prefix, *status, *duration_ms, message.as_deref()),
             EventKind::RunFinished { .. } => self.print_summary(),
             // Kinds of event added later: nothing to show.
             _ => {}
@@ -374,81 +374,24 @@ impl Drop for TerminalReporter {
     }
 }
 
-/// A step shown on the spinner line.
-struct RunningStep {
-    label: String,
-    since: Instant,
-}
-
-/// The spinner line of the fancy mode and the thread that keeps its
-/// elapsed times current.
-struct Progress {
-    bar: ProgressBar,
-    running: Arc<Mutex<Vec<RunningStep>>>,
-    ticker: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
-}
-
-impl Progress {
-    fn start(target: ProgressDrawTarget) -> Self {
-        let bar = ProgressBar::with_draw_target(None, target);
-        // The template is a constant: it cannot fail to parse, but a
-        // spinner is not worth a panic either.
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}") {
-            bar.set_style(style);
-        }
-        let running: Arc<Mutex<Vec<RunningStep>>> = Arc::default();
-        let (stop, stopped) = mpsc::channel::<()>();
-        let ticker = {
-            let bar = bar.clone();
-            let running = running.clone();
-            std::thread::Builder::new()
-                .name("stepwise-progress".into())
-                .spawn(move || {
-                    // The lock on `running` is released before the bar is
-                    // touched: the event thread takes them in the other
-                    // order (running, then the bar to print above it).
-                    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
-                        let message = running_message(&lock(&running));
-                        bar.set_message(message);
-                        bar.tick();
-                    }
-                })
-                .ok()
-        };
-        Progress {
-            bar,
-            running,
-            ticker: ticker.map(|handle| (stop, handle)),
-        }
-    }
-
-    /// Stops the ticker thread and clears the spinner line.
-    fn stop(mut self) {
-        if let Some((stop, handle)) = self.ticker.take() {
-            drop(stop);
-            // A panicked ticker only loses the spinner.
-            let _ = handle.join();
-        }
-        self.bar.finish_and_clear();
+/// The marker and color of a log line; `None` hides it (debug messages
+/// unless asked for).
+fn log_style(level: Level, show_debug: bool) -> Option<(&'static str, Option<&'static str>)> {
+    match level {
+        Level::Debug if !show_debug => None,
+        Level::Debug => Some(("debug: ", Some(style::DIM))),
+        Level::Info => Some(("", None)),
+        Level::Warn => Some(("warning: ", Some(style::YELLOW))),
+        Level::Error => Some(("error: ", Some(style::RED))),
     }
 }
 
-/// The spinner line's message: `running: [aws] deploy 3.2s, [gcp] deploy 1.0s`.
-fn running_message(running: &[RunningStep]) -> String {
-    if running.is_empty() {
-        return String::new();
-    }
-    let steps: Vec<String> = running
-        .iter()
-        .map(|r| format!("{} {}", r.label, format_duration(r.since.elapsed())))
-        .collect();
-    format!("running: {}", steps.join(", "))
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
+/// The color of a finding's line.
+fn severity_color(severity: Severity) -> Option<&'static str> {
+    match severity {
+        Severity::Info => None,
+        Severity::Low | Severity::Medium => Some(style::YELLOW),
+        Severity::High | Severity::Error => Some(style::RED),
     }
 }
 
@@ -456,6 +399,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
     use crate::report::testing::*;
+    use std::sync::{Arc, Mutex};
+    use step_core::sync::lock;
 
     /// A writer the test can read back after the reporter took it.
     #[derive(Clone, Default)]
@@ -619,11 +564,9 @@ mod tests {
     #[test]
     fn fancy_mode_colors_lines_and_keeps_them_whole() {
         let captured = Captured::default();
-        let mut reporter = TerminalReporter::build(
-            Box::new(captured.clone()),
-            Some(ProgressDrawTarget::hidden()),
-        )
-        .with_color(true);
+        let mut reporter =
+            TerminalReporter::build(Box::new(captured.clone()), Some(DrawTarget::Hidden))
+                .with_color(true);
         for e in two_target_run() {
             reporter.event(&e);
         }
@@ -632,25 +575,6 @@ mod tests {
         let text = captured.text();
         assert!(text.contains("\x1b[32m<-- [aws] deploy passed in 1.2s\x1b[0m\n"));
         assert!(text.contains("\n[gcp] deploy | gcp line 2\n"));
-    }
-
-    #[test]
-    fn the_spinner_lists_running_steps() {
-        let since = Instant::now();
-        let running = vec![
-            RunningStep {
-                label: "[aws] deploy".into(),
-                since,
-            },
-            RunningStep {
-                label: "[gcp] deploy".into(),
-                since,
-            },
-        ];
-        let message = running_message(&running);
-        assert!(message.starts_with("running: [aws] deploy 0."), "{message}");
-        assert!(message.contains(", [gcp] deploy 0."), "{message}");
-        assert_eq!(running_message(&[]), "");
     }
 
     #[test]

@@ -160,3 +160,20 @@ fn variables_are_listed() {
     let cond = parse("A && (B == x || !C) && D != $E").unwrap();
     assert_eq!(cond.variables(), vec!["A", "B", "C", "D", "E"]);
 }
+
+#[test]
+fn when_implements_from_str_with_a_typed_error() {
+    use crate::model::When;
+    let when: When = "CI && !SKIP".parse().unwrap();
+    assert!(when.holds(|n| (n == "CI").then(|| "1".to_string())));
+    assert!(!when.holds(|_| None));
+    let e = "A &".parse::<When>().unwrap_err();
+    assert_eq!(e.text, "A &");
+    assert_eq!(e.source.offset, 2);
+    assert!(
+        e.to_string()
+            .starts_with("`A &` is not a condition: a single `&`"),
+        "{e}"
+    );
+    assert!(std::error::Error::source(&e).is_some());
+}

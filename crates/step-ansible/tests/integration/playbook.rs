@@ -265,7 +265,7 @@ async fn missing_playbook_or_inventory_is_a_configuration_error() {
     assert_eq!(
         err.to_string(),
         format!(
-            "configuration error: property `playbook`: `nope.yml` does not exist ({})",
+            "configuration error: property `playbook`: `nope.yml` does not exist (looked for {})",
             dir.path().join("nope.yml").display()
         )
     );

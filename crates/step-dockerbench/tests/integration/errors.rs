@@ -161,6 +161,10 @@ async fn a_log_without_results_is_an_error_not_a_pass() {
     .expect("write");
     let e = step_error(dir.path(), json!({"log": ".", "max_warnings": 0})).await;
     assert!(e.to_string().contains("holds no check results"), "{e}");
+    assert!(
+        matches!(&e, StepError::ToolOutput { tool, .. } if tool == "docker-bench-security"),
+        "{e:?}"
+    );
 
     // The JSON log is broken and there is no text log to fall back to.
     let dir = TempDir::new().expect("temp dir");

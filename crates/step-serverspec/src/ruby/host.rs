@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use step_core::StepContext;
 use step_core::backend::Backend;
+use step_core::sync::lock;
 
 /// What a command printed and how it ended.
 #[derive(Clone, Debug, Default)]
@@ -373,10 +374,6 @@ fn expand_path(path: &str, base: &str) -> Option<String> {
         return None;
     }
     Some(path.replace("${PATH}", base).replace("$PATH", base))
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -39,32 +39,51 @@ pub struct Platform {
 
 impl Platform {
     /// The platform this program runs on.
-    pub fn current() -> Result<Platform, String> {
+    pub fn current() -> Result<Platform, MirrorError> {
         let os = match std::env::consts::OS {
             "macos" => "darwin",
             os @ ("linux" | "freebsd" | "openbsd" | "solaris" | "windows") => os,
-            other => {
-                return Err(format!(
-                    "terraform has no releases for the operating system `{other}`"
-                ));
-            }
+            other => return Err(MirrorError::NoReleaseForOs(other.to_string())),
         };
         let arch = match std::env::consts::ARCH {
             "x86_64" => "amd64",
             "aarch64" => "arm64",
             "x86" => "386",
             "arm" => "arm",
-            other => {
-                return Err(format!(
-                    "terraform has no releases for the architecture `{other}`"
-                ));
-            }
+            other => return Err(MirrorError::NoReleaseForArch(other.to_string())),
         };
         Ok(Platform {
             os: os.into(),
             arch: arch.into(),
         })
     }
+}
+
+/// Why there is no terraform release to download from a mirror, or no
+/// usable mirror. No variant holds a URL's credentials.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MirrorError {
+    /// This operating system has no terraform builds.
+    #[error("terraform has no releases for the operating system `{0}`")]
+    NoReleaseForOs(String),
+    /// This architecture has no terraform builds.
+    #[error("terraform has no releases for the architecture `{0}`")]
+    NoReleaseForArch(String),
+    /// The mirror is not a URL (shown with its credentials redacted).
+    #[error("`{url}` is not a URL ({reason})")]
+    NotAUrl {
+        /// The URL, redacted.
+        url: String,
+        /// What the URL parser said.
+        reason: String,
+    },
+    /// The mirror is not http or https.
+    #[error("`{0}` is not an http(s) URL")]
+    NotHttp(String),
+    /// The mirror has a query or a fragment.
+    #[error("a mirror URL cannot have a query or fragment")]
+    QueryOrFragment,
 }
 
 /// A mirror's base URL.
@@ -75,15 +94,17 @@ pub struct Mirror {
 
 impl Mirror {
     /// A mirror at `url` (http or https).
-    pub fn parse(url: &str) -> Result<Mirror, String> {
+    pub fn parse(url: &str) -> Result<Mirror, MirrorError> {
         let base = url.trim().trim_end_matches('/').to_string();
-        let parsed =
-            Url::parse(&base).map_err(|e| format!("`{}` is not a URL ({e})", redact(url)))?;
+        let parsed = Url::parse(&base).map_err(|e| MirrorError::NotAUrl {
+            url: redact(url),
+            reason: e.to_string(),
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("`{}` is not an http(s) URL", redact(url)));
+            return Err(MirrorError::NotHttp(redact(url)));
         }
         if parsed.query().is_some() || parsed.fragment().is_some() {
-            return Err("a mirror URL cannot have a query or fragment".into());
+            return Err(MirrorError::QueryOrFragment);
         }
         Ok(Mirror { base })
     }
@@ -305,7 +326,17 @@ mod tests {
             "https://user:tok3n@mirror.example/terraform/"
         );
         assert!(!redact(&m.index_url()).contains("tok3n"));
-        assert!(Mirror::parse("ftp://x").is_err());
-        assert!(Mirror::parse("not a url").is_err());
+        assert_eq!(
+            Mirror::parse("ftp://x"),
+            Err(MirrorError::NotHttp("ftp://x/".into()))
+        );
+        assert!(matches!(
+            Mirror::parse("not a url"),
+            Err(MirrorError::NotAUrl { .. })
+        ));
+        assert_eq!(
+            Mirror::parse("https://m.example/t?x=1"),
+            Err(MirrorError::QueryOrFragment)
+        );
     }
 }

@@ -109,9 +109,9 @@ impl TerraformInstall {
     /// A step from its config; checks the version and the mirror URL.
     pub fn new(config: TerraformInstallConfig) -> Result<Self, ConfigError> {
         let requirement = step_core::tool::parse_requirement(&config.version)
-            .map_err(|e| ConfigError::property("version", e))?;
-        let mirror =
-            Mirror::parse(&config.mirror).map_err(|e| ConfigError::property("mirror", e))?;
+            .map_err(|e| ConfigError::property("version", e.to_string()))?;
+        let mirror = Mirror::parse(&config.mirror)
+            .map_err(|e| ConfigError::property("mirror", e.to_string()))?;
         Ok(TerraformInstall {
             config,
             requirement,
@@ -193,7 +193,7 @@ impl TerraformInstall {
         cache: &Path,
         version: &Version,
     ) -> Result<PathBuf, StepError> {
-        let platform = Platform::current().map_err(StepError::other)?;
+        let platform = Platform::current().map_err(|e| StepError::other(e.to_string()))?;
         let zip_name = Mirror::zip_name(version, &platform);
         let sums_url = self.mirror.sums_url(version);
         let sums = fetcher
@@ -318,7 +318,8 @@ impl Step for TerraformInstall {
         if self.config.use_path {
             match ToolSpec::new("terraform", INSTALL_HINT)
                 .require(Some(self.requirement.clone()))
-                .find(cx.env(), cx.workdir())
+                .locate(cx)
+                .await
             {
                 Ok(found) => {
                     let version = found.version.unwrap_or_else(|| Version::new(0, 0, 0));
@@ -330,6 +331,7 @@ impl Step for TerraformInstall {
                     .with_output("version", version.to_string())
                     .with_output("path", found.path.to_string_lossy().into_owned()));
                 }
+                Err(StepError::Cancelled) => return Err(StepError::Cancelled),
                 Err(e) => cx
                     .events()
                     .log(Level::Debug, format!("not using PATH: {e}")),
