@@ -159,7 +159,7 @@ fn retry_reason(result: &Result<Outcome, StepError>) -> Option<String> {
 impl<S: Step> Step for Retry<S> {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let mut attempt = 0;
-        let mut pause = self.backoff;
+        let backoff = crate::backoff::Backoff::doubling(self.backoff);
         loop {
             let result = self.inner.run(cx).await;
             let Some(reason) = retry_reason(&result) else {
@@ -173,12 +173,9 @@ impl<S: Step> Step for Retry<S> {
                 Level::Warn,
                 format!("{reason}; retrying ({attempt}/{})", self.retries),
             );
+            let pause = backoff.delay(attempt);
             if !pause.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
-                    _ = cx.cancel().cancelled() => return Err(StepError::Cancelled),
-                }
-                pause = pause.saturating_mul(2);
+                crate::backoff::sleep_unless_cancelled(cx.cancel(), pause).await?;
             }
         }
     }

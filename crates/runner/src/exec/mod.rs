@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
+use step_core::sync::lock;
 use step_core::{Cancel, CancelReason, Env, EventKind, EventSink, Level, RunResult, Status};
 
 use crate::expand::{ExpandError, expand_vars};
@@ -165,10 +166,7 @@ impl Interrupter {
     /// First call: cancel running steps gracefully (`finally`, teardowns and
     /// after-steps still run). Second call: kill everything now.
     pub fn interrupt(&self) -> u32 {
-        let mut n = match self.count.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut n = lock(&self.count);
         *n += 1;
         if *n == 1 {
             self.run.cancel(CancelReason::Interrupted);
@@ -250,13 +248,6 @@ impl Frame {
 
     fn take(&self) -> Vec<u64> {
         std::mem::take(&mut *lock(&self.seqs))
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
     }
 }
 
@@ -456,7 +447,8 @@ impl Executor {
             run_id: inner.opts.run_id.clone(),
             pipeline: pipeline_name.to_string(),
         });
-        let scope = self.initial_scope(&pipeline);
+        let facts = git_facts(&inner.opts.root, &inner.run_cancel).await;
+        let scope = self.initial_scope(&pipeline, facts);
         let scope = match scope {
             Ok(s) => Ok(self.private_tmp(s)),
             Err(e) => Err(e),
@@ -550,7 +542,11 @@ impl Executor {
         }
     }
 
-    fn initial_scope(&self, pipeline: &Pipeline) -> Result<Scope, String> {
+    fn initial_scope(
+        &self,
+        pipeline: &Pipeline,
+        git: Vec<(&'static str, String)>,
+    ) -> Result<Scope, String> {
         let inner = &self.inner;
         let mut env = inner.opts.env.clone();
         for name in &inner.file.secrets {
@@ -592,7 +588,7 @@ impl Executor {
         ] {
             env.set(k, v);
         }
-        for (k, v) in git_facts(&inner.opts.root) {
+        for (k, v) in git {
             if env.get(k).is_none() {
                 env.set(k, v);
             }

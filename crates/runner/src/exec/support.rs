@@ -200,7 +200,10 @@ pub(super) fn millis(d: Duration) -> u64 {
 /// Branch and commit of the repository at `root`, as wercker's variables:
 /// read from `.git`'s files, asking `git` only when they are in a form the
 /// reader does not know.
-pub(super) fn git_facts(root: &std::path::Path) -> Vec<(&'static str, String)> {
+pub(super) async fn git_facts(
+    root: &std::path::Path,
+    cancel: &step_core::Cancel,
+) -> Vec<(&'static str, String)> {
     let mut facts = Vec::new();
     let Some(read) = super::git::read(root) else {
         // Outside any checkout git has nothing to say either (unless told
@@ -208,7 +211,7 @@ pub(super) fn git_facts(root: &std::path::Path) -> Vec<(&'static str, String)> {
         if !super::git::in_checkout(root) && std::env::var_os("GIT_DIR").is_none() {
             return facts;
         }
-        return git_facts_from_git(root);
+        return git_facts_from_git(root, cancel).await;
     };
     facts.push(("WERCKER_GIT_BRANCH", read.branch.clone()));
     facts.push(("STEPWISE_GIT_BRANCH", read.branch));
@@ -225,31 +228,39 @@ pub(super) fn git_facts(root: &std::path::Path) -> Vec<(&'static str, String)> {
     facts
 }
 
-/// The same facts from `git rev-parse`.
-fn git_facts_from_git(root: &std::path::Path) -> Vec<(&'static str, String)> {
-    let git = |args: &[&str]| -> Option<String> {
-        let out = std::process::Command::new("git")
+/// The same facts from `git rev-parse`, run without blocking the runtime
+/// (a cancelled run stops waiting, and the child is killed when dropped).
+async fn git_facts_from_git(
+    root: &std::path::Path,
+    cancel: &step_core::Cancel,
+) -> Vec<(&'static str, String)> {
+    let git = async |args: &[&str]| -> Option<String> {
+        let out = tokio::process::Command::new("git")
             .args(args)
             .current_dir(root)
             .stdin(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .output()
-            .ok()?;
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::select! {
+            out = out => out.ok()?,
+            _ = cancel.cancelled() => return None,
+        };
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
             .filter(|s| !s.is_empty())
     };
     let mut facts = Vec::new();
-    if let Some(b) = git(&["rev-parse", "--abbrev-ref", "HEAD"]) {
+    if let Some(b) = git(&["rev-parse", "--abbrev-ref", "HEAD"]).await {
         facts.push(("WERCKER_GIT_BRANCH", b.clone()));
         facts.push(("STEPWISE_GIT_BRANCH", b));
     }
-    if let Some(c) = git(&["rev-parse", "HEAD"]) {
+    if let Some(c) = git(&["rev-parse", "HEAD"]).await {
         facts.push(("WERCKER_GIT_COMMIT", c.clone()));
         facts.push(("STEPWISE_GIT_COMMIT", c));
     }
-    if let Some(top) = git(&["rev-parse", "--show-toplevel"])
+    if let Some(top) = git(&["rev-parse", "--show-toplevel"]).await
         && let Some(name) = std::path::Path::new(&top).file_name()
     {
         facts.push((
