@@ -14,6 +14,17 @@ enum Segment {
     Index(i64),
 }
 
+/// A JSON path that does not parse: the path and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid JSON path `{path}`: {problem}")]
+#[non_exhaustive]
+pub struct JsonPathError {
+    /// The path as written.
+    pub path: String,
+    /// What is wrong, and where.
+    pub problem: String,
+}
+
 /// A parsed JSON path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JsonPath {
@@ -23,8 +34,11 @@ pub struct JsonPath {
 
 impl JsonPath {
     /// Parses a path; the error says what is wrong and where.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = |what: &str| format!("invalid JSON path `{text}`: {what}");
+    pub fn parse(text: &str) -> Result<Self, JsonPathError> {
+        let bad = |what: &str| JsonPathError {
+            path: text.to_string(),
+            problem: what.to_string(),
+        };
         let mut segments = Vec::new();
         let rest = text.trim();
         let rest = rest.strip_prefix('$').unwrap_or(rest);
@@ -136,7 +150,8 @@ mod tests {
     #[test]
     fn rejects_malformed_paths() {
         for bad in ["$.", "$.a[", "$.a[x]", "$['a", "$a..b"] {
-            assert!(JsonPath::parse(bad).is_err(), "{bad}");
+            let err = JsonPath::parse(bad).expect_err(bad);
+            assert_eq!(err.path, bad, "the error names the path as written");
         }
     }
 }

@@ -56,19 +56,34 @@ pub struct Pattern {
 
 impl Pattern {
     /// Compiles a pattern.
-    pub fn new(source: &str) -> Result<Self, String> {
+    pub fn new(source: &str) -> Result<Self, PatternError> {
         Regex::new(source)
             .map(|regex| Pattern {
                 source: source.to_string(),
                 regex,
             })
-            .map_err(|e| format!("invalid regular expression `{source}`: {e}"))
+            .map_err(|error| PatternError {
+                pattern: source.to_string(),
+                error,
+            })
     }
 
     /// The pattern's text.
     pub fn as_str(&self) -> &str {
         &self.source
     }
+}
+
+/// A regular expression that does not compile.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid regular expression `{pattern}`: {error}")]
+#[non_exhaustive]
+pub struct PatternError {
+    /// The pattern as written.
+    pub pattern: String,
+    /// What the regex crate says about it.
+    #[source]
+    pub error: regex::Error,
 }
 
 /// Why a matcher did not hold: the expectation and the actual value.

@@ -154,7 +154,8 @@ impl Step for Serverspec {
                 crate::matcher::cut(last_lines(&out.stderr, &out.stdout).trim(), 1500)
             )));
         }
-        let parsed = parse_rspec_json(&text).map_err(StepError::other)?;
+        let parsed =
+            parse_rspec_json(&text).map_err(|e| StepError::tool_output("rspec", e.to_string()))?;
         Ok(parsed.into_outcome(out.code()))
     }
 
@@ -204,14 +205,25 @@ pub struct RspecReport {
     pub messages: Vec<String>,
 }
 
+/// Why rspec's JSON report could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RspecReportError {
+    /// The text is not JSON.
+    #[error("rspec's JSON report cannot be read: {0}")]
+    NotJson(#[from] serde_json::Error),
+    /// JSON without rspec's `examples` list.
+    #[error("rspec's JSON report has no `examples` list")]
+    NoExamples,
+}
+
 /// Parses rspec's `--format json` report.
-pub fn parse_rspec_json(text: &str) -> Result<RspecReport, String> {
-    let v: Value = serde_json::from_str(text)
-        .map_err(|e| format!("rspec's JSON report cannot be read: {e}"))?;
+pub fn parse_rspec_json(text: &str) -> Result<RspecReport, RspecReportError> {
+    let v: Value = serde_json::from_str(text)?;
     let examples = v
         .get("examples")
         .and_then(Value::as_array)
-        .ok_or("rspec's JSON report has no `examples` list")?;
+        .ok_or(RspecReportError::NoExamples)?;
     let s = |e: &Value, k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let examples = examples
         .iter()
@@ -383,6 +395,13 @@ mod tests {
             .unwrap()
             .into_outcome(Some(0));
         assert!(o.is_failed());
-        assert!(parse_rspec_json("not json").is_err());
+        assert!(matches!(
+            parse_rspec_json("not json"),
+            Err(RspecReportError::NotJson(_))
+        ));
+        assert!(matches!(
+            parse_rspec_json(r#"{"summary":{}}"#),
+            Err(RspecReportError::NoExamples)
+        ));
     }
 }

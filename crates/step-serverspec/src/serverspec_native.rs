@@ -564,7 +564,8 @@ async fn run_fallbacks(
                 crate::matcher::cut(ran.stderr.trim(), 1500)
             )));
         }
-        let parsed = parse_rspec_json(&text).map_err(StepError::other)?;
+        let parsed =
+            parse_rspec_json(&text).map_err(|e| StepError::tool_output("rspec", e.to_string()))?;
         out.examples.extend(parsed.examples);
         out.errors_outside += parsed.errors_outside;
         out.messages.extend(parsed.messages);

@@ -773,7 +773,7 @@ impl CheckSpec {
                 for s in self.matches.map(|s| s.0).unwrap_or_default() {
                     a.push(Assertion::new(
                         Property::Content,
-                        Matcher::Match(Pattern::new(&s)?),
+                        Matcher::Match(Pattern::new(&s).map_err(|e| e.to_string())?),
                     ));
                 }
                 attr(&mut a, Property::LinkTarget, self.link_target);
@@ -817,7 +817,7 @@ impl CheckSpec {
                 }
                 attr(&mut a, Property::Body, self.body);
                 for (path, m) in self.json.map(|j| j.0).unwrap_or_default() {
-                    let path = JsonPath::parse(&path)?;
+                    let path = JsonPath::parse(&path).map_err(|e| e.to_string())?;
                     a.push(Assertion::new(
                         Property::Body,
                         Matcher::Path(path, Some(Box::new(m))),
