@@ -60,10 +60,8 @@ impl DockerApi {
         if set("DOCKER_API_VERSION").is_some() {
             return None;
         }
-        if let Some(ctx) = set("DOCKER_CONTEXT") {
-            if ctx != "default" {
-                return None;
-            }
+        if set("DOCKER_CONTEXT").is_some_and(|c| c != "default") {
+            return None;
         }
         let socket = match set("DOCKER_HOST") {
             Some(host) => PathBuf::from(host.strip_prefix("unix://")?),
