@@ -11,7 +11,7 @@
 //!   (inside a JSON array);
 //! - `docker inspect NAME` tries the object types in the CLI's order
 //!   (container, image, network, volume, plugin; swarm objects only on a
-//!   swarm manager, which is left to the CLI), skipping "not found" and
+//!   swarm manager, where the work is left to the CLI), skipping "not found" and
 //!   "invalid reference format" as the CLI does;
 //! - every other answer (a refused connection, an unexpected status, a
 //!   timeout) is [`Answer::AskCli`]: the caller then runs the CLI, so its
@@ -119,9 +119,12 @@ impl DockerApi {
         if kind == Kind::Container {
             return Answer::Missing;
         }
-        // Swarm objects are asked for only on a swarm manager.
-        match conn.get("/info").await {
-            Ok((200, body)) if swarm_manager(&body) == Some(false) => {}
+        // Swarm objects are asked for only on a swarm manager. The CLI reads
+        // `Swarm.ControlAvailable` of `GET /info`; the engine sets it when it
+        // is an active manager, the same test that makes `GET /swarm` answer
+        // 503 "not a swarm manager", which costs 1 ms where `/info` costs 90.
+        match conn.get("/swarm").await {
+            Ok((503, body)) if not_a_manager(&body) => {}
             _ => return Answer::AskCli,
         }
         match conn.get(&format!("/plugins/{name}/json")).await {
@@ -149,12 +152,9 @@ fn skippable(status: u16, body: &[u8]) -> bool {
             && (text.contains("invalid reference format") || text.contains("not supported")))
 }
 
-/// `Swarm.ControlAvailable` of `GET /info`.
-fn swarm_manager(body: &[u8]) -> Option<bool> {
-    let info: serde_json::Value = serde_json::from_slice(body).ok()?;
-    info.pointer("/Swarm/ControlAvailable")
-        .map(|v| v.as_bool() == Some(true))
-        .or(Some(false))
+/// `GET /swarm`'s 503 of a node that is no active swarm manager.
+fn not_a_manager(body: &[u8]) -> bool {
+    String::from_utf8_lossy(body).contains("not a swarm manager")
 }
 
 /// Whether the CLI's config file (missing or without `currentContext`)
@@ -303,14 +303,9 @@ mod tests {
         assert!(skippable(404, b"{}"));
         assert!(skippable(400, br#"{"message":"invalid reference format"}"#));
         assert!(!skippable(500, b"{}"));
-        assert_eq!(
-            swarm_manager(br#"{"Swarm":{"ControlAvailable":true}}"#),
-            Some(true)
-        );
-        assert_eq!(
-            swarm_manager(br#"{"Swarm":{"LocalNodeState":"inactive"}}"#),
-            Some(false)
-        );
-        assert_eq!(swarm_manager(b"nope"), None);
+        assert!(not_a_manager(
+            br#"{"message":"This node is not a swarm manager. Use"}"#
+        ));
+        assert!(!not_a_manager(b"{}"));
     }
 }
