@@ -51,6 +51,7 @@
 //! ```
 
 pub mod check;
+pub mod docker_api;
 pub mod engine;
 pub mod facts;
 pub mod host_checks;

@@ -4,7 +4,9 @@
 //! fallback), UDP ports from `/proc/net/udp`, processes from `/proc`, users and groups from `/etc/passwd`
 //! and `/etc/group`, packages from dpkg's status file, HTTP with reqwest,
 //! TCP reachability with a socket. Only commands, services (systemctl or an
-//! init script) and containers (`docker inspect`) start a child process.
+//! init script) start a child process; containers (`docker inspect`) are
+//! asked of the engine's API socket when the CLI would use it (see
+//! [`crate::docker_api`]), else of the CLI.
 //!
 //! The host-wide tables (sockets, processes, accounts, packages) are read
 //! once per [`LocalRound`] and shared by all checks of the round, which is
@@ -436,6 +438,17 @@ async fn docker_inspect(
     timeout: Duration,
     cx: &StepContext,
 ) -> Result<Option<ContainerInfo>, String> {
+    use crate::docker_api::{Answer, DockerApi, Kind};
+    let env = |k: &str| cx.env().get(k).map(str::to_string);
+    if let Some(api) = DockerApi::from_env(env)
+        && docker_cli_installed(cx)
+    {
+        match api.inspect(Kind::Container, name, timeout).await {
+            Answer::Found(json) => return crate::facts::parse_docker_inspect(&json).map(Some),
+            Answer::Missing => return Ok(None),
+            Answer::AskCli => {}
+        }
+    }
     let out = Cmd::new("docker")
         .args(["inspect", "--type", "container", "--", name])
         .capture(MAX_CONTENT)
@@ -448,6 +461,18 @@ async fn docker_inspect(
             other => other.to_string(),
         })?;
     container_from_inspect(out.code(), &out.stdout, &out.stderr)
+}
+
+/// Whether `docker` is on the context's PATH (without it the CLI's "not
+/// installed" is the answer, whatever the engine would say).
+fn docker_cli_installed(cx: &StepContext) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let path = cx.env().get("PATH").unwrap_or_default();
+    path.split(':').any(|dir| {
+        let dir = if dir.is_empty() { "." } else { dir };
+        std::fs::metadata(cx.resolve(Path::new(dir)).join("docker"))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// Reads `docker inspect`'s result: a container, "no such container", or an error.

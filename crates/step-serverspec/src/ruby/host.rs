@@ -5,7 +5,7 @@
 //! targets (ssh, docker exec) go through step-core's backends.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use step_core::StepContext;
@@ -76,6 +76,8 @@ pub struct Host {
     /// The `:path` setting, prepended to PATH for commands.
     path_prefix: Mutex<Option<String>>,
     local: super::local::LocalFacts,
+    /// The engine's API socket, when the CLI would use it (local only).
+    docker_api: OnceLock<Option<crate::docker_api::DockerApi>>,
 }
 
 impl Host {
@@ -96,6 +98,7 @@ impl Host {
             os: Mutex::new(None),
             path_prefix: Mutex::new(None),
             local: super::local::LocalFacts::default(),
+            docker_api: OnceLock::new(),
         }
     }
 
@@ -140,6 +143,77 @@ impl Host {
         }
     }
 
+    /// specinfra's `docker inspect NAME`: on this machine asked of the
+    /// engine's API socket when the CLI would use it ([`crate::docker_api`]),
+    /// else run as that line. Cached per run like [`Host::run`].
+    pub fn docker_inspect(&self, name: &str) -> Arc<CmdOut> {
+        let Some((key, job)) = self.docker_inspect_job(name) else {
+            return self.run(&format!("docker inspect {name}"));
+        };
+        let (slot, fresh) = self.slot(&key);
+        if fresh {
+            slot.fill(self.handle.block_on(job));
+        }
+        slot.wait()
+    }
+
+    /// Starts [`Host::docker_inspect`] in the background.
+    pub fn prefetch_docker_inspect(&self, name: &str) {
+        let Some((key, job)) = self.docker_inspect_job(name) else {
+            return self.prefetch(&format!("docker inspect {name}"));
+        };
+        let (slot, fresh) = self.slot(&key);
+        if fresh {
+            self.handle.spawn(async move { slot.fill(job.await) });
+        }
+    }
+
+    /// The cache key and the work of an API-answered `docker inspect NAME`
+    /// (the CLI line when the API is not certain), or `None` to run the
+    /// line. The key is not the line's: its stdout is the API's JSON, not
+    /// the CLI's indented text, so `command('docker inspect …')` keeps the CLI.
+    fn docker_inspect_job(
+        &self,
+        name: &str,
+    ) -> Option<(
+        String,
+        impl std::future::Future<Output = CmdOut> + Send + 'static + use<>,
+    )> {
+        use crate::docker_api::{Answer, DockerApi, Kind};
+        if !self.is_local() || !crate::docker_api::plain_ref(name) {
+            return None;
+        }
+        let api = self
+            .docker_api
+            .get_or_init(|| DockerApi::from_env(|k| self.cx.env().get(k).map(str::to_string)))
+            .clone()?;
+        if !self.has_program("docker") {
+            return None;
+        }
+        let line = format!("docker inspect {name}");
+        let cli = self.command(&line);
+        let name = name.to_string();
+        let job = async move {
+            match api
+                .inspect(Kind::Any, &name, Duration::from_secs(120))
+                .await
+            {
+                Answer::Found(json) => CmdOut {
+                    stdout: format!("{json}\n"),
+                    stderr: String::new(),
+                    exit_status: 0,
+                },
+                Answer::Missing => CmdOut {
+                    stdout: "[]\n".into(),
+                    stderr: format!("Error: No such object: {name}\n"),
+                    exit_status: 1,
+                },
+                Answer::AskCli => cli.await,
+            }
+        };
+        Some((format!("\0api {line}"), job))
+    }
+
     /// The cache slot of a line, and whether the caller must fill it.
     fn slot(&self, line: &str) -> (Arc<Slot>, bool) {
         let mut cache = lock(&self.cache);
@@ -152,7 +226,10 @@ impl Host {
     }
 
     /// The run of a line, as a future that owns what it needs.
-    fn command(&self, line: &str) -> impl std::future::Future<Output = CmdOut> + Send + 'static {
+    fn command(
+        &self,
+        line: &str,
+    ) -> impl std::future::Future<Output = CmdOut> + Send + 'static + use<> {
         let prefix = lock(&self.path_prefix).clone();
         // Locally, specinfra's `env PATH="<:path>" sh -c LINE` is LINE run
         // with that PATH: no `env` process, and no shell for plain words.

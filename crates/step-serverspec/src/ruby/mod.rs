@@ -296,7 +296,7 @@ fn prefetch(host: &Host, examples: &[Example<'_>]) {
             match (r.kind.as_str(), &r.name) {
                 ("command", Some(line)) if its || ex.description.is_none() => host.prefetch(line),
                 ("docker_container" | "docker_image", Some(name)) => {
-                    host.prefetch(&format!("docker inspect {name}"))
+                    host.prefetch_docker_inspect(name)
                 }
                 _ => {}
             }

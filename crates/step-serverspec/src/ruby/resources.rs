@@ -734,7 +734,7 @@ impl Resource {
         name: &str,
         args: &[Value],
     ) -> Result<bool, Unsupported> {
-        let out = host.run(&format!("docker inspect {}", self.name()));
+        let out = host.docker_inspect(self.name());
         let inspection = serde_json::from_str::<serde_json::Value>(&out.stdout)
             .ok()
             .and_then(|v| v.get(0).cloned());

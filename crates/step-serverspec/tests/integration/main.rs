@@ -6,6 +6,7 @@ mod support;
 
 mod differential;
 mod docker;
+mod docker_api;
 mod local;
 mod seed_serverspec;
 mod serverspec;
