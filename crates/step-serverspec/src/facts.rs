@@ -447,14 +447,25 @@ pub struct ContainerInfo {
     pub mounts: Vec<(String, String)>,
 }
 
+/// Why `docker inspect`'s output could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DockerInspectError {
+    /// The output is not JSON.
+    #[error("docker inspect printed no JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    /// JSON, but not a list with at least one object.
+    #[error("docker inspect printed an empty list")]
+    Empty,
+}
+
 /// Parses `docker inspect` output (a JSON array with one object).
-pub fn parse_docker_inspect(text: &str) -> Result<ContainerInfo, String> {
-    let v: Value =
-        serde_json::from_str(text).map_err(|e| format!("docker inspect printed no JSON: {e}"))?;
+pub fn parse_docker_inspect(text: &str) -> Result<ContainerInfo, DockerInspectError> {
+    let v: Value = serde_json::from_str(text)?;
     let c = v
         .as_array()
         .and_then(|a| a.first())
-        .ok_or("docker inspect printed an empty list")?;
+        .ok_or(DockerInspectError::Empty)?;
     let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
     let mounts = c
         .get("Mounts")
@@ -644,7 +655,14 @@ mod tests {
         assert!(parse_stat("garbage").is_none());
         let c = parse_docker_inspect(r#"[{"State":{"Running":true,"Status":"running"},"Config":{"Image":"busybox"},"Mounts":[{"Source":"/h","Destination":"/store"}]}]"#).unwrap();
         assert_eq!(c.mounts, vec![("/store".into(), "/h".into())]);
-        assert!(parse_docker_inspect("[]").is_err());
+        assert!(matches!(
+            parse_docker_inspect("[]"),
+            Err(DockerInspectError::Empty)
+        ));
+        assert!(matches!(
+            parse_docker_inspect("nope"),
+            Err(DockerInspectError::NotJson(_))
+        ));
         let r = parse_curl_response("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"a\":1}").unwrap();
         assert_eq!(
             (

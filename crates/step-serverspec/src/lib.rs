@@ -56,11 +56,13 @@ pub mod engine;
 pub mod facts;
 pub mod host_checks;
 pub mod jsonpath;
-pub mod local;
+// How resources are observed (locally, over ssh or in a container) is
+// this crate's business: the steps above are its interface.
+mod local;
 pub mod matcher;
 pub mod netdiag;
-pub mod observe;
-pub mod remote;
+mod observe;
+mod remote;
 pub mod ruby;
 pub mod serverspec;
 pub mod serverspec_native;

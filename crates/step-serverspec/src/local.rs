@@ -444,7 +444,11 @@ async fn docker_inspect(
         && docker_cli_installed(cx)
     {
         match api.inspect(Kind::Container, name, timeout).await {
-            Answer::Found(json) => return crate::facts::parse_docker_inspect(&json).map(Some),
+            Answer::Found(json) => {
+                return crate::facts::parse_docker_inspect(&json)
+                    .map(Some)
+                    .map_err(|e| e.to_string());
+            }
             Answer::Missing => return Ok(None),
             Answer::AskCli => {}
         }
@@ -482,7 +486,9 @@ pub fn container_from_inspect(
     stderr: &str,
 ) -> Result<Option<ContainerInfo>, String> {
     match code {
-        Some(0) => crate::facts::parse_docker_inspect(stdout).map(Some),
+        Some(0) => crate::facts::parse_docker_inspect(stdout)
+            .map(Some)
+            .map_err(|e| e.to_string()),
         Some(127) => Err("`docker` is not installed on the target".into()),
         _ if stderr.contains("No such") => Ok(None),
         _ => Err(format!("docker inspect failed: {}", stderr.trim())),
