@@ -241,9 +241,11 @@ async fn retry(
         if !(retries_left || time_left) {
             break;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = cx.cancel().cancelled() => break,
+        if step_core::backoff::sleep_unless_cancelled(cx.cancel(), interval)
+            .await
+            .is_err()
+        {
+            break;
         }
         let (obs, took) = match &*observer {
             Observer::Local(http) => {
