@@ -315,7 +315,7 @@ impl Host {
         let debian = self.cat("/etc/debian_version");
         if debian.success() {
             let (mut distro, mut release) = (None, None);
-            let lsb = self.run("lsb_release -ir");
+            let lsb = self.lsb_release_ir();
             let lsb_file = || self.cat("/etc/lsb-release");
             if lsb.success() {
                 for line in lsb.stdout.lines() {
@@ -396,9 +396,29 @@ impl Host {
     pub fn start_os_detection(&self) {
         if !self.is_local() {
             let _ = self.os();
-        } else if self.cat("/etc/debian_version").success() {
+        } else if self.cat("/etc/debian_version").success() && self.lsb_in_process().is_none() {
             self.prefetch("lsb_release -ir");
         }
+    }
+
+    /// `lsb_release -ir`, answered in-process on this machine when its
+    /// meaning is certain ([`super::lsb`]), else run.
+    fn lsb_release_ir(&self) -> Arc<CmdOut> {
+        match self.lsb_in_process() {
+            Some(stdout) => Arc::new(CmdOut {
+                stdout,
+                stderr: String::new(),
+                exit_status: 0,
+            }),
+            None => self.run("lsb_release -ir"),
+        }
+    }
+
+    fn lsb_in_process(&self) -> Option<String> {
+        if !self.is_local() {
+            return None;
+        }
+        super::lsb::lsb_release_ir(lock(&self.path_prefix).as_deref())
     }
 
     /// `uname -m` (in-process on this machine).

@@ -19,6 +19,7 @@ pub mod grep;
 pub mod host;
 pub mod inproc;
 pub mod local;
+pub mod lsb;
 pub mod matchers;
 pub mod ps;
 pub mod resources;
