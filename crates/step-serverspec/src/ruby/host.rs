@@ -418,7 +418,12 @@ impl Host {
         if !self.is_local() {
             return None;
         }
-        super::lsb::lsb_release_ir(lock(&self.path_prefix).as_deref())
+        // The PATH the command would run with (see `command`).
+        let path = match lock(&self.path_prefix).as_deref() {
+            Some(prefix) => expand_path(prefix, &self.base_path())?,
+            None => self.base_path(),
+        };
+        super::lsb::lsb_release_ir(&path)
     }
 
     /// `uname -m` (in-process on this machine).

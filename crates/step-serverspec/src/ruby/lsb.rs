@@ -3,21 +3,20 @@
 //! lsb-release 12 and later), which prints `ID` (first letter capitalised,
 //! or `NAME` when the two differ only in case) and `VERSION_ID` from the
 //! os-release file it sources. Any other `lsb_release` (Ubuntu's Python one,
-//! a local wrapper), an os-release file needing a shell to read, or a
-//! `:path` setting that could pick another program: `None`, and the command
-//! runs.
+//! a local wrapper, whichever comes first on the `PATH` the command would
+//! run with) or an os-release file needing a shell to read: `None`, and
+//! the command runs.
 
 use std::path::{Path, PathBuf};
 
 /// A line that only Debian's os-release-based script has.
 const MARKER: &str = "Mimic the output of Debian's Python-based lsb_release";
 
-/// What `lsb_release -ir` prints on this machine, when certain.
-pub fn lsb_release_ir(path_prefix: Option<&str>) -> Option<String> {
-    if path_prefix.is_some() {
-        return None;
-    }
-    let program = which::which("lsb_release").ok()?;
+/// What `lsb_release -ir` prints on this machine when the command runs
+/// with `PATH` set to `search_path`, when certain.
+pub fn lsb_release_ir(search_path: &str) -> Option<String> {
+    let cwd = std::env::current_dir().ok()?;
+    let program = which::which_in("lsb_release", Some(search_path), cwd).ok()?;
     let script = std::fs::read_to_string(&program).ok()?;
     if !script.starts_with("#!/bin/sh") || !script.contains(MARKER) {
         return None;
@@ -160,7 +159,8 @@ mod tests {
 
     #[test]
     fn this_machine_agrees_with_its_lsb_release() {
-        let Some(ours) = lsb_release_ir(None) else {
+        let path = std::env::var("PATH").unwrap_or_default();
+        let Some(ours) = lsb_release_ir(&path) else {
             eprintln!("lsb_release here is not the os-release script: nothing to compare");
             return;
         };
