@@ -36,6 +36,25 @@ use crate::event::Level;
 use crate::outcome::Outcome;
 use crate::step::{Step, StopPolicy, Teardown};
 
+/// The `Step` methods a wrapper takes from the step it wraps: what the
+/// wrapped step would undo, run and need to stop is the wrapper's too.
+/// One list, so that a method added to `Step` reaches every wrapper.
+macro_rules! forward_to_inner {
+    () => {
+        fn teardown(&self) -> Option<Teardown> {
+            self.inner.teardown()
+        }
+
+        fn commands(&self) -> Vec<String> {
+            self.inner.commands()
+        }
+
+        fn stop_policy(&self) -> StopPolicy {
+            self.inner.stop_policy()
+        }
+    };
+}
+
 /// Stops the inner step when it runs longer than a limit.
 ///
 /// On expiry the step's cancellation handle is cancelled with
@@ -93,17 +112,7 @@ impl<S: Step> Step for Timeout<S> {
         }
     }
 
-    fn teardown(&self) -> Option<Teardown> {
-        self.inner.teardown()
-    }
-
-    fn commands(&self) -> Vec<String> {
-        self.inner.commands()
-    }
-
-    fn stop_policy(&self) -> StopPolicy {
-        self.inner.stop_policy()
-    }
+    forward_to_inner!();
 }
 
 /// Runs the inner step again when it fails or errors, up to `retries` more
@@ -180,17 +189,7 @@ impl<S: Step> Step for Retry<S> {
         }
     }
 
-    fn teardown(&self) -> Option<Teardown> {
-        self.inner.teardown()
-    }
-
-    fn commands(&self) -> Vec<String> {
-        self.inner.commands()
-    }
-
-    fn stop_policy(&self) -> StopPolicy {
-        self.inner.stop_policy()
-    }
+    forward_to_inner!();
 }
 
 /// Reports a failure of the inner step as a warning: a failed outcome, or
@@ -235,17 +234,7 @@ impl<S: Step> Step for ContinueOnError<S> {
         Ok(outcome)
     }
 
-    fn teardown(&self) -> Option<Teardown> {
-        self.inner.teardown()
-    }
-
-    fn commands(&self) -> Vec<String> {
-        self.inner.commands()
-    }
-
-    fn stop_policy(&self) -> StopPolicy {
-        self.inner.stop_policy()
-    }
+    forward_to_inner!();
 }
 
 #[cfg(test)]
