@@ -1,14 +1,22 @@
 //! The `script` step: runs `code` with `bash -e` (or with its own
 //! interpreter when it starts with `#!`), as wercker did. Variables the
 //! script exports carry over to later steps: the code is sourced by a small
-//! wrapper whose EXIT trap writes `export -p` to a pipe the step reads back.
+//! wrapper whose EXIT trap writes `export -p` to an anonymous file the step
+//! reads back when the shell has exited.
 //!
-//! Nothing touches the disk: the code is an anonymous in-memory file and
-//! the environment comes back through a pipe, both inherited by the child
-//! as `/dev/fd/N` (the child's stdin stays `/dev/null`).
+//! Code that cannot change an exported variable (it names none, and uses
+//! no `export`, `source`, `eval`… — see [`may_change_exports`]) skips the
+//! wrapper: it is bash's command string, so a trivial step costs what
+//! `bash -c` costs.
+//!
+//! Nothing touches the disk: the code is an anonymous in-memory file (or
+//! the command string), inherited by the child as `/dev/fd/N` (the child's
+//! stdin stays `/dev/null`).
 
 use std::io::{Seek, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use step_core::Env;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -97,33 +105,42 @@ pub fn kind() -> Box<dyn StepKind> {
 #[async_trait]
 impl Step for Script {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
-        let code = code_fd(&self.config.code)
-            .map_err(|e| StepError::io("passing the script's code to it", e))?;
-        let code_path = format!("/dev/fd/{}", code.as_raw_fd());
-        if self.config.code.starts_with("#!") {
-            let (interpreter, arg) = shebang(&self.config.code);
+        let code = &self.config.code;
+        if code.starts_with("#!") {
+            let fd =
+                code_fd(code).map_err(|e| StepError::io("passing the script's code to it", e))?;
+            let (interpreter, arg) = shebang(code);
             let out = Cmd::new(interpreter)
                 .args(arg)
-                .arg(&code_path)
-                .inherit_fd(code)
+                .arg(format!("/dev/fd/{}", fd.as_raw_fd()))
+                .inherit_fd(fd)
                 .run(cx)
                 .await?;
             return Ok(result(&out));
         }
-        let (env_r, env_w) =
-            std::io::pipe().map_err(|e| StepError::io("creating the environment pipe", e))?;
-        let env_w =
-            high_fd(env_w.into()).map_err(|e| StepError::io("creating the environment pipe", e))?;
-        let cmd = Cmd::new("bash")
+        if !may_change_exports(code, cx.env()) {
+            let out = plain_bash(code, cx)?.run(cx).await?;
+            return Ok(result(&out));
+        }
+        let fd = code_fd(code).map_err(|e| StepError::io("passing the script's code to it", e))?;
+        // One open file, two descriptors: the child writes through its own,
+        // this step reads back through the other.
+        let (dump, child_end) = anonymous_file()
+            .and_then(high_fd)
+            .and_then(|d| Ok((d.try_clone()?, d)))
+            .map_err(|e| StepError::io("creating the file the script's exports go to", e))?;
+        let out = Cmd::new("bash")
             .args(["-e", "-c", WRAPPER, "script"])
-            .arg(env_w.as_raw_fd().to_string())
-            .arg(&code_path)
-            .inherit_fd(code)
-            .inherit_fd(env_w);
-        let (out, dump) = run_reading(cmd, cx, env_r).await?;
+            .arg(child_end.as_raw_fd().to_string())
+            .arg(format!("/dev/fd/{}", fd.as_raw_fd()))
+            .inherit_fd(fd)
+            .inherit_fd(child_end)
+            .run(cx)
+            .await?;
         let mut outcome = result(&out);
         if out.success() {
-            let text = String::from_utf8_lossy(&dump);
+            let text = read_dump(&dump)
+                .map_err(|e| StepError::io("reading the variables the script exported", e))?;
             for (name, value) in parse_export_p(&text) {
                 if SHELL_OWN.contains(&name.as_str()) {
                     continue;
@@ -169,42 +186,121 @@ fn result(out: &step_core::process::ProcessOutput) -> Outcome {
 }
 
 /// Sources the code in this shell so its exports are visible to the EXIT
-/// trap, which writes them to the inherited descriptor `$1`.
+/// trap, which writes them to the inherited descriptor `$1` (an anonymous
+/// file, read back once the shell has exited).
 const WRAPPER: &str = r#"__stepwise_env=$1; __stepwise_code=$2; set --
 trap 'export -p >&"$__stepwise_env"' EXIT
 . "$__stepwise_code""#;
 
-/// Runs `cmd` while reading what the child writes to the environment pipe.
-/// Reading stops when the child has exited and the pipe holds nothing
-/// more: a background process the script started may keep the pipe open.
-async fn run_reading(
-    cmd: Cmd,
-    cx: &StepContext,
-    env: std::io::PipeReader,
-) -> Result<(step_core::process::ProcessOutput, Vec<u8>), StepError> {
-    use tokio::io::AsyncReadExt;
-    let fd = OwnedFd::from(env);
-    let mut env = rustix::io::ioctl_fionbio(&fd, true)
-        .map_err(std::io::Error::from)
-        .and_then(|()| tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked(fd))
-        .map_err(|e| StepError::io("reading the environment pipe", e))?;
-    let mut dump = Vec::new();
-    let run = cmd.run(cx);
-    tokio::pin!(run);
-    let mut open = true;
-    let out = loop {
-        tokio::select! {
-            out = &mut run => break out?,
-            read = env.read_buf(&mut dump), if open => {
-                open = matches!(read, Ok(n) if n > 0);
-            }
-        }
-    };
-    // The child has exited: everything it wrote is in the pipe by now.
-    while open {
-        open = matches!(env.try_read_buf(&mut dump), Ok(n) if n > 0);
+/// Sources the code, for code that is not passed as bash's command string.
+const SOURCE: &str = r#"__stepwise_code=$1; set --
+. "$__stepwise_code""#;
+
+/// Code up to this size, holding no secret, is bash's command string; a
+/// longer one is read from an anonymous file (one argument may hold
+/// 128 KiB on Linux).
+const ARGV_CODE_MAX: usize = 64 * 1024;
+
+/// Words with which bash code exports a variable, assigns one it does not
+/// name, runs code the runner does not see (a sourced file, an `eval`ed
+/// string, a trap), or behaves differently sourced than as a command string.
+const DYNAMIC_WORDS: &[&str] = &[
+    "export",
+    "declare",
+    "typeset",
+    "local",
+    "readonly",
+    "set",
+    "shopt",
+    "source",
+    "eval",
+    "trap",
+    "printf",
+    "read",
+    "mapfile",
+    "readarray",
+    "let",
+    "getopts",
+    "select",
+    "coproc",
+    "wait",
+    "enable",
+    "return",
+    "caller",
+    "BASH_SOURCE",
+    "BASH_LINENO",
+    "BASH_ARGV",
+    "BASH_ARGC",
+    "FUNCNAME",
+];
+
+/// Variables that make bash run code or export on its own when it starts.
+const SHELL_STARTUP: &[&str] = &["BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS"];
+
+/// Whether running `code` may change an exported variable, so the exports
+/// must be read back. It may unless it names no exported variable, uses
+/// none of [`DYNAMIC_WORDS`], no `.` command and no arithmetic (`((`,
+/// `$[`, `[[`, which can assign to a name held in a value), and the
+/// environment starts nothing in bash. Quotes and backslashes are ignored,
+/// so `ex"port"` and `\export` count; a name spelt through `$'\x..'`
+/// escapes is not seen.
+fn may_change_exports(code: &str, env: &Env) -> bool {
+    if env
+        .iter()
+        .any(|(k, _)| SHELL_STARTUP.contains(&k) || k.starts_with("BASH_FUNC_"))
+    {
+        return true;
     }
-    Ok((out, dump))
+    let plain: String = code
+        .chars()
+        .filter(|c| !matches!(c, '\'' | '"' | '\\'))
+        .collect();
+    if ["((", "$[", "[["].iter().any(|a| plain.contains(a)) || has_dot_command(&plain) {
+        return true;
+    }
+    plain
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .any(|w| DYNAMIC_WORDS.contains(&w) || (!SHELL_OWN.contains(&w) && env.get(w).is_some()))
+}
+
+/// Whether `code` has a `.` word (the `source` builtin): a dot standing
+/// alone between blanks or command separators.
+fn has_dot_command(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| {
+        let before = i.checked_sub(1).map(|j| bytes[j]);
+        let after = bytes.get(i + 1).copied();
+        b == b'.'
+            && before.is_none_or(|c| c.is_ascii_whitespace() || b";&|({`".contains(&c))
+            && after.is_none_or(|c| c.is_ascii_whitespace())
+    })
+}
+
+/// `bash -e` running code that cannot change exported variables: as the
+/// command string when it is short and holds no secret (argv is visible to
+/// `ps`), else sourced from an anonymous file. Without the EXIT trap bash
+/// also runs the last command in its own process instead of forking.
+fn plain_bash(code: &str, cx: &StepContext) -> Result<Cmd, StepError> {
+    let masker = cx.events().masker();
+    if code.len() <= ARGV_CODE_MAX && masker.ranges(code.as_bytes()).next().is_none() {
+        return Ok(Cmd::new("bash").args(["-e", "-c", code, "script"]));
+    }
+    let fd = code_fd(code).map_err(|e| StepError::io("passing the script's code to it", e))?;
+    Ok(Cmd::new("bash")
+        .args(["-e", "-c", SOURCE, "script"])
+        .arg(format!("/dev/fd/{}", fd.as_raw_fd()))
+        .inherit_fd(fd))
+}
+
+/// What the EXIT trap wrote to the anonymous file.
+fn read_dump(file: &OwnedFd) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::from(file.try_clone()?);
+    file.rewind()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The code as an anonymous file the child can open as `/dev/fd/N`.
@@ -371,6 +467,59 @@ fn parse_ansi_c(q: &str) -> (String, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env(names: &[&str]) -> Env {
+        let mut env = Env::new();
+        for n in names {
+            env.set(*n, "x");
+        }
+        env
+    }
+
+    #[test]
+    fn code_that_may_change_exports_is_recognised() {
+        let e = env(&["PATH", "HOME", "PWD"]);
+        for code in [
+            "export A=1",
+            "declare -x A=1",
+            "typeset -x A",
+            "set -a; A=1",
+            "source env.sh",
+            ". env.sh",
+            "cd x && . ./env.sh",
+            "eval \"$(ssh-agent -s)\"",
+            "PATH=/opt/bin:$PATH",
+            "HOME=/tmp make",
+            "read -r REPLY",
+            "printf -v NAME %s x",
+            "(( n = 1 ))",
+            "ex\"port\" A=1",
+            "\\export A=1",
+            "trap 'export A=1' EXIT",
+            "return 0",
+            "echo \"${BASH_SOURCE[0]}\"",
+        ] {
+            assert!(may_change_exports(code, &e), "{code}");
+        }
+        for code in [
+            "true",
+            "make test",
+            "cd build && make -j4",
+            "echo \"$PWD\"",
+            "ls -la .. ./x",
+            "terraform fmt -check",
+            "sleep 1",
+        ] {
+            assert!(!may_change_exports(code, &e), "{code}");
+        }
+    }
+
+    #[test]
+    fn an_environment_that_starts_code_in_bash_always_reads_exports_back() {
+        for name in ["BASH_ENV", "SHELLOPTS", "BASH_FUNC_f%%"] {
+            assert!(may_change_exports("true", &env(&[name])), "{name}");
+        }
+    }
 
     #[test]
     fn export_p_is_parsed_with_escapes_and_newlines() {

@@ -17,6 +17,7 @@ mod output;
 mod parallel;
 mod plan;
 mod precedence;
+mod scripts;
 mod seed;
 mod signals;
 mod stepadd;
