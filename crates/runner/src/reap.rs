@@ -26,9 +26,27 @@ pub struct ProcessGroup {
     pub outlives_runner: bool,
 }
 
+/// Now, in the unit of `/proc/PID/stat`'s start time (clock ticks since
+/// boot), rounded down: a process started after this call has a start
+/// time at least this.
+pub fn ticks_since_boot() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    let hz = rustix::param::clock_ticks_per_second();
+    let secs = u64::try_from(now.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(now.tv_nsec).unwrap_or(0);
+    secs * hz + nanos * hz / 1_000_000_000
+}
+
 /// The fields of `/proc/PID/stat` we use: state, pgrp, session, starttime.
 fn stat_of(pid: &str) -> Option<(char, u32, u32, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    use std::io::Read;
+    // One read: the line is far shorter than the buffer (read_to_string
+    // would grow its buffer read by read, five reads per spawn).
+    let mut buf = [0u8; 1024];
+    let n = std::fs::File::open(format!("/proc/{pid}/stat"))
+        .and_then(|mut f| f.read(&mut buf))
+        .ok()?;
+    let text = std::str::from_utf8(buf.get(..n)?).ok()?;
     let rest = text.rsplit_once(") ")?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let state = fields.first()?.chars().next()?;
@@ -41,6 +59,24 @@ fn stat_of(pid: &str) -> Option<(char, u32, u32, u64)> {
 }
 
 impl ProcessGroup {
+    /// A group this process has just started (its leader is our child, so
+    /// it shares our session), without reading `/proc`: `not_before` is a
+    /// lower bound of the leader's start time.
+    pub fn started_by_us(pgid: u32, not_before: u64) -> ProcessGroup {
+        static SID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let sid = *SID.get_or_init(|| {
+            rustix::process::getsid(None)
+                .map(|p| p.as_raw_nonzero().get().unsigned_abs())
+                .unwrap_or(0)
+        });
+        ProcessGroup {
+            pgid,
+            sid,
+            started: not_before,
+            outlives_runner: false,
+        }
+    }
+
     /// The group whose first process is `pgid`, if it is still there.
     pub fn of(pgid: u32) -> Option<ProcessGroup> {
         let (_, pgrp, sid, started) = stat_of(&pgid.to_string())?;

@@ -5,6 +5,13 @@
 //! `runner cleanup`. A lock file held (flock) for the run's lifetime tells
 //! a live run from a dead one.
 //!
+//! The process groups the run's steps start go to a journal: one JSON line
+//! appended per spawn (no rewrite of the state file on every step), merged
+//! into the state when it is read. Process groups do not outlive the
+//! machine, so the journal lives in memory (`/dev/shm`, where an append
+//! costs no disk journaling) when it can, its path recorded in the state;
+//! otherwise beside the state file, as `<run-id>.groups`.
+//!
 //! Secrets are never stored: a teardown's properties refer to them as
 //! `${NAME}`, variables that carry a secret inside them are stored as
 //! references ([`EnvPart`]), and `runner cleanup` takes the values from its
@@ -181,6 +188,9 @@ pub struct RunState {
     /// when the run died).
     #[serde(default)]
     pub groups: Vec<crate::reap::ProcessGroup>,
+    /// The process-group journal, when it is not beside the state file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups_journal: Option<PathBuf>,
     /// The run's private temporary directory (var files that may hold
     /// secrets live there); removed when the run ends or by `runner cleanup`.
     #[serde(default)]
@@ -192,6 +202,60 @@ impl RunState {
     pub fn outstanding(&self) -> impl Iterator<Item = &TeardownEntry> {
         self.teardowns.iter().filter(|t| t.status.is_outstanding())
     }
+
+    /// Adds the groups of the journal beside the state file; a group id
+    /// recorded twice keeps its last record.
+    fn merge_groups(&mut self, journal: &Path) {
+        let Ok(text) = std::fs::read_to_string(journal) else {
+            return;
+        };
+        // A line cut short by a crash mid-write is skipped.
+        for group in text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<crate::reap::ProcessGroup>(l).ok())
+        {
+            self.groups.retain(|g| g.pgid != group.pgid);
+            self.groups.push(group);
+        }
+    }
+}
+
+/// The process-group journal beside a state file.
+pub fn groups_path(state_file: &Path) -> PathBuf {
+    state_file.with_extension("groups")
+}
+
+/// Where the journal of a run goes: a new file in `/dev/shm` (memory) when
+/// there is one, else beside the state file.
+fn open_journal(state_file: &Path, run_id: &str) -> Result<(File, PathBuf), StateError> {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(tmp) = tempfile::Builder::new()
+            .prefix(&format!("stepwise-{run_id}-"))
+            .suffix(".groups")
+            .tempfile_in(shm)
+        && let Ok((file, path)) = tmp.keep()
+    {
+        return Ok((file, path));
+    }
+    let path = groups_path(state_file);
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    Ok((file, path))
+}
+
+/// Removes a run's state file and its process-group journal.
+pub fn remove_state(state_file: &Path) -> std::io::Result<()> {
+    if let Ok(state) = read_state(state_file)
+        && let Some(journal) = state.groups_journal
+    {
+        let _ = std::fs::remove_file(journal);
+    }
+    let _ = std::fs::remove_file(groups_path(state_file));
+    std::fs::remove_file(state_file)
 }
 
 /// A state file could not be read or written.
@@ -286,7 +350,7 @@ fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
 /// Reads a state file; a corrupt one is an error naming it.
 pub fn read_state(path: &Path) -> Result<RunState, StateError> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    let state: RunState = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+    let mut state: RunState = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
@@ -296,6 +360,11 @@ pub fn read_state(path: &Path) -> Result<RunState, StateError> {
             message: format!("unknown format version {}", state.version),
         });
     }
+    let journal = state
+        .groups_journal
+        .clone()
+        .unwrap_or_else(|| groups_path(path));
+    state.merge_groups(&journal);
     Ok(state)
 }
 
@@ -336,6 +405,8 @@ pub struct RunManifest {
     dir: PathBuf,
     path: PathBuf,
     state: Mutex<RunState>,
+    /// The process-group journal, opened (append-only) on the first spawn.
+    groups: Mutex<Option<(File, PathBuf)>>,
     _lock: File,
 }
 
@@ -366,12 +437,14 @@ impl RunManifest {
             teardowns: Vec::new(),
             secret_names: Vec::new(),
             groups: Vec::new(),
+            groups_journal: None,
             tmp_dir: None,
         };
         let m = RunManifest {
             dir: state_dir.to_path_buf(),
             path: state_path(state_dir, run_id),
             state: Mutex::new(state),
+            groups: Mutex::new(None),
             _lock: lock,
         };
         Ok(m)
@@ -418,18 +491,38 @@ impl RunManifest {
         if changed { self.save(&state) } else { Ok(()) }
     }
 
-    /// Records a process group a step started; durable before it returns.
+    /// Records a process group a step started: one line appended to the
+    /// journal, in the page cache before it returns (process groups do not
+    /// outlive the machine, so it is not synced).
     pub fn note_group(&self, pgid: u32, outlives_runner: bool) -> Result<(), StateError> {
-        let Some(mut group) = crate::reap::ProcessGroup::of(pgid) else {
-            return Ok(());
-        };
+        // Reported right after the spawn: a second back is a safe lower
+        // bound of the leader's start time (no group member can be older
+        // than its leader), and `/proc` is not read on every spawn.
+        let not_before =
+            crate::reap::ticks_since_boot().saturating_sub(rustix::param::clock_ticks_per_second());
+        let mut group = crate::reap::ProcessGroup::started_by_us(pgid, not_before);
         group.outlives_runner = outlives_runner;
-        let mut state = self.lock_state();
-        state.groups.retain(|g| g.pgid != pgid);
-        state.groups.push(group);
-        // Process groups do not outlive the machine: no fsync needed, and
-        // every spawn stays cheap.
-        self.save_unsynced(&state)
+        let mut line = serde_json::to_vec(&group).map_err(|e| StateError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        line.push(b'\n');
+        let mut file = step_core::sync::lock(&self.groups);
+        if file.is_none() {
+            let mut state = self.lock_state();
+            let (opened, path) = open_journal(&self.path, &state.run_id)?;
+            if path != groups_path(&self.path) {
+                // Recorded before its first line, so a cleanup finds it.
+                state.groups_journal = Some(path.clone());
+                self.save_unsynced(&state)?;
+            }
+            *file = Some((opened, path));
+        }
+        match file.as_mut() {
+            // One write of one line: O_APPEND keeps lines whole.
+            Some((f, path)) => f.write_all(&line).map_err(io_err(path)),
+            None => Ok(()),
+        }
     }
 
     fn save_unsynced(&self, state: &RunState) -> Result<(), StateError> {
@@ -489,7 +582,7 @@ impl RunManifest {
         }
         let outstanding = state.outstanding().count() > 0;
         if !outstanding && self.path.exists() {
-            std::fs::remove_file(&self.path).map_err(io_err(&self.path))?;
+            remove_state(&self.path).map_err(io_err(&self.path))?;
         }
         if !outstanding {
             let _ = std::fs::remove_file(lock_path(&self.dir, &state.run_id));
@@ -576,6 +669,45 @@ mod tests {
         assert!(!m.close().unwrap());
         assert!(!state_path(dir.path(), "r1").exists());
         assert!(!is_alive(dir.path(), "r1").unwrap());
+    }
+
+    #[test]
+    fn process_groups_are_journalled_read_back_with_the_state_and_removed_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = RunManifest::create(dir.path(), "r2", "deploy", Path::new("x.yml")).unwrap();
+        m.make_tmp_dir().unwrap();
+        let before = crate::reap::ticks_since_boot();
+        m.note_group(4_000_001, false).unwrap();
+        m.note_group(4_000_002, true).unwrap();
+        // Recorded again (a group id reused within the run): the last record wins.
+        m.note_group(4_000_001, true).unwrap();
+        let path = state_path(dir.path(), "r2");
+        let state = read_state(&path).unwrap();
+        let mut groups: Vec<(u32, bool)> = state
+            .groups
+            .iter()
+            .map(|g| (g.pgid, g.outlives_runner))
+            .collect();
+        groups.sort_unstable();
+        assert_eq!(groups, [(4_000_001, true), (4_000_002, true)]);
+        for g in &state.groups {
+            assert!(g.started <= before, "a lower bound of the start time");
+        }
+        let journal = state
+            .groups_journal
+            .clone()
+            .unwrap_or_else(|| groups_path(&path));
+        assert!(journal.exists());
+        // A line cut short by a crash is skipped, the others still count.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .unwrap()
+            .write_all(b"{\"pgid\":4000")
+            .unwrap();
+        assert_eq!(read_state(&path).unwrap().groups.len(), 2);
+        assert!(!m.close().unwrap());
+        assert!(!journal.exists() && !path.exists());
     }
 
     #[test]
