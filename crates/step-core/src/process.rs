@@ -39,11 +39,15 @@ use crate::sync::lock;
 pub const MAX_LINE: usize = 256 * 1024;
 /// How much is read from a pipe at once, at most.
 pub const READ_SIZE: usize = 256 * 1024;
+/// How much is read from a pipe at first; doubled while reads fill it.
+const FIRST_READ: usize = 64 * 1024;
 /// The capacity asked for a child's stdout pipe (Linux gives 64 KiB): a
 /// child printing fast then fills it while the runner masks and writes
 /// the previous block, and each read takes more at once. Kept modest so
 /// that many parallel children stay under the per-user pipe memory limit.
 const PIPE_SIZE: usize = 256 * 1024;
+/// A read this large means the child prints fast: its pipe is enlarged.
+const PIPE_GROW_AT: usize = 32 * 1024;
 /// How long a child may be quiet before its partial last line is shown.
 const IDLE: Duration = Duration::from_millis(100);
 /// How long to wait for output pipes to close after the child exited (a
@@ -319,7 +323,6 @@ impl Cmd {
         };
         let (out_r, out_w) = io::pipe().map_err(spawn_error)?;
         // Best effort: a smaller pipe only costs speed.
-        let _ = rustix::pipe::fcntl_setpipe_size(&out_r, PIPE_SIZE);
         let (err_r, err_w) = io::pipe().map_err(spawn_error)?;
         let mut command = self.command(cx, out_w, err_w);
         let started = Instant::now();
@@ -341,15 +344,24 @@ impl Cmd {
             });
         }
         let captured = Arc::new(Mutex::new(Captured::default()));
-        let readers = [(out_r, Stream::Stdout), (err_r, Stream::Stderr)].map(|(pipe, stream)| {
-            let reader = StreamReader {
-                stream,
-                capture: (self.capture > 0).then(|| (self.capture, captured.clone())),
-                events: self.stream.then(|| cx.events().clone()),
-                filter: self.filter.clone(),
-            };
-            tokio::spawn(reader.read(pipe))
-        });
+        let [out, err] =
+            [(out_r, Stream::Stdout), (err_r, Stream::Stderr)].map(|(pipe, stream)| {
+                StreamReader {
+                    stream,
+                    capture: (self.capture > 0).then(|| (self.capture, captured.clone())),
+                    events: self.stream.then(|| cx.events().clone()),
+                    filter: self.filter.clone(),
+                }
+                .read(pipe)
+            });
+        // Read in this task, beside the wait: no task per stream and no
+        // wake-up of another worker for a child that prints little.
+        let mut readers = Readers {
+            both: Box::pin(async move {
+                tokio::join!(out, err);
+            }),
+            done: false,
+        };
 
         let cancel = cx.cancel().clone();
         let (status, stopped) = {
@@ -361,11 +373,15 @@ impl Cmd {
                     None => std::future::pending().await,
                 }
             };
-            let stopped: Result<io::Result<ExitStatus>, Stop> = tokio::select! {
-                res = &mut waiter => Ok(res),
-                _ = cancel.cancelled() => Err(Stop::Cancelled),
-                _ = sleep => Err(Stop::TimedOut),
-            };
+            let stopped: Result<io::Result<ExitStatus>, Stop> = readers
+                .beside(async {
+                    tokio::select! {
+                        res = &mut waiter => Ok(res),
+                        _ = cancel.cancelled() => Err(Stop::Cancelled),
+                        _ = sleep => Err(Stop::TimedOut),
+                    }
+                })
+                .await;
             match stopped {
                 Ok(res) => (res, None),
                 Err(stop) => {
@@ -374,9 +390,11 @@ impl Cmd {
                             let policy = cx.stop_policy();
                             let signal = self.stop.unwrap_or(policy.signal);
                             let grace = self.grace.unwrap_or(policy.grace);
-                            stop_group(pgid, signal, grace, &cancel, &mut waiter).await
+                            readers
+                                .beside(stop_group(pgid, signal, grace, &cancel, &mut waiter))
+                                .await
                         }
-                        None => (&mut waiter).await,
+                        None => readers.beside(&mut waiter).await,
                     };
                     (res, Some(stop))
                 }
@@ -397,12 +415,13 @@ impl Cmd {
         guard.pgid = None;
         // A grandchild may hold a pipe open: wait for the readers only so
         // long, then leave them to finish on their own.
-        let [out_reader, err_reader] = readers;
-        let _ = tokio::time::timeout(PIPE_DRAIN, async {
-            let _ = out_reader.await;
-            let _ = err_reader.await;
-        })
-        .await;
+        if !readers.done
+            && tokio::time::timeout(PIPE_DRAIN, &mut readers.both)
+                .await
+                .is_err()
+        {
+            tokio::spawn(readers.both);
+        }
         let (stdout, stderr, truncated) = lock(&captured).take();
         match stopped {
             Some(Stop::Cancelled) => Err(ProcessError::Cancelled { program }),
@@ -456,6 +475,26 @@ impl Cmd {
             .stderr(Stdio::from(OwnedFd::from(err)))
             .process_group(0);
         command
+    }
+}
+
+/// The readers of a child's two streams, polled beside whatever the run
+/// waits for.
+struct Readers {
+    both: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    done: bool,
+}
+
+impl Readers {
+    /// Runs `fut` to completion while the streams are read.
+    async fn beside<F: std::future::Future>(&mut self, fut: F) -> F::Output {
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                out = &mut fut => return out,
+                () = &mut self.both, if !self.done => self.done = true,
+            }
+        }
     }
 }
 
@@ -634,10 +673,15 @@ impl StreamReader {
         };
         let mut splitter = Splitter::new(MAX_LINE);
         let mut quiet = false;
+        let mut want = FIRST_READ;
+        let mut enlarged = false;
         loop {
             let buf = splitter.buffer();
             let from = buf.len();
-            buf.reserve(READ_SIZE);
+            // Small at first (most steps print little, and a large block
+            // would come from and go back to the system on every step);
+            // doubled while reads fill it, up to READ_SIZE.
+            buf.reserve(want);
             // While a partial line is held, wait only so long for more.
             let read = if self.events.is_some() && from > 0 && !quiet {
                 match tokio::time::timeout(IDLE, pipe.read_buf(buf)).await {
@@ -654,7 +698,20 @@ impl StreamReader {
             };
             match read {
                 Ok(0) => break,
-                Ok(_) => quiet = false,
+                Ok(n) => {
+                    quiet = false;
+                    if n >= want {
+                        want = (want * 2).min(READ_SIZE);
+                    }
+                    if !enlarged && self.stream == Stream::Stdout && n >= PIPE_GROW_AT {
+                        // A child that prints fast: a larger pipe lets it
+                        // run ahead while a block is masked and written.
+                        // Best effort (a smaller pipe only costs speed);
+                        // not done at spawn, where it costs every step.
+                        enlarged = true;
+                        let _ = rustix::pipe::fcntl_setpipe_size(&pipe, PIPE_SIZE);
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             }
