@@ -4,14 +4,12 @@ use clap::Parser;
 
 fn main() {
     let cli = runner::cli::Cli::parse();
-    // Only `run` and `cleanup` run steps concurrently; the other commands
-    // start faster on a current-thread runtime.
-    let mut builder = match cli.command {
-        runner::cli::Command::Run(_) | runner::cli::Command::Cleanup { .. } => {
-            tokio::runtime::Builder::new_multi_thread()
-        }
-        _ => tokio::runtime::Builder::new_current_thread(),
-    };
+    // One thread runs every task, `run` included: steps wait on children
+    // and pipes, not on the CPU, and a step that starts, waits for and
+    // reads a child on one thread is cheaper than one passed between
+    // workers (each hand-off a wake-up of another CPU). Blocking work goes
+    // to tokio's blocking pool, as on any runtime.
+    let mut builder = tokio::runtime::Builder::new_current_thread();
     let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
