@@ -590,6 +590,12 @@ pub fn kill_group(pgid: u32, signal: Signal) {
     }
 }
 
+/// The executable `program` names, searched on `path` (a `PATH` value)
+/// as a shell searches it; one with a `/` is taken relative to `cwd`.
+pub fn find_program(program: &str, path: &str, cwd: &std::path::Path) -> Option<PathBuf> {
+    which::which_in(program, Some(path), cwd).ok()
+}
+
 fn resolve_program(program: &OsStr, path: &str, cwd: &std::path::Path) -> OsString {
     use std::collections::HashMap;
     use std::sync::OnceLock;

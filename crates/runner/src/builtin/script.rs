@@ -7,7 +7,9 @@
 //! Code that cannot change an exported variable (it names none, and uses
 //! no `export`, `source`, `eval`… — see [`may_change_exports`]) skips the
 //! wrapper: it is bash's command string, so a trivial step costs what
-//! `bash -c` costs.
+//! `bash -c` costs. When that code is one simple command, bash would only
+//! replace itself with the program: the step starts the program itself
+//! ([`direct`]).
 //!
 //! Nothing touches the disk: the code is an anonymous in-memory file (or
 //! the command string), inherited by the child as `/dev/fd/N` (the child's
@@ -76,7 +78,10 @@ pub fn describe() -> StepDescription {
              with `#!`, in which case its interpreter runs it (as `/dev/fd/N`). Variables \
              the code exports (bash only) are set for the following steps of the same pipeline \
              or target. `$VAR` in the code is expanded by the shell, not by the runner; \
-             `${{ outputs.<id>.<name> }}` is expanded by the runner before the code runs.",
+             `${{ outputs.<id>.<name> }}` is expanded by the runner before the code runs. \
+             One simple command (plain words, not a bash builtin, e.g. `make test`) is \
+             started directly, as `bash -c` would replace itself with it, with the `PWD`, \
+             `SHLVL` and `_` bash would give it.",
         )
         .property(PropertyDoc::required(
             "code",
@@ -119,6 +124,15 @@ impl Step for Script {
             return Ok(result(&out));
         }
         if !may_change_exports(code, cx.env()) {
+            if let Some(cmd) = direct(code, cx) {
+                match cmd.run(cx).await {
+                    Ok(out) => return Ok(result(&out)),
+                    // Not started (a script without `#!`, a program gone
+                    // since it was found): bash, as before, decides.
+                    Err(step_core::process::ProcessError::Spawn { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
             let out = plain_bash(code, cx)?.run(cx).await?;
             return Ok(result(&out));
         }
@@ -275,6 +289,135 @@ fn has_dot_command(code: &str) -> bool {
             && before.is_none_or(|c| c.is_ascii_whitespace() || b";&|({`".contains(&c))
             && after.is_none_or(|c| c.is_ascii_whitespace())
     })
+}
+
+/// bash's builtins and reserved words: a command naming one runs in bash.
+const BASH_OWN: &[&str] = &[
+    ".",
+    ":",
+    "[",
+    "alias",
+    "bg",
+    "bind",
+    "break",
+    "builtin",
+    "caller",
+    "cd",
+    "command",
+    "compgen",
+    "complete",
+    "compopt",
+    "continue",
+    "declare",
+    "dirs",
+    "disown",
+    "echo",
+    "enable",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "false",
+    "fc",
+    "fg",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "jobs",
+    "kill",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "popd",
+    "printf",
+    "pushd",
+    "pwd",
+    "read",
+    "readarray",
+    "readonly",
+    "return",
+    "set",
+    "shift",
+    "shopt",
+    "source",
+    "suspend",
+    "test",
+    "times",
+    "trap",
+    "true",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unset",
+    "wait",
+    "if",
+    "then",
+    "else",
+    "elif",
+    "fi",
+    "case",
+    "esac",
+    "for",
+    "select",
+    "while",
+    "until",
+    "do",
+    "done",
+    "in",
+    "function",
+    "time",
+    "coproc",
+];
+
+/// The words of `code` when it is one simple command bash would run
+/// as-is: one line of plain words (letters, digits and `_ . / : , + = @ % -`,
+/// so nothing to expand, quote, redirect or glob), the first neither an
+/// assignment nor one of bash's own commands.
+fn simple_command(code: &str) -> Option<Vec<&str>> {
+    let line = code.trim();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:,+=@%- \t".contains(c);
+    if line.is_empty() || !line.chars().all(plain) {
+        return None;
+    }
+    let words: Vec<&str> = line.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+    let first = *words.first()?;
+    (!first.contains('=') && !BASH_OWN.contains(&first)).then_some(words)
+}
+
+/// A simple command (see [`simple_command`]) started without bash. For
+/// one such command `bash -c` starts nothing else: it replaces itself with
+/// the program, which sees `PWD`, `SHLVL` one up and `_`, as set here. Not
+/// taken when the environment would make bash do more ([`SHELL_STARTUP`],
+/// exported functions: checked by [`may_change_exports`] first) or the
+/// program is not found (bash then says so).
+fn direct(code: &str, cx: &StepContext) -> Option<Cmd> {
+    let words = simple_command(code)?;
+    let (first, args) = words.split_first()?;
+    let path = cx.env().get("PATH").unwrap_or_default();
+    let program = step_core::process::find_program(first, path, cx.workdir())?;
+    let shlvl = cx
+        .env()
+        .get("SHLVL")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map_or(1, |n| n.saturating_add(1).max(1));
+    // bash keeps an inherited PWD that names the directory, else takes
+    // the physical path.
+    let here = std::fs::canonicalize(cx.workdir()).ok()?;
+    let pwd = match cx.env().get("PWD") {
+        Some(p) if std::fs::canonicalize(p).is_ok_and(|c| c == here) => p.to_string(),
+        _ => here.display().to_string(),
+    };
+    Some(
+        Cmd::new(&program)
+            .args(args)
+            .env("PWD", pwd)
+            .env("SHLVL", shlvl.to_string())
+            .env("_", program.display().to_string()),
+    )
 }
 
 /// `bash -e` running code that cannot change exported variables: as the
@@ -511,6 +654,37 @@ mod tests {
             "sleep 1",
         ] {
             assert!(!may_change_exports(code, &e), "{code}");
+        }
+    }
+
+    #[test]
+    fn only_plain_words_naming_no_bash_command_are_a_simple_command() {
+        assert_eq!(simple_command("sleep 1\n"), Some(vec!["sleep", "1"]));
+        assert_eq!(
+            simple_command("terraform fmt -check -recursive ./infra"),
+            Some(vec!["terraform", "fmt", "-check", "-recursive", "./infra"])
+        );
+        for code in [
+            "true",
+            "echo hi",
+            "cd build",
+            "exit 3",
+            "A=1 make",
+            "make; make install",
+            "make && make install",
+            "ls *.txt",
+            "echo $HOME",
+            "cat < in",
+            "ls > out",
+            "ls ~",
+            "echo 'q'",
+            "make \\\n test",
+            "a\nb",
+            "ls {a,b}",
+            "",
+            "# comment",
+        ] {
+            assert_eq!(simple_command(code), None, "{code:?}");
         }
     }
 

@@ -92,3 +92,42 @@ fn a_failing_command_stops_a_plain_script_as_it_does_a_sourced_one() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(w.read("plain.txt"), "script 0\n");
 }
+
+/// One simple command runs without bash, and sees what bash would have
+/// given it; anything bash would decide otherwise goes to bash.
+const SIMPLE: &str = r#"
+build:
+  steps:
+    - script: {name: direct, code: "env"}
+    - script: {name: through bash, code: "env | cat"}
+    - script: {name: no shebang, code: "./plain.sh"}
+    - script: {name: missing, code: "no-such-program-here --flag"}
+"#;
+
+#[test]
+fn a_simple_command_sees_the_environment_bash_gives_it_and_bash_still_decides_the_rest() {
+    let w = Work::new(SIMPLE);
+    std::fs::write(w.file("plain.sh"), "echo ran without a shebang\n").unwrap();
+    let mut perms = std::fs::metadata(w.file("plain.sh")).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(w.file("plain.sh"), perms).unwrap();
+    let out = w.cmd(&["run"]).output().unwrap();
+    let all = text(&out);
+    let env_of = |step: &str| -> Vec<String> {
+        let mut v: Vec<String> = all
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{step} | ")))
+            .filter(|l| !l.contains("STEP_NAME="))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    let direct = env_of("direct");
+    assert!(direct.iter().any(|l| l.starts_with("SHLVL=")), "{all}");
+    assert!(direct.iter().any(|l| l.starts_with("PWD=")), "{all}");
+    assert_eq!(direct, env_of("through bash"), "{all}");
+    assert!(all.contains("ran without a shebang"), "{all}");
+    assert!(all.contains("command not found"), "{all}");
+    assert!(all.contains("exit code 127"), "{all}");
+}
