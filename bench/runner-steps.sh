@@ -71,3 +71,17 @@ awk -v r="$r_mean" -v b="$b_mean" -v s="$start" -v n="$steps" -v sh="$shebang" -
 }'
 echo "ratio of the fastest runs (less sensitive to other load): $(ratio "$(stat_of "$j" 0 min)" "$(stat_of "$j" 1 min)")"
 echo "ratio runner / bash: $r   (goal <= $goal)   $(verdict "$r" "<=" "$goal")"
+
+# The machine's speed drifts within a run (hyperfine times all runs of one
+# command, then the next). Also printed, as extra information: the median
+# of per-round ratios over rounds that run the runner and bash back to back.
+rounds="${ROUNDS:-15}"
+ratios=()
+for _ in $(seq "$rounds"); do
+  t0=$(date +%s%N); "$runner" run -f "$work/steps.yml" > /dev/null
+  t1=$(date +%s%N); bash -c "for i in \$(seq $steps); do bash -c true; done"
+  t2=$(date +%s%N)
+  ratios+=("$(ratio $((t1 - t0)) $((t2 - t1)))")
+done
+median="$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')"
+echo "median ratio of $rounds back-to-back rounds: $median   (extra information)"

@@ -317,12 +317,17 @@ impl Cmd {
     /// [`ProcessOutput::status`].
     pub async fn run(self, cx: &StepContext) -> Result<ProcessOutput, ProcessError> {
         let program = self.program_name();
+        // Cancelled already (a fail-fast sibling failed first): start
+        // nothing. A stop signal sent while a shell starts up may be held
+        // by it until its first command ends.
+        if cx.cancel().is_cancelled() {
+            return Err(ProcessError::Cancelled { program });
+        }
         let spawn_error = |source| ProcessError::Spawn {
             program: program.clone(),
             source,
         };
         let (out_r, out_w) = io::pipe().map_err(spawn_error)?;
-        // Best effort: a smaller pipe only costs speed.
         let (err_r, err_w) = io::pipe().map_err(spawn_error)?;
         let mut command = self.command(cx, out_w, err_w);
         let started = Instant::now();
