@@ -1001,7 +1001,7 @@ async fn clean_one(
     }
     if run.outstanding().count() == 0 {
         crate::state::remove_stray_temps(path);
-        let _ = crate::state::remove_state(path);
+        let _ = crate::state::remove_state(path, run);
         drop(lock);
         let _ = std::fs::remove_file(&lock_path);
         out!("run {}: cleaned up", run.run_id);

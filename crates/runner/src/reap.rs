@@ -41,7 +41,7 @@ pub fn ticks_since_boot() -> u64 {
 fn stat_of(pid: &str) -> Option<(char, u32, u32, u64)> {
     use std::io::Read;
     // One read: the line is far shorter than the buffer (read_to_string
-    // would grow its buffer read by read, five reads per spawn).
+    // would grow its buffer read by read, five reads per process scanned).
     let mut buf = [0u8; 1024];
     let n = std::fs::File::open(format!("/proc/{pid}/stat"))
         .and_then(|mut f| f.read(&mut buf))
@@ -60,9 +60,10 @@ fn stat_of(pid: &str) -> Option<(char, u32, u32, u64)> {
 
 impl ProcessGroup {
     /// A group this process has just started (its leader is our child, so
-    /// it shares our session), without reading `/proc`: `not_before` is a
-    /// lower bound of the leader's start time.
-    pub fn started_by_us(pgid: u32, not_before: u64) -> ProcessGroup {
+    /// it shares our session), without reading `/proc`. Its start time is
+    /// a lower bound: a second before now is safe for a group reported right
+    /// after its spawn (no member is older than its leader).
+    pub fn started_by_us(pgid: u32) -> ProcessGroup {
         static SID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
         let sid = *SID.get_or_init(|| {
             rustix::process::getsid(None)
@@ -72,20 +73,9 @@ impl ProcessGroup {
         ProcessGroup {
             pgid,
             sid,
-            started: not_before,
+            started: ticks_since_boot().saturating_sub(rustix::param::clock_ticks_per_second()),
             outlives_runner: false,
         }
-    }
-
-    /// The group whose first process is `pgid`, if it is still there.
-    pub fn of(pgid: u32) -> Option<ProcessGroup> {
-        let (_, pgrp, sid, started) = stat_of(&pgid.to_string())?;
-        (pgrp == pgid).then_some(ProcessGroup {
-            pgid,
-            sid,
-            started,
-            outlives_runner: false,
-        })
     }
 
     /// The live processes of this group (zombies do not count).

@@ -203,8 +203,15 @@ impl RunState {
         self.teardowns.iter().filter(|t| t.status.is_outstanding())
     }
 
-    /// Adds the groups of the journal beside the state file; a group id
-    /// recorded twice keeps its last record.
+    /// The process-group journal of the run whose state file this is.
+    pub fn journal_path(&self, state_file: &Path) -> PathBuf {
+        self.groups_journal
+            .clone()
+            .unwrap_or_else(|| groups_path(state_file))
+    }
+
+    /// Adds the groups of the journal; a group id recorded twice keeps its
+    /// last record.
     fn merge_groups(&mut self, journal: &Path) {
         let Ok(text) = std::fs::read_to_string(journal) else {
             return;
@@ -248,13 +255,8 @@ fn open_journal(state_file: &Path, run_id: &str) -> Result<(File, PathBuf), Stat
 }
 
 /// Removes a run's state file and its process-group journal.
-pub fn remove_state(state_file: &Path) -> std::io::Result<()> {
-    if let Ok(state) = read_state(state_file)
-        && let Some(journal) = state.groups_journal
-    {
-        let _ = std::fs::remove_file(journal);
-    }
-    let _ = std::fs::remove_file(groups_path(state_file));
+pub fn remove_state(state_file: &Path, state: &RunState) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(state.journal_path(state_file));
     std::fs::remove_file(state_file)
 }
 
@@ -360,10 +362,7 @@ pub fn read_state(path: &Path) -> Result<RunState, StateError> {
             message: format!("unknown format version {}", state.version),
         });
     }
-    let journal = state
-        .groups_journal
-        .clone()
-        .unwrap_or_else(|| groups_path(path));
+    let journal = state.journal_path(path);
     state.merge_groups(&journal);
     Ok(state)
 }
@@ -495,34 +494,35 @@ impl RunManifest {
     /// journal, in the page cache before it returns (process groups do not
     /// outlive the machine, so it is not synced).
     pub fn note_group(&self, pgid: u32, outlives_runner: bool) -> Result<(), StateError> {
-        // Reported right after the spawn: a second back is a safe lower
-        // bound of the leader's start time (no group member can be older
-        // than its leader), and `/proc` is not read on every spawn.
-        let not_before =
-            crate::reap::ticks_since_boot().saturating_sub(rustix::param::clock_ticks_per_second());
-        let mut group = crate::reap::ProcessGroup::started_by_us(pgid, not_before);
+        let mut group = crate::reap::ProcessGroup::started_by_us(pgid);
         group.outlives_runner = outlives_runner;
         let mut line = serde_json::to_vec(&group).map_err(|e| StateError::Io {
             path: self.path.clone(),
             source: std::io::Error::other(e),
         })?;
         line.push(b'\n');
-        let mut file = step_core::sync::lock(&self.groups);
-        if file.is_none() {
-            let mut state = self.lock_state();
-            let (opened, path) = open_journal(&self.path, &state.run_id)?;
-            if path != groups_path(&self.path) {
-                // Recorded before its first line, so a cleanup finds it.
-                state.groups_journal = Some(path.clone());
-                self.save_unsynced(&state)?;
-            }
-            *file = Some((opened, path));
+        let mut journal = step_core::sync::lock(&self.groups);
+        if journal.is_none() {
+            *journal = Some(self.open_journal()?);
         }
-        match file.as_mut() {
+        if let Some((file, path)) = journal.as_mut() {
             // One write of one line: O_APPEND keeps lines whole.
-            Some((f, path)) => f.write_all(&line).map_err(io_err(path)),
-            None => Ok(()),
+            file.write_all(&line).map_err(io_err(path))?;
         }
+        Ok(())
+    }
+
+    /// Opens the run's process-group journal; one outside the state
+    /// directory is recorded in the state before its first line, so a
+    /// cleanup finds it.
+    fn open_journal(&self) -> Result<(File, PathBuf), StateError> {
+        let mut state = self.lock_state();
+        let (file, path) = open_journal(&self.path, &state.run_id)?;
+        if path != groups_path(&self.path) {
+            state.groups_journal = Some(path.clone());
+            self.save_unsynced(&state)?;
+        }
+        Ok((file, path))
     }
 
     fn save_unsynced(&self, state: &RunState) -> Result<(), StateError> {
@@ -582,7 +582,7 @@ impl RunManifest {
         }
         let outstanding = state.outstanding().count() > 0;
         if !outstanding && self.path.exists() {
-            remove_state(&self.path).map_err(io_err(&self.path))?;
+            remove_state(&self.path, &state).map_err(io_err(&self.path))?;
         }
         if !outstanding {
             let _ = std::fs::remove_file(lock_path(&self.dir, &state.run_id));
@@ -693,10 +693,7 @@ mod tests {
         for g in &state.groups {
             assert!(g.started <= before, "a lower bound of the start time");
         }
-        let journal = state
-            .groups_journal
-            .clone()
-            .unwrap_or_else(|| groups_path(&path));
+        let journal = state.journal_path(&path);
         assert!(journal.exists());
         // A line cut short by a crash is skipped, the others still count.
         std::fs::OpenOptions::new()

@@ -112,12 +112,11 @@ impl Step for Script {
     async fn run(&self, cx: &StepContext) -> Result<Outcome, StepError> {
         let code = &self.config.code;
         if code.starts_with("#!") {
-            let fd =
-                code_fd(code).map_err(|e| StepError::io("passing the script's code to it", e))?;
+            let (fd, path) = code_file(code)?;
             let (interpreter, arg) = shebang(code);
             let out = Cmd::new(interpreter)
                 .args(arg)
-                .arg(format!("/dev/fd/{}", fd.as_raw_fd()))
+                .arg(path)
                 .inherit_fd(fd)
                 .run(cx)
                 .await?;
@@ -136,7 +135,7 @@ impl Step for Script {
             let out = plain_bash(code, cx)?.run(cx).await?;
             return Ok(result(&out));
         }
-        let fd = code_fd(code).map_err(|e| StepError::io("passing the script's code to it", e))?;
+        let (fd, path) = code_file(code)?;
         // One open file, two descriptors: the child writes through its own,
         // this step reads back through the other.
         let (dump, child_end) = anonymous_file()
@@ -146,7 +145,7 @@ impl Step for Script {
         let out = Cmd::new("bash")
             .args(["-e", "-c", WRAPPER, "script"])
             .arg(child_end.as_raw_fd().to_string())
-            .arg(format!("/dev/fd/{}", fd.as_raw_fd()))
+            .arg(path)
             .inherit_fd(fd)
             .inherit_fd(child_end)
             .run(cx)
@@ -429,10 +428,10 @@ fn plain_bash(code: &str, cx: &StepContext) -> Result<Cmd, StepError> {
     if code.len() <= ARGV_CODE_MAX && masker.ranges(code.as_bytes()).next().is_none() {
         return Ok(Cmd::new("bash").args(["-e", "-c", code, "script"]));
     }
-    let fd = code_fd(code).map_err(|e| StepError::io("passing the script's code to it", e))?;
+    let (fd, path) = code_file(code)?;
     Ok(Cmd::new("bash")
         .args(["-e", "-c", SOURCE, "script"])
-        .arg(format!("/dev/fd/{}", fd.as_raw_fd()))
+        .arg(path)
         .inherit_fd(fd))
 }
 
@@ -444,6 +443,14 @@ fn read_dump(file: &OwnedFd) -> std::io::Result<String> {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The code as an anonymous file for the child to inherit, and the
+/// `/dev/fd/N` path it opens it by.
+fn code_file(code: &str) -> Result<(OwnedFd, String), StepError> {
+    let fd = code_fd(code).map_err(|e| StepError::io("passing the script's code to it", e))?;
+    let path = format!("/dev/fd/{}", fd.as_raw_fd());
+    Ok((fd, path))
 }
 
 /// The code as an anonymous file the child can open as `/dev/fd/N`.
