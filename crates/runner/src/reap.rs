@@ -65,11 +65,11 @@ impl ProcessGroup {
     /// after its spawn (no member is older than its leader).
     pub fn started_by_us(pgid: u32) -> ProcessGroup {
         static SID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-        let sid = *SID.get_or_init(|| {
-            rustix::process::getsid(None)
-                .map(|p| p.as_raw_nonzero().get().unsigned_abs())
-                .unwrap_or(0)
-        });
+        // The session as `/proc` shows it, which is what `members` compares
+        // against. Not `getsid`: it returns 0 when the session leader is
+        // outside our PID namespace (a container started from a shell), and
+        // rustix's `getsid` assumes a non-zero pid.
+        let sid = *SID.get_or_init(|| stat_of("self").map_or(0, |(_, _, sid, _)| sid));
         ProcessGroup {
             pgid,
             sid,

@@ -167,3 +167,71 @@ resource "terraform_data" "slow" {
     // resource: the destroy had something to remove.
     assert!(t.contains("destroyed 1"), "{t}");
 }
+
+/// The same kill and cleanup inside a PID namespace whose session leader is
+/// outside it, as under `docker exec` or a CI agent that enters a
+/// container: there `getsid` is 0, and the runner must neither trip over it
+/// nor lose track of its groups.
+const NAMESPACED: &str = r#"
+build:
+  steps:
+    - script:
+        name: hold
+        code: |
+          sleep 300 &
+          echo $! > bg.pid
+          touch holding
+          sleep 300
+"#;
+
+/// Run as pid 1 of the new namespace: starts the runner, kills it once the
+/// step holds, runs cleanup, and prints what became of the step's process.
+const NAMESPACED_DRIVER: &str = r#"
+runner=$1
+"$runner" run --state-dir "$PWD/state" > run.log 2>&1 &
+pid=$!
+i=0
+while [ ! -e holding ] && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+if [ ! -e holding ]; then echo "the step never started:"; cat run.log; exit 3; fi
+kill -9 "$pid"
+wait "$pid"
+bg=$(cat bg.pid)
+alive() { s=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) && [ "$s" != Z ]; }
+alive "$bg" || { echo "the step's process died with the runner"; exit 4; }
+"$runner" cleanup --state-dir "$PWD/state" > cleanup.log 2>&1 || { cat cleanup.log; exit 5; }
+if alive "$bg"; then echo "the step's process survived cleanup:"; cat cleanup.log; exit 6; fi
+cat cleanup.log
+echo namespaced-ok
+"#;
+
+#[test]
+fn a_run_in_a_pid_namespace_entered_from_outside_is_tracked_and_cleaned_up() {
+    if !rustix::process::geteuid().is_root()
+        && !stepwise_tests::skip_or_fail("a new PID namespace (unshare --pid) needs root")
+    {
+        return;
+    }
+    if !stepwise_tests::tool_available("unshare") {
+        return;
+    }
+    let w = Work::new(NAMESPACED);
+    // No --kill-child on purpose: sh is pid 1 of the namespace, and the
+    // namespace ends (with everything in it) when sh exits.
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c"])
+        .arg(NAMESPACED_DRIVER)
+        .arg("driver")
+        .arg(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(w.path())
+        .env("CI", "true")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITLAB_CI")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("process group"), "{t}");
+    assert!(t.contains("namespaced-ok"), "{t}");
+}
