@@ -115,7 +115,7 @@ pub fn load_str_all(
         vec![Diagnostic::error(
             path,
             e.pos,
-            format!("invalid YAML: {}", wercker::plain_yaml_message(&e.message)),
+            format!("invalid YAML: {}", e.message),
         )]
     })?;
     let mut loader = Loader {

@@ -319,26 +319,6 @@ fn pipeline_names(node: &Node) -> Option<Vec<String>> {
         .collect()
 }
 
-/// A YAML parser's message in plain words: no library settings, no
-/// repeated position.
-pub fn plain_yaml_message(message: &str) -> String {
-    let mut m = message.to_string();
-    if let Some(i) = m.find(" at line ") {
-        m.truncate(i);
-    }
-    if let Some(rest) = m.strip_prefix("duplicate mapping key: ") {
-        let key = rest.split(',').next().unwrap_or(rest).trim();
-        return format!("the key `{key}` appears twice in the same mapping; keep one");
-    }
-    if m.starts_with("duplicate mapping key") {
-        return "a key appears twice in the same mapping; keep one".to_string();
-    }
-    if m.starts_with("budget breached") {
-        return "the document is too large or too deeply nested to read safely".to_string();
-    }
-    m.trim().to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,22 +355,6 @@ mod tests {
         ));
         assert!(
             matches!(resolve(&r, "npm-install"), Resolution::Missing(id) if id.canonical() == "wercker/npm-install")
-        );
-    }
-
-    #[test]
-    fn yaml_messages_lose_library_wording() {
-        let m = plain_yaml_message(
-            "duplicate mapping key: build, set DuplicateKeyPolicy in Options if acceptable at line 3, column 1",
-        );
-        assert!(
-            !m.contains("DuplicateKeyPolicy") && !m.contains("Options"),
-            "{m}"
-        );
-        assert!(m.contains("`build` appears twice"), "{m}");
-        assert_eq!(
-            plain_yaml_message("unclosed quote at line 4, column 15"),
-            "unclosed quote"
         );
     }
 }
