@@ -226,6 +226,29 @@ pub struct PropertyError {
     pub error: ExpandError,
 }
 
+/// The context `${{ … }}` expressions are evaluated in, built on first
+/// use: most steps have no expression, and building it copies the whole
+/// environment and every output.
+pub struct TemplateContext<'a> {
+    value: std::cell::OnceCell<Value>,
+    make: &'a dyn Fn() -> Value,
+}
+
+impl<'a> TemplateContext<'a> {
+    /// A context that `make` builds when an expression first needs it.
+    pub fn new(make: &'a dyn Fn() -> Value) -> TemplateContext<'a> {
+        TemplateContext {
+            value: std::cell::OnceCell::new(),
+            make,
+        }
+    }
+
+    /// The context, built now if it was not yet.
+    pub fn get(&self) -> &Value {
+        self.value.get_or_init(self.make)
+    }
+}
+
 /// Expands every string in a step's properties: variables (except in the
 /// properties listed in `raw`, such as a script's `code`, which the shell
 /// expands) and then outputs expressions (everywhere).
@@ -233,7 +256,7 @@ pub fn expand_properties(
     props: &Map<String, Value>,
     raw: &[&str],
     lookup: &dyn Fn(&str) -> Option<String>,
-    context: &Value,
+    context: &TemplateContext<'_>,
 ) -> Result<Map<String, Value>, PropertyError> {
     let mut out = Map::new();
     for (k, v) in props {
@@ -252,7 +275,7 @@ fn expand_value(
     v: &Value,
     vars: bool,
     lookup: &dyn Fn(&str) -> Option<String>,
-    context: &Value,
+    context: &TemplateContext<'_>,
     name: &str,
 ) -> Result<Value, ExpandError> {
     Ok(match v {
@@ -262,7 +285,11 @@ fn expand_value(
             } else {
                 s.clone()
             };
-            render_outputs(&s, context, name)?
+            if s.contains("${{") {
+                render_outputs(&s, context.get(), name)?
+            } else {
+                Value::String(s)
+            }
         }
         Value::Array(items) => Value::Array(
             items
@@ -348,5 +375,29 @@ mod tests {
             json!("http://a:80/")
         );
         assert!(render_outputs("${{ outputs.nope.x }}", &ctx, "p").is_err());
+    }
+
+    #[test]
+    fn the_template_context_is_built_only_for_an_expression() {
+        let built = std::cell::Cell::new(0);
+        let make = || {
+            built.set(built.get() + 1);
+            json!({"outputs": {"a": {"x": "X"}}})
+        };
+        let context = TemplateContext::new(&make);
+        let plain = json!({"code": "echo $A", "list": ["$A", "b"]})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let out = expand_properties(&plain, &["code"], &env, &context).unwrap();
+        assert_eq!(out["list"], json!(["1", "b"]));
+        assert_eq!(built.get(), 0, "no expression, no context");
+        let templated = json!({"a": "${{ outputs.a.x }}", "b": "${{ outputs.a.x }}-2"})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let out = expand_properties(&templated, &[], &env, &context).unwrap();
+        assert_eq!((&out["a"], &out["b"]), (&json!("X"), &json!("X-2")));
+        assert_eq!(built.get(), 1, "built once, then reused");
     }
 }

@@ -17,6 +17,7 @@
 
 use std::io::{Seek, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
 
 use step_core::Env;
 
@@ -403,12 +404,14 @@ fn direct(code: &str, cx: &StepContext) -> Option<Cmd> {
         .get("SHLVL")
         .and_then(|v| v.trim().parse::<i64>().ok())
         .map_or(1, |n| n.saturating_add(1).max(1));
-    // bash keeps an inherited PWD that names the directory, else takes
-    // the physical path.
-    let here = std::fs::canonicalize(cx.workdir()).ok()?;
+    // As bash does: an inherited absolute PWD naming the same directory
+    // (same device and inode) is kept, else the physical path is taken.
     let pwd = match cx.env().get("PWD") {
-        Some(p) if std::fs::canonicalize(p).is_ok_and(|c| c == here) => p.to_string(),
-        _ => here.display().to_string(),
+        Some(p) if p.starts_with('/') && same_file(Path::new(p), cx.workdir()) => p.to_string(),
+        _ => std::fs::canonicalize(cx.workdir())
+            .ok()?
+            .display()
+            .to_string(),
     };
     Some(
         Cmd::new(&program)
@@ -417,6 +420,15 @@ fn direct(code: &str, cx: &StepContext) -> Option<Cmd> {
             .env("SHLVL", shlvl.to_string())
             .env("_", program.display().to_string()),
     )
+}
+
+/// Whether two paths name the same file (device and inode).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
 }
 
 /// `bash -e` running code that cannot change exported variables: as the

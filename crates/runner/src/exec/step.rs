@@ -16,7 +16,7 @@ use step_core::{
 
 use super::support::{Guarded, classify, template_context};
 use super::{Executor, Frame, Mode, Scope, StepRecord, lock, panic, paths};
-use crate::expand::{expand_properties, expand_vars};
+use crate::expand::{TemplateContext, expand_properties, expand_vars};
 use crate::model::StepEntry;
 
 /// A step ready to run.
@@ -146,7 +146,8 @@ impl Executor {
                 entry.kind
             )));
         };
-        let context = template_context(scope);
+        let make = || template_context(scope);
+        let context = TemplateContext::new(&make);
         let raw: &[&str] = if entry.kind == "script" {
             &["code", "teardown"]
         } else {
