@@ -215,33 +215,42 @@ impl Env {
 /// keeps its dependencies few.
 mod indexmap_lite {
     use std::collections::HashMap;
+    use std::sync::Arc;
 
     use serde::Serialize;
 
+    /// Names and values are shared strings: an environment is copied for
+    /// every step (and again for its context), and a copy then costs two
+    /// allocations instead of three per variable.
     #[derive(Clone, Debug, Default)]
     pub struct OrderedMap {
-        keys: Vec<String>,
-        values: HashMap<String, String>,
+        keys: Vec<Arc<str>>,
+        values: HashMap<Arc<str>, Arc<str>>,
     }
 
     impl OrderedMap {
         pub fn insert(&mut self, k: String, v: String) {
-            if self.values.insert(k.clone(), v).is_none() {
-                self.keys.push(k);
+            let v: Arc<str> = v.into();
+            if let Some(old) = self.values.get_mut(k.as_str()) {
+                *old = v;
+                return;
             }
+            let k: Arc<str> = k.into();
+            self.values.insert(Arc::clone(&k), v);
+            self.keys.push(k);
         }
         pub fn remove(&mut self, k: &str) {
             if self.values.remove(k).is_some() {
-                self.keys.retain(|x| x != k);
+                self.keys.retain(|x| &**x != k);
             }
         }
         pub fn get(&self, k: &str) -> Option<&str> {
-            self.values.get(k).map(String::as_str)
+            self.values.get(k).map(|v| &**v)
         }
         pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
             self.keys
                 .iter()
-                .filter_map(|k| self.values.get(k).map(|v| (k.as_str(), v.as_str())))
+                .filter_map(|k| self.values.get(k).map(|v| (&**k, &**v)))
         }
         pub fn len(&self) -> usize {
             self.keys.len()
