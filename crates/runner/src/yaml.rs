@@ -624,14 +624,19 @@ mod tests {
         );
     }
 
-    fn value_of(doc: &Node, key: &str) -> NodeValue {
+    /// The node under `key` of a mapping.
+    fn entry<'a>(doc: &'a Node, key: &str) -> &'a Node {
         let map = doc
             .as_map()
             .unwrap_or_else(|| panic!("not a mapping: {doc:?}"));
         map.iter()
             .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v.value.clone())
+            .map(|(_, v)| v)
             .unwrap_or_else(|| panic!("no key {key} in {doc:?}"))
+    }
+
+    fn value_of(doc: &Node, key: &str) -> NodeValue {
+        entry(doc, key).value.clone()
     }
 
     #[test]
@@ -740,10 +745,7 @@ mod tests {
             "quoted:\n  '<<': 1\n",
         ))
         .unwrap();
-        let one = Node {
-            pos: Pos::default(),
-            value: value_of(&doc, "one"),
-        };
+        let one = entry(&doc, "one");
         let keys: Vec<_> = one
             .as_map()
             .unwrap()
@@ -751,25 +753,19 @@ mod tests {
             .map(|(k, _)| k.as_str().unwrap())
             .collect();
         assert_eq!(keys, ["y", "x"]);
-        assert_eq!(value_of(&one, "y"), NodeValue::Int(5));
-        assert_eq!(value_of(&one, "x"), NodeValue::Int(1));
-        let list = Node {
-            pos: Pos::default(),
-            value: value_of(&doc, "list"),
-        };
+        assert_eq!(value_of(one, "y"), NodeValue::Int(5));
+        assert_eq!(value_of(one, "x"), NodeValue::Int(1));
+        let list = entry(&doc, "list");
         assert_eq!(
-            value_of(&list, "x"),
+            value_of(list, "x"),
             NodeValue::Int(1),
             "the first merged mapping wins"
         );
-        assert_eq!(value_of(&list, "z"), NodeValue::Int(3));
+        assert_eq!(value_of(list, "z"), NodeValue::Int(3));
         assert_eq!(list.as_map().unwrap().len(), 4);
-        let quoted = Node {
-            pos: Pos::default(),
-            value: value_of(&doc, "quoted"),
-        };
+        let quoted = entry(&doc, "quoted");
         assert_eq!(
-            value_of(&quoted, "<<"),
+            value_of(quoted, "<<"),
             NodeValue::Int(1),
             "a quoted `<<` is a plain key"
         );

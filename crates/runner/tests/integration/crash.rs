@@ -217,19 +217,14 @@ fn a_run_in_a_pid_namespace_entered_from_outside_is_tracked_and_cleaned_up() {
     let w = Work::new(NAMESPACED);
     // No --kill-child on purpose: sh is pid 1 of the namespace, and the
     // namespace ends (with everything in it) when sh exits.
-    let out = Command::new("unshare")
+    let mut unshare = Command::new("unshare");
+    unshare
         .args(["--pid", "--fork", "--mount-proc", "sh", "-c"])
         .arg(NAMESPACED_DRIVER)
         .arg("driver")
-        .arg(env!("CARGO_BIN_EXE_runner"))
-        .current_dir(w.path())
-        .env("CI", "true")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITLAB_CI")
-        .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .arg(env!("CARGO_BIN_EXE_runner"));
+    w.quiet(&mut unshare);
+    let out = unshare.output().unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(t.contains("process group"), "{t}");

@@ -55,14 +55,20 @@ impl Work {
 
     pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_runner"));
-        c.args(args)
-            .current_dir(self.path())
+        c.args(args);
+        self.quiet(&mut c);
+        c
+    }
+
+    /// Runs `c` in this directory as a plain CI job: no CI system's
+    /// variables, no backtraces, no input.
+    pub(crate) fn quiet(&self, c: &mut Command) {
+        c.current_dir(self.path())
             .env("CI", "true")
             .env_remove("GITHUB_ACTIONS")
             .env_remove("GITLAB_CI")
             .env_remove("RUST_BACKTRACE")
             .stdin(Stdio::null());
-        c
     }
 
     pub(crate) fn run(&self, args: &[&str]) -> Output {
