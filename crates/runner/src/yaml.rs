@@ -183,7 +183,7 @@ struct Frame {
 enum FrameKind {
     Seq(Vec<Node>),
     Map {
-        entries: Vec<(Node, Node)>,
+        entries: Entries,
         /// The key read, waiting for its value (`true`: the merge key).
         key: Option<(Node, bool)>,
         /// What `<<` keys bring in, in the order written.
@@ -244,7 +244,7 @@ impl Builder {
                 pos,
                 anchor,
                 FrameKind::Map {
-                    entries: Vec::new(),
+                    entries: Entries::default(),
                     key: None,
                     merges: Vec::new(),
                 },
@@ -283,13 +283,13 @@ impl Builder {
                 for source in merges {
                     if let NodeValue::Map(merged) = source.value {
                         for (k, v) in merged {
-                            if !entries.iter().any(|(e, _)| same_value(&e.value, &k.value)) {
-                                entries.push((k, v));
+                            if !entries.contains(&k.value) {
+                                entries.push(k, v);
                             }
                         }
                     }
                 }
-                NodeValue::Map(entries)
+                NodeValue::Map(entries.list)
             }
         };
         let node = Node {
@@ -341,14 +341,14 @@ impl Builder {
                 None => *key = Some((node, merge_key)),
                 Some((_, true)) => merge_sources(node, merges)?,
                 Some((k, false)) => {
-                    if entries.iter().any(|(e, _)| same_value(&e.value, &k.value)) {
+                    if entries.contains(&k.value) {
                         let name = k.scalar_text().unwrap_or_else(|| k.type_name().to_string());
                         return Err(YamlError::at(
                             k.pos,
                             format!("the key `{name}` appears twice in the same mapping; keep one"),
                         ));
                     }
-                    entries.push((k, node));
+                    entries.push(k, node);
                 }
             },
         }
@@ -403,6 +403,68 @@ fn count_nodes(node: &Node) -> usize {
             .map(|(k, v)| count_nodes(k) + count_nodes(v))
             .sum(),
         _ => 0,
+    }
+}
+
+/// A mapping's entries in file order, with an index of its scalar keys
+/// once it has [`INDEX_FROM`] of them: every key added is looked up
+/// (duplicates, merges), which must not cost a scan of thousands of keys.
+#[derive(Default)]
+struct Entries {
+    list: Vec<(Node, Node)>,
+    index: Option<std::collections::HashSet<KeyId>>,
+}
+
+/// How many entries a mapping has before its keys are indexed.
+const INDEX_FROM: usize = 16;
+
+/// A scalar key as [`same_value`] compares it (a NaN key has none: it
+/// equals no other key).
+#[derive(Hash, PartialEq, Eq)]
+enum KeyId {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(u64),
+    Str(String),
+}
+
+fn key_id(value: &NodeValue) -> Option<KeyId> {
+    Some(match value {
+        NodeValue::Null => KeyId::Null,
+        NodeValue::Bool(b) => KeyId::Bool(*b),
+        NodeValue::Int(i) => KeyId::Int(*i),
+        // 0.0 and -0.0 are equal keys, as `==` has it.
+        NodeValue::Float(f, _) if *f == 0.0 => KeyId::Float(0.0f64.to_bits()),
+        NodeValue::Float(f, _) if f.is_nan() => return None,
+        NodeValue::Float(f, _) => KeyId::Float(f.to_bits()),
+        NodeValue::Str(s) => KeyId::Str(s.clone()),
+        NodeValue::Seq(_) | NodeValue::Map(_) => return None,
+    })
+}
+
+impl Entries {
+    /// Whether a key equal to `key` is already here.
+    fn contains(&self, key: &NodeValue) -> bool {
+        match (&self.index, key_id(key)) {
+            (Some(index), Some(id)) => index.contains(&id),
+            _ => self.list.iter().any(|(e, _)| same_value(&e.value, key)),
+        }
+    }
+
+    fn push(&mut self, key: Node, value: Node) {
+        if let (Some(index), Some(id)) = (&mut self.index, key_id(&key.value)) {
+            index.insert(id);
+        }
+        self.list.push((key, value));
+        if self.index.is_none() && self.list.len() >= INDEX_FROM {
+            self.index = Some(
+                self.list
+                    .iter()
+                    .filter_map(|(k, _)| key_id(&k.value))
+                    .collect(),
+            );
+        }
     }
 }
 
@@ -799,6 +861,29 @@ mod tests {
         }
         // Different values that print alike are different keys.
         assert!(parse("1: a\n'1': b\n").is_ok());
+        // A large mapping (its keys indexed) finds a duplicate the same way,
+        // and merges into it the same way.
+        let mut big: String = (0..5000).map(|i| format!("k{i}: {i}\n")).collect();
+        assert!(parse(&big).is_ok());
+        big.push_str("other: &o {k7: x, extra: y}\n");
+        big.push_str("merged:\n  <<: *o\n");
+        big.extend((0..40).map(|i| format!("  k{i}: {i}\n")));
+        let doc = parse(&big).unwrap();
+        let merged = entry(&doc, "merged");
+        assert_eq!(
+            value_of(merged, "k7"),
+            NodeValue::Int(7),
+            "written keys win"
+        );
+        assert_eq!(value_of(merged, "extra"), NodeValue::Str("y".into()));
+        assert_eq!(merged.as_map().unwrap().len(), 41);
+        big.push_str("k4999: again\n");
+        let err = parse(&big).unwrap_err();
+        // 5000 keys, `other`, `merged:`, `<<`, 40 keys, then the duplicate.
+        assert_eq!(err.pos.line, 5000 + 3 + 40 + 1, "{err:?}");
+        assert!(err.message.contains("`k4999` appears twice"), "{err:?}");
+        let floats = "0.0: a\n-0.0: b\n";
+        assert!(parse(floats).is_err(), "0.0 and -0.0 are one key");
     }
 
     #[test]
