@@ -520,7 +520,12 @@ impl RunManifest {
         let (file, path) = open_journal(&self.path, &state.run_id)?;
         if path != groups_path(&self.path) {
             state.groups_journal = Some(path.clone());
-            self.save_unsynced(&state)?;
+            if let Err(e) = self.save_unsynced(&state) {
+                // Not recorded, so no cleanup would find it: not kept.
+                state.groups_journal = None;
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
         }
         Ok((file, path))
     }
@@ -705,6 +710,30 @@ mod tests {
         assert_eq!(read_state(&path).unwrap().groups.len(), 2);
         assert!(!m.close().unwrap());
         assert!(!journal.exists() && !path.exists());
+    }
+
+    #[test]
+    fn a_journal_the_state_cannot_record_is_not_left_behind() {
+        if !Path::new("/dev/shm").is_dir() {
+            eprintln!("SKIPPED: no /dev/shm, the journal goes beside the state file");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let run_id = format!("orphan{}", std::process::id());
+        let m = RunManifest::create(dir.path(), &run_id, "build", Path::new("x.yml")).unwrap();
+        // The state file cannot be replaced any more: a directory holds
+        // its name.
+        let path = state_path(dir.path(), &run_id);
+        let _ = std::fs::remove_file(&path);
+        std::fs::create_dir(&path).unwrap();
+        assert!(m.note_group(4_000_003, false).is_err());
+        let prefix = format!("stepwise-{run_id}-");
+        let left: Vec<_> = std::fs::read_dir("/dev/shm")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .collect();
+        assert!(left.is_empty(), "journals left in /dev/shm: {left:?}");
     }
 
     #[test]
