@@ -23,16 +23,30 @@ build:
     for v in ["a", "b", "c", "d", "e", "f", "g", "h"] {
         assert!(t.contains(&format!("[{v}] nap | done {v}")), "{t}");
     }
-    // The run's own wall time, from its RunFinished event (process start-up
-    // of the test harness is not the runner's).
-    let events = w.read("events.jsonl");
-    let finished: serde_json::Value = events
+    // Concurrent, told by the order of events rather than by a clock (a
+    // loaded machine slows start-up, not the order): every target's step
+    // started before the first one finished. One after the other, each
+    // start would follow the previous finish a second later.
+    let events: Vec<serde_json::Value> = w
+        .read("events.jsonl")
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|e| e["event"] == "run_finished")
-        .expect("a run_finished event");
-    let ms = finished["duration_ms"].as_u64().unwrap();
-    assert!(ms <= 1200, "the fan-out took {ms} ms");
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &serde_json::Value| e["step"] == "nap")
+        .collect();
+    let first_finish = events
+        .iter()
+        .position(|e| e["event"] == "step_finished")
+        .expect("a step_finished event");
+    let started_before: Vec<&str> = events[..first_finish]
+        .iter()
+        .filter(|e| e["event"] == "step_started")
+        .filter_map(|e| e["target"].as_str())
+        .collect();
+    assert_eq!(
+        started_before.len(),
+        8,
+        "started before the first finished: {started_before:?}"
+    );
 }
 
 #[test]
@@ -120,7 +134,11 @@ build:
     let start = Instant::now();
     let out = w.run(&["run"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(start.elapsed() < Duration::from_secs(10));
+    // Cancelled, not left to finish: the slow target alone needs 20 s. The
+    // bound leaves room for the stop ladder's 10 s grace, for the rare stop
+    // that reaches bash while it starts up and is held until its command
+    // ends (then SIGKILL ends it).
+    assert!(start.elapsed() < Duration::from_secs(15));
     assert!(!w.file("slow-finished").exists());
     assert!(text(&out).contains("fail_fast"), "{}", text(&out));
 }
