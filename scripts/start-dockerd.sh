@@ -13,13 +13,13 @@
 # capabilities the machine cannot grant from the container spec.
 #
 # Env: STEPWISE_DOCKERD_LOG      log file (default /tmp/stepwise-dockerd.log)
-#      STEPWISE_DOCKERD_TIMEOUT  seconds to wait (default 30)
+#      STEPWISE_DOCKERD_TIMEOUT  seconds to wait for each start (default 60)
 #      STEPWISE_RUNC_WRAPPER     0 = never use the wrapper, 1 = always (default: when needed)
 #      DOCKER                    client to use for the checks (default: docker on PATH)
 set -euo pipefail
 
 LOG="${STEPWISE_DOCKERD_LOG:-/tmp/stepwise-dockerd.log}"
-TIMEOUT="${STEPWISE_DOCKERD_TIMEOUT:-30}"
+TIMEOUT="${STEPWISE_DOCKERD_TIMEOUT:-60}"
 DOCKER="${DOCKER:-docker}"
 WRAPPER=/usr/local/libexec/stepwise/runc-capfilter
 RUNTIME_NAME=stepwise-runc
@@ -151,32 +151,62 @@ if [ "$use_wrapper" = 1 ]; then
   extra_args+=(--add-runtime "$RUNTIME_NAME=$WRAPPER" --default-runtime "$RUNTIME_NAME")
 fi
 
-# A dockerd that is still starting (or hung) would make a second one fail on the
-# pid file; only start one if none is running.
-pidfile=/var/run/docker.pid
-if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-  log "dockerd (pid $(cat "$pidfile")) is running but not answering yet; waiting"
-else
-  rm -f "$pidfile"
-  mkdir -p "$(dirname "$LOG")"
-  log "starting dockerd${extra_args[*]:+ (default runtime $RUNTIME_NAME: $WRAPPER)}; log: $LOG"
-  nohup dockerd \
-    --bridge=none \
-    --iptables=false \
-    --ip-forward=false \
-    --ip-masq=false \
-    "${extra_args[@]}" \
-    >>"$LOG" 2>&1 </dev/null &
-  log "dockerd pid $!"
+# One start at a time: test binaries running in parallel may all find no
+# engine at once, and two dockerd starting together block each other on
+# containerd's database until both time out. The lock is held until this
+# script exits; whoever waited for it then finds the engine answering.
+lockfile=/var/run/stepwise-start-dockerd.lock
+exec 9>>"$lockfile"
+flock -w "$((2 * TIMEOUT + 30))" 9 || die "another start-dockerd.sh still holds $lockfile"
+if docker_ok; then
+  log "docker engine ready (started by another caller)"
+  exit 0
 fi
 
-deadline=$((SECONDS + TIMEOUT))
-until docker_ok; do
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "[start-dockerd] ERROR: docker info did not work within ${TIMEOUT}s; last lines of $LOG:" >&2
+pidfile=/var/run/docker.pid
+
+# Starts dockerd (fd 9 closed: the daemon must not hold the lock) and waits
+# up to TIMEOUT seconds for it to answer. A dockerd that is still starting
+# from an earlier call is waited for instead of started twice.
+start_and_wait() {
+  if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    log "dockerd (pid $(cat "$pidfile")) is running but not answering yet; waiting"
+  else
+    rm -f "$pidfile"
+    mkdir -p "$(dirname "$LOG")"
+    log "starting dockerd${extra_args[*]:+ (default runtime $RUNTIME_NAME: $WRAPPER)}; log: $LOG"
+    nohup dockerd \
+      --bridge=none \
+      --iptables=false \
+      --ip-forward=false \
+      --ip-masq=false \
+      "${extra_args[@]}" \
+      >>"$LOG" 2>&1 </dev/null 9>&- &
+    log "dockerd pid $!"
+  fi
+  local deadline=$((SECONDS + TIMEOUT))
+  until docker_ok; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.5
+  done
+}
+
+# A daemon killed earlier (with its PID namespace, say) can leave containerd's
+# state so that the next start times out; a second, fresh start works.
+if ! start_and_wait; then
+  warn "docker info did not work within ${TIMEOUT}s; stopping that dockerd and starting a fresh one"
+  if [ -s "$pidfile" ]; then
+    pid="$(cat "$pidfile")"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  pkill -f '^containerd --config /var/run/docker/containerd/containerd.toml' 2>/dev/null || true
+  rm -f "$pidfile"
+  if ! start_and_wait; then
+    echo "[start-dockerd] ERROR: docker info did not work within ${TIMEOUT}s, twice; last lines of $LOG:" >&2
     tail -n 30 "$LOG" >&2 || true
     exit 1
   fi
-  sleep 0.5
-done
+fi
 log "docker engine ready ($("$DOCKER" version --format 'server {{.Server.Version}}, API {{.Server.APIVersion}}; client {{.Client.Version}}' 2>/dev/null || echo '?'))"
