@@ -3,24 +3,12 @@
 
 use super::*;
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// A copy of examples/apollo whose pipelines start with a marker script.
+/// A copy of examples/apollo whose pipelines start with a marker script
+/// (without what a local run of the example left in it: `.stepwise`, …).
 fn apollo() -> Work {
     let w = Work::new("");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/apollo");
-    copy_tree(&src, w.path());
+    stepwise_tests::copy_tree(&src, w.path());
     std::fs::remove_file(w.file("stepwise.yml")).unwrap();
     let yaml = w.read("wercker.yml");
     let marker = "\n  steps:\n    - script:\n        name: marker\n        code: touch \"$WERCKER_ROOT/marker-ran\"\n";
