@@ -219,23 +219,21 @@ impl Builder {
                 let merge_key = style == ScalarStyle::Plain && tag.is_none() && value == "<<";
                 let value = scalar(value, style, tag.as_deref(), pos)?;
                 let node = Node { pos, value };
-                self.count(1, pos)?;
+                count(&mut self.nodes, 1, pos)?;
                 self.remember(anchor, &node, 1);
                 self.add(node, merge_key)?;
             }
             Event::Alias(id) => {
-                let Some(size) = self.anchors.get(&id).map(|(_, size)| *size) else {
+                let Some((anchored, size)) = self.anchors.get(&id) else {
                     return Err(YamlError::at(
                         pos,
                         "this alias refers to a node that contains it; an alias can only repeat a node that has ended",
                     ));
                 };
                 // Counted before the copy is made.
-                self.count(size, pos)?;
-                let node = self.anchors.get(&id).map(|(node, _)| placed(node, pos));
-                if let Some(node) = node {
-                    self.add(node, false)?;
-                }
+                count(&mut self.nodes, *size, pos)?;
+                let node = placed(anchored, pos);
+                self.add(node, false)?;
             }
             Event::SequenceStart(_, anchor, _) => {
                 self.open(pos, anchor, FrameKind::Seq(Vec::new()))?
@@ -301,7 +299,7 @@ impl Builder {
             self.remember(frame.anchor, &node, size);
         }
         // Its items were counted as they were added.
-        self.count(1, node.pos)?;
+        count(&mut self.nodes, 1, node.pos)?;
         self.add(node, false)
     }
 
@@ -309,20 +307,6 @@ impl Builder {
         if anchor != 0 {
             self.anchors.insert(anchor, (node.clone(), size));
         }
-    }
-
-    /// Counts `size` more nodes against [`MAX_NODES`].
-    fn count(&mut self, size: usize, pos: Pos) -> Result<(), YamlError> {
-        self.nodes = self.nodes.saturating_add(size);
-        if self.nodes > MAX_NODES {
-            return Err(YamlError::at(
-                pos,
-                format!(
-                    "the document is too large to read safely: more than {MAX_NODES} values once its aliases are expanded"
-                ),
-            ));
-        }
-        Ok(())
     }
 
     /// Places a finished node in the collection being read (or as the root).
@@ -354,6 +338,21 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// Counts `size` more nodes against [`MAX_NODES`] (a free function, so that
+/// an alias can count while its anchored node is borrowed).
+fn count(nodes: &mut usize, size: usize, pos: Pos) -> Result<(), YamlError> {
+    *nodes = nodes.saturating_add(size);
+    if *nodes > MAX_NODES {
+        return Err(YamlError::at(
+            pos,
+            format!(
+                "the document is too large to read safely: more than {MAX_NODES} values once its aliases are expanded"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The value of a merge key: a mapping, or a list of mappings.
