@@ -597,7 +597,11 @@ pub fn kill_group(pgid: u32, signal: Signal) {
 
 /// The executable `program` names, searched on `path` (a `PATH` value)
 /// as a shell searches it; one with a `/` is taken relative to `cwd`.
-pub fn find_program(program: &str, path: &str, cwd: &std::path::Path) -> Option<PathBuf> {
+pub fn find_program(
+    program: impl AsRef<OsStr>,
+    path: &str,
+    cwd: &std::path::Path,
+) -> Option<PathBuf> {
     which::which_in(program, Some(path), cwd).ok()
 }
 
@@ -613,9 +617,8 @@ fn resolve_program(program: &OsStr, path: &str, cwd: &std::path::Path) -> OsStri
     }
     if path.split(':').any(|d| !d.starts_with('/')) {
         // A relative PATH entry depends on the working directory: no cache.
-        return which::which_in(program, Some(path), cwd)
-            .map(|p| p.into_os_string())
-            .unwrap_or_else(|_| program.to_os_string());
+        return find_program(program, path, cwd)
+            .map_or_else(|| program.to_os_string(), PathBuf::into_os_string);
     }
     let key = (program.to_os_string(), path.to_owned());
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
@@ -624,13 +627,13 @@ fn resolve_program(program: &OsStr, path: &str, cwd: &std::path::Path) -> OsStri
     {
         return found.clone();
     }
-    match which::which_in(program, Some(path), cwd) {
-        Ok(p) => {
+    match find_program(program, path, cwd) {
+        Some(p) => {
             let found = p.into_os_string();
             lock(cache).insert(key, found.clone());
             found
         }
-        Err(_) => program.to_os_string(),
+        None => program.to_os_string(),
     }
 }
 
