@@ -221,7 +221,8 @@ mod indexmap_lite {
 
     /// Names and values are shared strings: an environment is copied for
     /// every step (and again for its context), and a copy then costs two
-    /// allocations instead of three per variable.
+    /// allocations in all (the name list and the table), where owned
+    /// strings cost three per variable.
     #[derive(Clone, Debug, Default)]
     pub struct OrderedMap {
         keys: Vec<Arc<str>>,
